@@ -1,0 +1,5 @@
+"""``python -m actions``: start the action server."""
+
+from actions.server import main
+
+main()

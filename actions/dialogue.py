@@ -1,0 +1,133 @@
+"""The turn decision: what the bot does with one customer message.
+
+Pure logic over typed inputs, so it is tested without Rasa or a model. The flows it keeps
+(ARCHITECTURE.md): self-service above the moment's threshold, at most one clarifying
+question when unsure, a person whenever asked for, by policy, or when solutions run out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from bot.catalogue import Catalogue, Moment
+
+#: Said anywhere in a message, these reach a person whatever the classifier thinks.
+_PERSON = re.compile(
+    r"\b(human|real person|a person|live agent|an agent|agent please|operator|"
+    r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody))\b",
+    re.IGNORECASE,
+)
+SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
+SMALL_TALK_CONFIDENCE = 0.5
+FEEDBACK_CONFIDENCE = 0.5
+CLARIFY_CHOICES = 3
+
+
+class HandoffReason(str, Enum):
+    LOW_CONFIDENCE = "low_confidence"
+    NO_ARTICLE = "no_article"
+    ARTICLE_REJECTED = "article_rejected"
+    CUSTOMER_ASKED = "customer_asked"
+    POLICY = "policy"
+    FRUSTRATION = "frustration"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the NLU made of the latest message."""
+
+    text: str
+    intent: str | None
+    confidence: float
+    ranking: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class State:
+    """The conversation's self-service state, kept in slots."""
+
+    moment: str | None = None
+    offered: tuple[str, ...] = ()
+    awaiting_feedback: bool = False
+    clarified: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Offer the best article not yet offered for ``moment``."""
+
+    moment: Moment
+
+
+@dataclass(frozen=True)
+class NextArticle:
+    """The customer said the last article did not help."""
+
+    moment: Moment
+
+
+@dataclass(frozen=True)
+class Resolved:
+    moment: str | None
+
+
+@dataclass(frozen=True)
+class Clarify:
+    choices: tuple[Moment, ...]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    reason: HandoffReason
+    moment: Moment | None = None
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    response: str
+
+
+Decision = Answer | NextArticle | Resolved | Clarify | Handoff | SmallTalk
+
+
+@dataclass
+class Dialogue:
+    """Decides each turn from the catalogue's policies."""
+
+    catalogue: Catalogue
+    person_moment: str = "request_human"
+    _moments: dict[str, Moment] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._moments = {m.id: m for m in self.catalogue.moments}
+
+    def decide(self, turn: Turn, state: State) -> Decision:
+        moment = self._moments.get(turn.intent or "")
+        if _PERSON.search(turn.text) or (
+            turn.intent == self.person_moment and moment and turn.confidence >= moment.threshold
+        ):
+            return Handoff(HandoffReason.CUSTOMER_ASKED, self._moments.get(state.moment or ""))
+        if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
+            if turn.intent == "affirm":
+                return Resolved(state.moment)
+            current = self._moments.get(state.moment or "")
+            if turn.intent == "deny" and current is not None:
+                return NextArticle(current)
+        if turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE:
+            return SmallTalk(SMALL_TALK[turn.intent])
+        if moment is not None and turn.confidence >= moment.threshold:
+            if moment.always_person:
+                return Handoff(HandoffReason.POLICY, moment)
+            return Answer(moment)
+        if state.clarified:
+            return Handoff(HandoffReason.LOW_CONFIDENCE, moment)
+        choices = self.clarify_choices(turn)
+        return Clarify(choices) if choices else Handoff(HandoffReason.LOW_CONFIDENCE)
+
+    def clarify_choices(self, turn: Turn) -> tuple[Moment, ...]:
+        """The most likely moments, best first (the person moment is always on offer)."""
+        ranked = [self._moments[name] for name, _ in turn.ranking
+                  if name in self._moments and name != self.person_moment]
+        return tuple(ranked[:CLARIFY_CHOICES])

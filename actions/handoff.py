@@ -1,0 +1,96 @@
+"""Builds the handoff context packet from a conversation's tracker."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.catalogue import Catalogue
+from desk.packet import (
+    SEVERITY_PRIORITY,
+    HandoffPacket,
+    MomentScore,
+    OfferedArticle,
+    TranscriptLine,
+)
+
+MAX_TRANSCRIPT_TEXT = 20_000
+
+
+def iso(timestamp: float | None) -> str:
+    moment = datetime.fromtimestamp(timestamp or 0.0, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
+    """Customer and bot messages with their times and channels, oldest first."""
+    lines: list[TranscriptLine] = []
+    channel = ""
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            channel = event.get("input_channel") or channel
+            speaker = "customer"
+        elif kind == "bot":
+            speaker = "bot"
+        else:
+            continue
+        text = (event.get("text") or "")[:MAX_TRANSCRIPT_TEXT]
+        if text:
+            lines.append(TranscriptLine(iso(event.get("timestamp")), speaker, text, channel))
+    return lines
+
+
+def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every distinct entity the customer mentioned in the conversation."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        if event.get("event") != "user":
+            continue
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            key = (str(entity.get("entity")), str(entity.get("value")))
+            found.setdefault(key, {"entity": key[0], "value": key[1]})
+    return list(found.values())
+
+
+def build_packet(
+    *,
+    catalogue: Catalogue,
+    conversation_id: str,
+    channel: str,
+    events: list[dict[str, Any]],
+    latest_message: dict[str, Any],
+    reason: str,
+    moment: str | None,
+    offered: list[tuple[str, str, int]],
+    feedback: dict[str, str],
+    customer_id: str | None = None,
+) -> HandoffPacket:
+    """The packet of ARCHITECTURE.md: everything the agent needs, nothing to ask again.
+
+    Args:
+        offered: (article id, title, version) of each article offered, in order.
+        feedback: article id -> "accepted" | "rejected" for those the customer answered.
+    """
+    ranking = [r for r in latest_message.get("intent_ranking") or [] if r.get("name")]
+    known = catalogue.ids
+    top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
+           for r in ranking if r["name"] in known][:5]
+    moment_id = moment or (top[0].id if top else None)
+    info = catalogue[moment_id] if moment_id in catalogue else None
+    return HandoffPacket(
+        conversation_id=conversation_id,
+        customer_id=customer_id or conversation_id,
+        channel=channel or "unknown",
+        reply_via="rasa",
+        reason=reason,
+        moment=moment_id,
+        skill=info.skill if info else "general",
+        priority=SEVERITY_PRIORITY[info.severity] if info else SEVERITY_PRIORITY["medium"],
+        top_moments=top,
+        entities=entities(events),
+        transcript=transcript(events),
+        articles_offered=[OfferedArticle(a, t, v, feedback.get(a, "none"))
+                          for a, t, v in offered],
+        created_at=iso(datetime.now(timezone.utc).timestamp()),
+    )

@@ -1,0 +1,132 @@
+"""The action server: Rasa's action webhook, served by aiohttp with the project's wiring.
+
+``create_app`` is the composition root: it loads the catalogue, the embedder and the live
+knowledge snapshot, opens the HTTP session to the desk, and registers the actions with
+their collaborators. A background task picks up newly published snapshots (the
+``CURRENT`` file) within a second, with no restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+from actions.desk_client import DeskClient, HttpDeskClient
+from actions.turn import HandleTurn
+from bot.catalogue import Catalogue, load_catalogue
+from bot.settings import Settings, load_settings
+from knowledge.articles import load_articles
+from knowledge.embedder import Embedder, SentenceTransformerEmbedder
+from knowledge.retriever import Retriever
+from knowledge.snapshot import ensure_snapshot
+
+log = logging.getLogger(__name__)
+
+EXECUTOR = web.AppKey("executor", ActionExecutor)
+RETRIEVER = web.AppKey("retriever", Retriever)
+RELOAD_SECONDS = 0.5
+
+
+def build_executor(catalogue: Catalogue, retriever: Retriever, desk: DeskClient) -> ActionExecutor:
+    executor = ActionExecutor()
+    executor.register_action(HandleTurn(catalogue, retriever, desk))
+    return executor
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """Runs one action call from Rasa; errors become HTTP statuses here and only here."""
+    body = await request.read()
+    try:
+        if request.headers.get("Content-Encoding") == "deflate":
+            body = zlib.decompress(body)
+        action_call = json.loads(body)
+    except (zlib.error, ValueError):
+        return web.json_response({"error": "the action call is not valid JSON"}, status=400)
+    if not isinstance(action_call, dict):
+        return web.json_response({"error": "the action call must be a JSON object"}, status=400)
+    try:
+        result = await request.app[EXECUTOR].run(action_call)
+    except ActionExecutionRejection as rejection:
+        return web.json_response({"error": rejection.message,
+                                  "action_name": rejection.action_name}, status=400)
+    except ActionNotFoundException as missing:
+        return web.json_response({"error": missing.message,
+                                  "action_name": missing.action_name}, status=404)
+    return web.json_response(result)
+
+
+async def health(request: web.Request) -> web.Response:
+    snapshot = request.app[RETRIEVER].snapshot
+    return web.json_response({"status": "ok", "knowledge": snapshot.key,
+                              "articles": len(snapshot.articles)})
+
+
+async def list_actions(request: web.Request) -> web.Response:
+    return web.json_response([{"name": name} for name in request.app[EXECUTOR].actions])
+
+
+def create_app(settings: Settings, embedder: Embedder | None = None,
+               desk: DeskClient | None = None) -> web.Application:
+    """The action server for ``settings``; ``embedder`` and ``desk`` may be given (tests)."""
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        catalogue = load_catalogue(settings.catalogue_path)
+        articles = load_articles(settings.articles_dir, catalogue.ids)
+        model = embedder or await loop.run_in_executor(
+            None, SentenceTransformerEmbedder, settings.embedding_model)
+        snapshot = await loop.run_in_executor(
+            None, lambda: ensure_snapshot(settings.knowledge_dir, articles, lambda: model,
+                                          model.model_name, progress=log.info))
+        retriever = Retriever(snapshot, model)
+        await loop.run_in_executor(None, retriever.encode, "warm up")
+        async with aiohttp.ClientSession() as session:
+            client = desk or HttpDeskClient(session, settings.desk_url, settings.desk_token)
+            app[RETRIEVER] = retriever
+            app[EXECUTOR] = build_executor(catalogue, retriever, client)
+            watcher = asyncio.create_task(_follow_publications(retriever, settings))
+            yield
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/health", health)
+    app.router.add_post("/webhook", webhook)
+    app.router.add_get("/actions", list_actions)
+    return app
+
+
+async def _follow_publications(retriever: Retriever, settings: Settings) -> None:
+    """Swaps in a newly published snapshot; a bad one is logged and the old one kept."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RELOAD_SECONDS)
+        try:
+            if await loop.run_in_executor(None, retriever.reload_if_changed,
+                                          settings.knowledge_dir):
+                log.info("knowledge snapshot %s is live", retriever.snapshot.key)
+        except Exception:  # keep serving the last good snapshot
+            log.exception("could not load the published knowledge snapshot")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    app: Any = create_app(settings)
+    web.run_app(app, host=settings.host, port=settings.actions_port, print=None)
+
+
+if __name__ == "__main__":
+    main()

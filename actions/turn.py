@@ -1,0 +1,156 @@
+"""``action_handle_turn``: runs after every customer message (see bot/data/rules.yml).
+
+Reads the NLU result and the self-service slots, asks :class:`~actions.dialogue.Dialogue`
+what to do, and carries it out: offer an article, ask one clarifying question, or hand off
+to a person with the full context and pause the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import numpy as np
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import dialogue as d
+from actions.desk_client import DeskClient, DeskUnavailable
+from actions.handoff import build_packet
+from actions.replies import article_message, channel_kind, clarify_buttons, wait_phrase
+from bot.catalogue import Catalogue
+from bot.components.moment_classifier import EMBEDDING_KEY, decode_embedding
+from knowledge.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+SLOTS = ("moment", "offered_articles", "rejected_articles", "awaiting_feedback", "clarified")
+
+
+class HandleTurn(Action):
+    """The one action behind every customer turn."""
+
+    def __init__(self, catalogue: Catalogue, retriever: Retriever, desk: DeskClient) -> None:
+        self.catalogue = catalogue
+        self.dialogue = d.Dialogue(catalogue)
+        self.retriever = retriever
+        self.desk = desk
+
+    def name(self) -> str:
+        return "action_handle_turn"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        latest = tracker.latest_message or {}
+        intent = latest.get("intent") or {}
+        turn = d.Turn(
+            text=latest.get("text") or "",
+            intent=intent.get("name"),
+            confidence=float(intent.get("confidence") or 0.0),
+            ranking=tuple((r.get("name"), float(r.get("confidence") or 0.0))
+                          for r in latest.get("intent_ranking") or [] if r.get("name")),
+        )
+        state = d.State(
+            moment=tracker.get_slot("moment"),
+            offered=tuple(tracker.get_slot("offered_articles") or ()),
+            awaiting_feedback=bool(tracker.get_slot("awaiting_feedback")),
+            clarified=bool(tracker.get_slot("clarified")),
+        )
+        decision = self.dialogue.decide(turn, state)
+        log.info("turn %s: intent=%s conf=%.2f -> %s", tracker.sender_id, turn.intent,
+                 turn.confidence, type(decision).__name__)
+        if isinstance(decision, d.SmallTalk):
+            dispatcher.utter_message(response=decision.response)
+            return []
+        if isinstance(decision, d.Resolved):
+            dispatcher.utter_message(response="utter_resolved")
+            return [*_reset(), SlotSet("last_outcome", "resolved")]
+        if isinstance(decision, d.Clarify):
+            dispatcher.utter_message(response="utter_clarify",
+                                     buttons=clarify_buttons(decision.choices))
+            return [SlotSet("clarified", True), SlotSet("awaiting_feedback", False)]
+        if isinstance(decision, d.Answer | d.NextArticle):
+            return await self._offer(dispatcher, tracker, state, decision)
+        return await self._hand_off(dispatcher, tracker, state, decision)
+
+    async def _offer(self, dispatcher: CollectingDispatcher, tracker: Tracker, state: d.State,
+                     decision: d.Answer | d.NextArticle) -> list[EventType]:
+        moment = decision.moment
+        same_moment = state.moment == moment.id
+        offered = list(state.offered) if same_moment else []
+        rejected = list(tracker.get_slot("rejected_articles") or []) if same_moment else []
+        if isinstance(decision, d.NextArticle) and offered:
+            rejected.append(offered[-1])
+        kind = channel_kind(tracker.get_latest_input_channel())
+        query = await self._query_vector(tracker)
+        hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
+                                     exclude=offered)
+        if not hits:
+            reason = (d.HandoffReason.ARTICLE_REJECTED if offered else d.HandoffReason.NO_ARTICLE)
+            events = [SlotSet("rejected_articles", rejected)]
+            return events + await self._hand_off(
+                dispatcher, tracker, d.State(moment.id, tuple(offered), False, state.clarified),
+                d.Handoff(reason, moment), rejected=rejected)
+        article = hits[0].article
+        dispatcher.utter_message(**article_message(article, kind, first=not offered))
+        return [SlotSet("moment", moment.id), SlotSet("offered_articles", [*offered, article.id]),
+                SlotSet("rejected_articles", rejected), SlotSet("awaiting_feedback", True),
+                SlotSet("clarified", False)]
+
+    async def _query_vector(self, tracker: Tracker) -> np.ndarray:
+        """The latest free-text message's embedding; encoded here only if the NLU gave none.
+
+        Button payloads ("/parcel_late") carry no text, so the customer's own words from
+        before the clarifying question are used instead.
+        """
+        for event in reversed(tracker.events):
+            if event.get("event") != "user":
+                continue
+            text = event.get("text") or ""
+            if not text or text.startswith("/"):
+                continue
+            embedded = (event.get("parse_data") or {}).get(EMBEDDING_KEY)
+            if embedded:
+                return decode_embedding(embedded)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.retriever.encode, text)
+        moment = tracker.get_slot("moment") or ""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.retriever.encode, moment.replace("_", " "))
+
+    async def _hand_off(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        state: d.State, decision: d.Handoff | d.Answer | d.NextArticle,
+                        rejected: list[str] | None = None) -> list[EventType]:
+        assert isinstance(decision, d.Handoff)
+        snapshot_articles = self.retriever.snapshot.articles
+        offered = [(a, snapshot_articles[a].title if a in snapshot_articles else a,
+                    snapshot_articles[a].version if a in snapshot_articles else 1)
+                   for a in state.offered]
+        rejected = rejected if rejected is not None else list(
+            tracker.get_slot("rejected_articles") or [])
+        packet = build_packet(
+            catalogue=self.catalogue, conversation_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "", events=tracker.events,
+            latest_message=tracker.latest_message or {}, reason=decision.reason.value,
+            moment=decision.moment.id if decision.moment else state.moment,
+            offered=offered, feedback={a: "rejected" for a in rejected},
+        )
+        try:
+            receipt = await self.desk.submit(packet)
+        except DeskUnavailable as error:
+            log.error("handoff of %s failed: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+            return [SlotSet("last_outcome", "handoff_failed")]
+        dispatcher.utter_message(response="utter_handoff_queued",
+                                 wait=wait_phrase(receipt.expected_wait_seconds),
+                                 position=receipt.position)
+        return [*_reset(), SlotSet("handoff_id", receipt.handoff_id),
+                SlotSet("last_outcome", f"handoff:{decision.reason.value}"), ConversationPaused()]
+
+
+def _reset() -> list[EventType]:
+    return [SlotSet("moment", None), SlotSet("offered_articles", []),
+            SlotSet("rejected_articles", []), SlotSet("awaiting_feedback", False),
+            SlotSet("clarified", False)]

@@ -1,0 +1,115 @@
+"""Build steps before start-up: generate Rasa files, validate content, train, index.
+
+Each step is skipped when its inputs have not changed: the trained model is cached under
+``<cache>/models/<key>.tar.gz``, the key hashing every file that shapes the model; the
+knowledge snapshot carries its own key in its manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.catalogue import Catalogue, load_catalogue
+from bot.generate import generated_files, stale, write
+from bot.settings import REPO, Settings
+from knowledge.articles import Article, load_articles
+
+Progress = Callable[[str], None]
+
+#: Files whose content shapes the trained model.
+MODEL_INPUTS = ("config.yml", "bot/domain/*.yml", "bot/data/*.yml", "bot/components/*.py",
+                "bot/entities.py", "knowledge/embedder.py", "requirements.lock")
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message says which and why."""
+
+
+def rasa_env() -> dict[str, str]:
+    """The environment every Rasa-side process runs with."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    return env
+
+
+def load_content(settings: Settings) -> tuple[Catalogue, list[Article]]:
+    """Loads and cross-checks the catalogue and the articles; raises on the first problem."""
+    catalogue = load_catalogue(settings.catalogue_path)
+    articles = load_articles(settings.articles_dir, catalogue.ids)
+    article_ids = {a.id for a in articles}
+    for moment in catalogue.moments:
+        missing = [a for a in moment.articles if a not in article_ids]
+        if missing:
+            raise BuildError(f"{catalogue.source}: moment {moment.id!r} links unknown "
+                             f"article(s) {missing}")
+    return catalogue, articles
+
+
+def generate(catalogue: Catalogue, check: bool = False) -> list[Path]:
+    """Writes the catalogue-generated Rasa files (or, with ``check``, lists stale ones)."""
+    files = generated_files(catalogue, REPO / "bot")
+    return stale(files) if check else write(files)
+
+
+BLANK_SPACY_MODEL = REPO / "bot" / "spacy" / "en_blank"
+
+
+def ensure_blank_spacy_model(path: Path = BLANK_SPACY_MODEL) -> Path:
+    """Writes a blank English spaCy pipeline to disk (Rasa's SpacyNLP loads by path).
+
+    No statistical English model exists for spaCy 3.4 on the registries; tokens and rule
+    entities need only the tokenizer. config.yml names this path, and any other model
+    name or path can be put there instead.
+    """
+    if (path / "meta.json").exists():
+        return path
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.meta.update({"name": "en_blank", "version": "1.0.0",
+                     "description": "Blank English pipeline: tokenizer only."})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(path)
+    return path
+
+
+def model_key() -> str:
+    digest = hashlib.sha256()
+    for pattern in MODEL_INPUTS:
+        for path in sorted(REPO.glob(pattern)):
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train(settings: Settings, progress: Progress, force: bool = False) -> Path:
+    """Returns the trained model for the current inputs, training it if needed."""
+    ensure_blank_spacy_model()
+    key = model_key()
+    model = settings.models_dir / f"{key}.tar.gz"
+    if model.exists() and not force:
+        progress(f"model {model.name} is up to date (inputs unchanged)")
+        return model
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"training the Rasa model {key} (inputs changed; about a minute)")
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "rasa", "train", "--config", "config.yml",
+               "--domain", "bot/domain", "--data", "bot/data", "--out", str(settings.models_dir),
+               "--fixed-model-name", key]
+    result = subprocess.run(command, cwd=REPO, env=rasa_env(), check=False)
+    if result.returncode != 0 or not model.exists():
+        raise BuildError(f"`rasa train` failed with exit code {result.returncode}")
+    progress(f"trained {model} in {time.perf_counter() - started:.0f} s")
+    return model

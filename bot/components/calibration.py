@@ -1,0 +1,71 @@
+"""Confidence calibration: a softmax temperature fitted on out-of-fold predictions.
+
+A logistic regression trained to convergence on a few hundred examples is over-confident
+on new text. Fitting one temperature on cross-validated logits (minimising the negative
+log-likelihood) makes "0.8 confident" right about 80% of the time, which is what the
+per-moment thresholds assume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, numerically stable."""
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / np.sum(exp, axis=-1, keepdims=True)
+
+
+def out_of_fold_logits(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5,
+                       seed: int = 0) -> np.ndarray:
+    """(n, classes) logits, each row predicted by a model that did not see it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    classes = int(y.max()) + 1
+    folds = max(2, min(folds, int(np.bincount(y).min())))
+    logits = np.zeros((len(y), classes), dtype=np.float64)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, held_out in splitter.split(x, y):
+        model = LogisticRegression(C=c, max_iter=2000).fit(x[train], y[train])
+        logits[np.ix_(held_out, model.classes_)] = model.decision_function(x[held_out])
+        missing = np.setdiff1d(np.arange(classes), model.classes_)
+        logits[np.ix_(held_out, missing)] = -1e4
+    return logits
+
+
+def fit_temperature(x: np.ndarray, y: np.ndarray, c: float) -> float:
+    """Temperature T > 0 minimising the NLL of softmax(logits / T) on out-of-fold logits."""
+    if np.bincount(y).min() < 2:
+        return 1.0
+    return temperature_for(out_of_fold_logits(x, y, c), y)
+
+
+def temperature_for(logits: np.ndarray, y: np.ndarray) -> float:
+    """Grid then golden-section search of the NLL over log-temperature."""
+    def nll(log_t: float) -> float:
+        p = softmax(logits / np.exp(log_t))
+        return float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+
+    grid = np.linspace(-3.0, 3.0, 61)
+    best = float(grid[int(np.argmin([nll(t) for t in grid]))])
+    low, high = best - 0.1, best + 0.1
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(30):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        low, high = (low, b) if nll(a) < nll(b) else (a, high)
+    return float(np.exp((low + high) / 2))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
+                               bins: int = 15) -> float:
+    """ECE: the gap between confidence and accuracy, weighted over equal-width bins."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        mask = (confidence > low) & (confidence <= high)
+        if mask.any():
+            error += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))
+    return float(error)

@@ -1,0 +1,32 @@
+"""PII redaction for transcripts stored for analytics.
+
+Agents see the customer's words as written (they need the order number and the e-mail);
+analytics keep only redacted text, so a dashboard or an export never leaks contact or card
+details.
+"""
+
+from __future__ import annotations
+
+from bot.entities import RuleEntities
+
+#: What is replaced, and by which placeholder. Order numbers, dates and amounts stay:
+#: they identify no person and are what analytics group by.
+REDACTED = {"email": "[EMAIL]", "phone": "[PHONE]", "card_number": "[CARD]", "iban": "[IBAN]"}
+
+
+class Redactor:
+    """Replaces personal data in text with placeholders."""
+
+    def __init__(self, rules: RuleEntities | None = None) -> None:
+        self._rules = rules or RuleEntities()
+
+    def redact(self, text: str) -> str:
+        pieces: list[str] = []
+        cursor = 0
+        for span in self._rules.find(text):
+            if span.label in REDACTED and span.start >= cursor:
+                pieces.append(text[cursor:span.start])
+                pieces.append(REDACTED[span.label])
+                cursor = span.end
+        pieces.append(text[cursor:])
+        return "".join(pieces)

@@ -1,0 +1,69 @@
+"""Writes Rasa's endpoints.yml and credentials.yml from the settings.
+
+The embedded default keeps trackers in SQLite under the data directory and locks in
+memory; the scale-out configuration (PostgreSQL trackers, Redis locks, RabbitMQ events)
+is the same files with other URLs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from bot.settings import Settings
+
+REST_CHANNEL = "channels.rest.GuardedRestInput"
+SOCKETIO_CHANNEL = "channels.socketio.GuardedSocketIOInput"
+
+
+def endpoints(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "action_endpoint": {"url": f"{settings.url(settings.actions_port)}/webhook"},
+        "tracker_store": _tracker_store(settings),
+    }
+    if settings.lock_store_url:
+        lock = urlparse(settings.lock_store_url)
+        config["lock_store"] = {"type": "redis", "url": lock.hostname, "port": lock.port or 6379,
+                                "db": int((lock.path or "/0").strip("/") or 0),
+                                "key_prefix": "mot"}
+    if settings.event_broker_url:
+        broker = urlparse(settings.event_broker_url)
+        config["event_broker"] = {
+            "type": "pika", "url": broker.hostname, "port": broker.port or 5672,
+            "username": broker.username or "guest", "password": broker.password or "guest",
+            "queues": ["mot_events"],
+        }
+    return config
+
+
+def _tracker_store(settings: Settings) -> dict[str, Any]:
+    if not settings.tracker_store_url:
+        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.data_dir / "tracker.db")}
+    url = urlparse(settings.tracker_store_url)
+    if url.scheme == "sqlite":
+        return {"type": "SQL", "dialect": "sqlite", "db": url.path}
+    return {"type": "SQL", "dialect": "postgresql", "url": url.hostname, "port": url.port or 5432,
+            "db": url.path.strip("/"), "username": url.username or "postgres",
+            "password": url.password or ""}
+
+
+def credentials(settings: Settings) -> dict[str, Any]:
+    limit = {"max_message_chars": settings.max_message_chars}
+    return {
+        REST_CHANNEL: limit,
+        SOCKETIO_CHANNEL: {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
+                           "session_persistence": True, **limit},
+    }
+
+
+def write_rasa_files(settings: Settings) -> tuple[Path, Path]:
+    """Writes both files into the data directory; returns (endpoints, credentials)."""
+    folder = settings.data_dir / "rasa"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "endpoints.yml", folder / "credentials.yml"
+    for path, content in zip(paths, (endpoints(settings), credentials(settings)), strict=True):
+        path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return paths

@@ -1,0 +1,144 @@
+"""Configuration: declared once, read from the environment, validated at start-up.
+
+Every process reads its settings through :func:`load_settings`; a bad value stops it with
+a message naming the variable and where it came from. Secrets (the desk service token,
+session keys) come only from the environment, or are generated into the data directory
+for the embedded default, and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the key and its source."""
+
+    def __init__(self, key: str, value: str, reason: str, source: str = "environment") -> None:
+        super().__init__(f"{key}={value!r} ({source}): {reason}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and how the processes find each other."""
+
+    data_dir: Path
+    cache_dir: Path
+    host: str
+    rasa_port: int
+    actions_port: int
+    desk_port: int
+    desk_token: str
+    rasa_token: str
+    desk_database_url: str
+    tracker_store_url: str | None
+    lock_store_url: str | None
+    event_broker_url: str | None
+    articles_dir: Path
+    catalogue_path: Path
+    max_message_chars: int
+    embedding_model: str
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.data_dir / "knowledge"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    @property
+    def desk_url(self) -> str:
+        return self.url(self.desk_port)
+
+    @property
+    def rasa_url(self) -> str:
+        return self.url(self.rasa_port)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads ``MOT_*`` variables; unset ones take the embedded defaults."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("MOT_DATA_DIR") or REPO / ".mot").resolve()
+    cache_dir = Path(env.get("MOT_CACHE_DIR") or Path.home() / ".cache" / "mot-assist")
+    settings = Settings(
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        host=env.get("MOT_HOST", "127.0.0.1"),
+        rasa_port=_port(env, "MOT_RASA_PORT", 5005),
+        actions_port=_port(env, "MOT_ACTIONS_PORT", 5055),
+        desk_port=_port(env, "MOT_DESK_PORT", 8080),
+        desk_token=env.get("MOT_DESK_TOKEN") or _secret(data_dir, "desk-token"),
+        rasa_token=env.get("MOT_RASA_TOKEN") or _secret(data_dir, "rasa-token"),
+        desk_database_url=_url(env, "MOT_DESK_DATABASE_URL",
+                               f"sqlite+aiosqlite:///{data_dir / 'desk.db'}",
+                               {"sqlite+aiosqlite", "postgresql+asyncpg"}),
+        tracker_store_url=_optional_url(env, "MOT_TRACKER_STORE_URL", {"sqlite", "postgresql"}),
+        lock_store_url=_optional_url(env, "MOT_LOCK_STORE_URL", {"redis"}),
+        event_broker_url=_optional_url(env, "MOT_EVENT_BROKER_URL", {"amqp"}),
+        articles_dir=Path(env.get("MOT_ARTICLES_DIR") or REPO / "knowledge" / "articles"),
+        catalogue_path=Path(env.get("MOT_CATALOGUE") or REPO / "bot" / "moments.yml"),
+        max_message_chars=_int(env, "MOT_MAX_MESSAGE_CHARS", 5000, 1, 1_000_000),
+        embedding_model=env.get("MOT_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+    )
+    if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
+        raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"
+                          f"{settings.desk_port}", "the three ports must differ")
+    return settings
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(key, raw, "must be a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(key, raw, f"must be between {low} and {high}")
+    return value
+
+
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    return _int(env, key, default, 1, 65535)
+
+
+def _url(env: Mapping[str, str], key: str, default: str, schemes: set[str]) -> str:
+    value = env.get(key) or default
+    scheme = urlparse(value).scheme
+    if scheme not in schemes:
+        raise ConfigError(key, value, f"scheme must be one of {sorted(schemes)}")
+    return value
+
+
+def _optional_url(env: Mapping[str, str], key: str, schemes: set[str]) -> str | None:
+    value = env.get(key)
+    return _url(env, key, value, schemes) if value else None
+
+
+def _secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in the data directory, so every local process shares it."""
+    path = data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(value)
+    return value

