@@ -41,6 +41,20 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
     return lines
 
 
+def _last_ranking(events: list[dict[str, Any]],
+                  latest_message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The intent ranking of the customer's latest own words (not a button payload)."""
+    candidates = [latest_message] + [(e.get("parse_data") or {}) for e in reversed(events)
+                                     if e.get("event") == "user"]
+    for parse in candidates:
+        if (parse.get("text") or "").startswith("/"):
+            continue
+        ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name")]
+        if ranking:
+            return ranking
+    return []
+
+
 def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every distinct entity the customer mentioned in the conversation."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
@@ -72,10 +86,9 @@ def build_packet(
         offered: (article id, title, version) of each article offered, in order.
         feedback: article id -> "accepted" | "rejected" for those the customer answered.
     """
-    ranking = [r for r in latest_message.get("intent_ranking") or [] if r.get("name")]
     known = catalogue.ids
     top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
-           for r in ranking if r["name"] in known][:5]
+           for r in _last_ranking(events, latest_message) if r["name"] in known][:5]
     moment_id = moment or (top[0].id if top else None)
     info = catalogue[moment_id] if moment_id in catalogue else None
     return HandoffPacket(
