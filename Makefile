@@ -34,10 +34,10 @@ install: $(VENV)/.complete ## create the venv from requirements.lock (cached by 
 up: install ## start the whole assistant (train and index when stale); Ctrl-C stops it
 	@$(PYTHON) -m bot up
 
-test: install /usr/bin/chromium ## run the whole test suite (unit, integration, e2e, browser, rasa test)
+test: install /usr/bin/chromium ## run the whole test suite (rasa test stories, then unit, integration, e2e, browser)
 	@$(PYTHON) -m bot train
-	@$(PYTHON) -m pytest
 	@$(MAKE) --no-print-directory rasa-test
+	@$(PYTHON) -m pytest
 
 test-unit: install ## only the fast unit tests
 	@$(PYTHON) -m pytest tests/unit
@@ -65,7 +65,7 @@ rasa-validate: install
 
 rasa-test: install ## dialogue stories with `rasa test core`
 	@$(PYTHON) -m bot train >/dev/null
-	@$(PYTHON) -m rasa test core --model $(CACHE)/models/$$($(PYTHON) -c 'from bot.build import model_key; print(model_key())').tar.gz \
+	@$(PYTHON) -m rasa test core --endpoints tests/stories/endpoints.yml --model $(CACHE)/models/$$($(PYTHON) -c 'from bot.build import model_key; print(model_key())').tar.gz \
 	  --stories tests/stories --out .mot/rasa-test --fail-on-prediction-errors
 
 bench: install ## benchmarks: retrieval, index latency, publish-to-live, desk (results in bench/results)

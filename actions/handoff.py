@@ -41,18 +41,24 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
     return lines
 
 
-def _last_ranking(events: list[dict[str, Any]],
-                  latest_message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The intent ranking of the customer's latest own words (not a button payload)."""
+def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any],
+                     moments: list[str]) -> list[dict[str, Any]]:
+    """The intent ranking of the customer's latest problem statement.
+
+    Skips button payloads ("/deny") and replies such as "no, that did not help", whose
+    top intent is not a moment, so the agent sees what the customer's problem looked like.
+    """
     candidates = [latest_message] + [(e.get("parse_data") or {}) for e in reversed(events)
                                      if e.get("event") == "user"]
+    fallback: list[dict[str, Any]] = []
     for parse in candidates:
         if (parse.get("text") or "").startswith("/"):
             continue
         ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name")]
-        if ranking:
+        if ranking and ranking[0]["name"] in moments:
             return ranking
-    return []
+        fallback = fallback or ranking
+    return fallback
 
 
 def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,7 +94,8 @@ def build_packet(
     """
     known = catalogue.ids
     top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
-           for r in _last_ranking(events, latest_message) if r["name"] in known][:5]
+           for r in _problem_ranking(events, latest_message, known)
+           if r["name"] in known][:5]
     moment_id = moment or (top[0].id if top else None)
     info = catalogue[moment_id] if moment_id in catalogue else None
     return HandoffPacket(

@@ -41,6 +41,8 @@ def rasa_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    # Rasa's training cache lives beside the cached models, outside the clone.
+    env.setdefault("RASA_CACHE_DIRECTORY", str(Path.home() / ".cache" / "mot-assist" / "rasa"))
     return env
 
 

@@ -35,6 +35,8 @@ class Service:
     command: list[str]
     health: Callable[[], bool]
     start_timeout: float
+    #: A log line that means start-up failed although the process lives on.
+    failure_marker: str | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -91,7 +93,7 @@ def services(settings: Settings, model: Path, endpoints: Path, credentials: Path
                          "--interface", settings.host, "--port", str(settings.rasa_port),
                          "--enable-api", "--auth-token", settings.rasa_token, "--cors", "*"],
                 http_ok(f"{settings.rasa_url}/model/parse?token={settings.rasa_token}",
-                        {"text": "hello"}), 240),
+                        {"text": "hello"}), 240, failure_marker="Could not load model"),
     ]
 
 
@@ -117,6 +119,9 @@ class Supervisor:
         deadline = time.monotonic() + service.start_timeout
         while time.monotonic() < deadline:
             self._check_alive()
+            if service.failure_marker and service.failure_marker in service.tail(200):
+                raise ProcessDied(f"{service.name} failed to start; last lines of its log:\n"
+                                  f"{service.tail()}")
             if service.health():
                 return
             time.sleep(0.5)

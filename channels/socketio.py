@@ -38,29 +38,25 @@ class GuardedSocketIOInput(SocketIOInput):
         return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        async def checked(message: UserMessage) -> None:
+        blueprint = super().blueprint(on_new_message)
+        assert self.sio is not None
+        sio = self.sio
+        namespace = self.namespace or "/"
+        handle_message = sio.handlers[namespace][self.user_message_evt]
+
+        async def checked(sid: str, data: Any = None) -> None:
             try:
-                message.text = check_text(message.text, self.max_message_chars)
+                if not isinstance(data, dict):
+                    raise MessageRejected("a message must be an object with 'message' and "
+                                          "'session_id'")
+                data["message"] = check_text(data.get("message"), self.max_message_chars)
             except MessageRejected as rejected:
                 log.info("socketio.message.rejected", reason=rejected.reason)
-                await message.output_channel.send_text_message(
-                    message.sender_id, f"Sorry, I can't read that: {rejected.reason}.")
-                return
-            await on_new_message(message)
-
-        blueprint = super().blueprint(checked)
-        assert self.sio is not None
-        namespace = self.namespace or "/"
-        handle_message = self.sio.handlers[namespace][self.user_message_evt]
-
-        async def well_formed(sid: str, data: Any = None) -> None:
-            if not isinstance(data, dict):
-                await self.sio.emit(self.bot_message_evt,  # type: ignore[union-attr]
-                                    {"text": "Sorry, I can't read that: a message must be an "
-                                             "object with 'message' and 'session_id'."},
-                                    room=sid, namespace=self.namespace)
+                await sio.emit(self.bot_message_evt,
+                               {"text": f"Sorry, I can't read that: {rejected.reason}."},
+                               room=sid, namespace=self.namespace)
                 return
             await handle_message(sid, data)
 
-        self.sio.handlers[namespace][self.user_message_evt] = well_formed
+        sio.handlers[namespace][self.user_message_evt] = checked
         return blueprint

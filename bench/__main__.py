@@ -1,0 +1,40 @@
+"""``make bench``: every benchmark, results in bench/results/*.json and in the README.
+
+Each suite is a module with a ``main()`` that writes its own result file. This runs them
+in turn (one failing suite is reported and does not stop the others), then rewrites the
+README's benchmark section between the ``<!-- bench:start -->`` and ``<!-- bench:end -->``
+markers from bench/results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import traceback
+
+from bench.report import update_readme
+
+SUITES = ("bench.retrieval", "bench.turn", "bench.desk")
+
+
+def main(argv: list[str]) -> int:
+    chosen = [s for s in SUITES if not argv or s.split(".")[-1] in argv]
+    failed = []
+    for name in chosen:
+        started = time.perf_counter()
+        print(f"bench: running {name}", flush=True)
+        try:
+            importlib.import_module(name).main()
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+        print(f"bench: {name} took {time.perf_counter() - started:.0f} s", flush=True)
+    update_readme()
+    if failed:
+        print(f"bench: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

