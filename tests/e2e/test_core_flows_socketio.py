@@ -24,7 +24,8 @@ class WebchatClient:
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("bot_uttered", self.replies.put)
         self.sio.on("session_confirm", self.confirmed.put)
-        self.sio.connect(url, socketio_path="/socket.io", transports=["websocket"])
+        # Long-polling: the venv has no websocket-client; browsers upgrade to WebSocket.
+        self.sio.connect(url, socketio_path="/socket.io", transports=["polling"])
         self.sio.emit("session_request", {"session_id": self.session_id})
         assert self.confirmed.get(timeout=10) == self.session_id
 
