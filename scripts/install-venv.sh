@@ -36,7 +36,7 @@ echo "install: creating $venv with $python (a first install downloads about 3 GB
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 (cd "$here" && PYENV_VERSION="${PYENV_VERSION:-3.10.13}" "$python" -m venv "$venv")
-"$venv/bin/python" -m pip install --quiet --upgrade "pip>=24" "setuptools<71" wheel
+"$venv/bin/python" -m pip install --quiet --upgrade "pip>=24"
 "$venv/bin/python" -m pip install --no-deps --progress-bar on -r "$here/requirements.lock"
 "$venv/bin/python" -m pip check
 touch "$venv/.complete"
