@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bot.catalogue import Catalogue, Moment
+from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
 
 #: Said anywhere in a message, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
@@ -97,7 +97,7 @@ class Dialogue:
     """Decides each turn from the catalogue's policies."""
 
     catalogue: Catalogue
-    person_moment: str = "request_human"
+    person_moment: str = PERSON_MOMENT
     _moments: dict[str, Moment] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.catalogue import Catalogue
+from bot.catalogue import PERSON_MOMENT, Catalogue
 from desk.packet import (
     SEVERITY_PRIORITY,
     HandoffPacket,
@@ -45,8 +45,8 @@ def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any
                      moments: list[str]) -> list[dict[str, Any]]:
     """The intent ranking of the customer's latest problem statement.
 
-    Skips button payloads ("/deny") and replies such as "no, that did not help", whose
-    top intent is not a moment, so the agent sees what the customer's problem looked like.
+    Skips button payloads ("/deny"), replies such as "no, that did not help" whose top
+    intent is not a moment, and asking for a person, so the agent sees the problem itself.
     """
     candidates = [latest_message] + [(e.get("parse_data") or {}) for e in reversed(events)
                                      if e.get("event") == "user"]
@@ -55,7 +55,7 @@ def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any
         if (parse.get("text") or "").startswith("/"):
             continue
         ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name")]
-        if ranking and ranking[0]["name"] in moments:
+        if ranking and ranking[0]["name"] in moments and ranking[0]["name"] != PERSON_MOMENT:
             return ranking
         fallback = fallback or ranking
     return fallback

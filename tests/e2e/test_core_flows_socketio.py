@@ -29,9 +29,23 @@ class WebchatClient:
         self.sio.emit("session_request", {"session_id": self.session_id})
         assert self.confirmed.get(timeout=10) == self.session_id
 
-    def say(self, text: object, expect: int = 1, timeout: float = 30) -> list[dict]:
+    def say(self, text: object, timeout: float = 30, quiet: float = 1.5) -> list[dict]:
+        """Every bot_uttered until the bot has been quiet for ``quiet`` seconds.
+
+        Rasa's socket.io channel sends each paragraph of a reply as its own message, with
+        the buttons on the last one.
+        """
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
-        return [self.replies.get(timeout=timeout) for _ in range(expect)]
+        replies = [self.replies.get(timeout=timeout)]
+        while True:
+            try:
+                replies.append(self.replies.get(timeout=quiet))
+            except queue.Empty:
+                return replies
+
+
+def text_of(replies: list[dict]) -> str:
+    return "\n\n".join(r.get("text", "") for r in replies)
 
     def close(self) -> None:
         self.sio.disconnect()
@@ -45,24 +59,24 @@ def webchat(assistant: RunningAssistant) -> Iterator[WebchatClient]:
 
 
 def test_self_service_over_socketio(webchat: WebchatClient) -> None:
-    reply = webchat.say("I got charged twice for the same order!!")[0]
-    assert "Did this solve it?" in reply["text"]
-    assert [q["payload"] for q in reply["quick_replies"]][:2] == ["/affirm", "/deny"]
-    assert "Glad that sorted it" in webchat.say("/affirm")[0]["text"]
+    replies = webchat.say("I got charged twice for the same order!!")
+    assert "Did this solve it?" in text_of(replies)
+    assert [q["payload"] for q in replies[-1]["quick_replies"]][:2] == ["/affirm", "/deny"]
+    assert "Glad that sorted it" in text_of(webchat.say("/affirm"))
 
 
 def test_clarify_then_handoff_over_socketio(webchat: WebchatClient, assistant) -> None:
-    clarify = webchat.say("something odd is going on with my stuff")[0]
-    assert "Which of these is closest" in clarify["text"]
-    assert "passed your conversation to a person" in webchat.say("blorp zzzz")[0]["text"]
+    clarify = webchat.say("something odd is going on with my stuff")
+    assert "Which of these is closest" in text_of(clarify)
+    assert "passed your conversation to a person" in text_of(webchat.say("blorp zzzz"))
     _, queue_ = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
     packet = next(h["packet"] for h in queue_ if h["conversation_id"] == webchat.session_id)
     assert packet["channel"] == "socketio" and packet["reason"] == "low_confidence"
 
 
 def test_person_on_request_over_socketio(webchat: WebchatClient) -> None:
-    reply = webchat.say("let me speak to a real person")[0]
-    assert "passed your conversation to a person" in reply["text"]
+    reply = webchat.say("let me speak to a real person")
+    assert "passed your conversation to a person" in text_of(reply)
 
 
 def test_bad_messages_get_a_clear_answer_over_socketio(webchat: WebchatClient) -> None:
