@@ -43,12 +43,12 @@ class WebchatClient:
             except queue.Empty:
                 return replies
 
+    def close(self) -> None:
+        self.sio.disconnect()
+
 
 def text_of(replies: list[dict]) -> str:
     return "\n\n".join(r.get("text", "") for r in replies)
-
-    def close(self) -> None:
-        self.sio.disconnect()
 
 
 @pytest.fixture
