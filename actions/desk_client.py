@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,18 +15,32 @@ class DeskUnavailable(RuntimeError):
     """The desk could not take the handoff (down, slow, or refused it)."""
 
 
+class DeskRejected(DeskUnavailable):
+    """The desk refused the packet itself (4xx): retrying the same packet cannot help."""
+
+
+class HandoffSaved(DeskUnavailable):
+    """The desk is unreachable, but the handoff is in the outbox and will be retried."""
+
+
 @dataclass(frozen=True)
 class HandoffReceipt:
-    """The desk's answer: where the customer stands in the queue."""
+    """The desk's answer: where the customer stands in the queue, and whether anyone is in."""
 
     handoff_id: str
     position: int
     expected_wait_seconds: int
     agents_online: int
+    open: bool = True           # inside business hours
+    hours: str = "always"       # the business hours, as configured (for the customer)
 
 
 class DeskClient(Protocol):
     async def submit(self, packet: HandoffPacket) -> HandoffReceipt: ...
+
+
+#: Refusals that may pass (auth misconfigured and fixed, throttling): keep retrying these.
+RETRYABLE_4XX = (401, 403, 404, 408, 409, 425, 429)
 
 
 class HttpDeskClient:
@@ -43,12 +58,15 @@ class HttpDeskClient:
             async with self._session.post(self._url, json=packet.to_json(),
                                           headers=self._headers, timeout=self._timeout) as reply:
                 body = await reply.json(content_type=None)
+                if 400 <= reply.status < 500 and reply.status not in RETRYABLE_4XX:
+                    raise DeskRejected(f"desk refused the packet ({reply.status}): {body}")
                 if reply.status != 201:
                     raise DeskUnavailable(f"desk answered {reply.status}: {body}")
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise DeskUnavailable(f"desk at {self._url} unreachable: {error!r}") from error
         return HandoffReceipt(str(body["id"]), int(body["position"]),
-                              int(body["expected_wait_seconds"]), int(body["agents_online"]))
+                              int(body["expected_wait_seconds"]), int(body["agents_online"]),
+                              bool(body.get("open", True)), str(body.get("hours", "always")))
 
 
 @dataclass
@@ -56,10 +74,12 @@ class RecordingDeskClient:
     """Fake desk for unit tests: records packets, or fails when told to."""
 
     fail: bool = False
+    agents_online: int = 1
     packets: list[HandoffPacket] = field(default_factory=list)
 
     async def submit(self, packet: HandoffPacket) -> HandoffReceipt:
         if self.fail:
             raise DeskUnavailable("recording desk told to fail")
         self.packets.append(packet)
-        return HandoffReceipt(f"h{len(self.packets)}", len(self.packets), 120, 1)
+        return HandoffReceipt(f"h{len(self.packets)}", len(self.packets), 120,
+                              self.agents_online)

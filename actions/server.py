@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,19 +24,22 @@ from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 
 from actions.desk_client import DeskClient, HttpDeskClient
+from actions.outbox import Outbox, OutboxDeskClient
 from actions.turn import HandleTurn
 from bot.catalogue import Catalogue, load_catalogue
 from bot.settings import Settings, load_settings
-from knowledge.articles import load_articles
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
 from knowledge.retriever import Retriever
-from knowledge.snapshot import ensure_snapshot
+from knowledge.service import live_snapshot
 
 log = logging.getLogger(__name__)
 
 EXECUTOR = web.AppKey("executor", ActionExecutor)
 RETRIEVER = web.AppKey("retriever", Retriever)
 RELOAD_SECONDS = 0.5
+#: Set MOT_RECORD_ACTION_CALLS to a directory to save every action call as JSON: the
+#: recorded trackers that the action tests replay.
+RECORD_DIR = web.AppKey("record_dir", str)
 
 
 def build_executor(catalogue: Catalogue, retriever: Retriever, desk: DeskClient) -> ActionExecutor:
@@ -54,6 +59,8 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "the action call is not valid JSON"}, status=400)
     if not isinstance(action_call, dict):
         return web.json_response({"error": "the action call must be a JSON object"}, status=400)
+    if request.app.get(RECORD_DIR):
+        _record(request.app[RECORD_DIR], action_call)
     try:
         result = await request.app[EXECUTOR].run(action_call)
     except ActionExecutionRejection as rejection:
@@ -63,6 +70,14 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": missing.message,
                                   "action_name": missing.action_name}, status=404)
     return web.json_response(result)
+
+
+def _record(directory: str, action_call: dict[str, Any]) -> None:
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    sender = str(action_call.get("sender_id", "unknown"))
+    number = len(list(folder.glob(f"{sender}-*.json"))) + 1
+    (folder / f"{sender}-{number}.json").write_text(json.dumps(action_call, indent=1))
 
 
 async def health(request: web.Request) -> web.Response:
@@ -79,20 +94,24 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
                desk: DeskClient | None = None) -> web.Application:
     """The action server for ``settings``; ``embedder`` and ``desk`` may be given (tests)."""
     app = web.Application(client_max_size=16 * 1024 * 1024)
+    app[RECORD_DIR] = os.environ.get("MOT_RECORD_ACTION_CALLS", "")
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         catalogue = load_catalogue(settings.catalogue_path)
-        articles = load_articles(settings.articles_dir, catalogue.ids)
         model = embedder or await loop.run_in_executor(
             None, SentenceTransformerEmbedder, settings.embedding_model)
-        snapshot = await loop.run_in_executor(
-            None, lambda: ensure_snapshot(settings.knowledge_dir, articles, lambda: model,
-                                          model.model_name, progress=log.info))
+        snapshot = await live_snapshot(
+            settings.desk_database_url, settings.articles_dir, catalogue.ids,
+            settings.knowledge_dir, lambda: model, model.model_name, progress=log.info)
         retriever = Retriever(snapshot, model)
         await loop.run_in_executor(None, retriever.encode, "warm up")
         async with aiohttp.ClientSession() as session:
-            client = desk or HttpDeskClient(session, settings.desk_url, settings.desk_token)
+            client = desk or OutboxDeskClient(  # handoffs the desk can't take are retried
+                HttpDeskClient(session, settings.desk_url, settings.desk_token),
+                Outbox(settings.data_dir / "actions" / "outbox.db"))
+            retrier = (asyncio.create_task(client.run())
+                       if isinstance(client, OutboxDeskClient) else None)
             app[RETRIEVER] = retriever
             app[EXECUTOR] = build_executor(catalogue, retriever, client)
             watcher = asyncio.create_task(_follow_publications(retriever, settings))
@@ -100,6 +119,10 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            if retrier is not None:
+                retrier.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retrier
 
     app.cleanup_ctx.append(resources)
     app.router.add_get("/health", health)

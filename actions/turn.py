@@ -17,7 +17,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dialogue as d
-from actions.desk_client import DeskClient, DeskUnavailable
+from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
 from actions.handoff import build_packet
 from actions.replies import article_message, channel_kind, clarify_buttons, wait_phrase
 from bot.catalogue import Catalogue
@@ -139,13 +139,20 @@ class HandleTurn(Action):
         )
         try:
             receipt = await self.desk.submit(packet)
+        except HandoffSaved as error:  # desk down: the outbox retries; the bot stays quiet
+            log.error("handoff of %s saved for retry: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_handoff_saved")
+            return [*_reset(), SlotSet("last_outcome", "handoff_saved"), ConversationPaused()]
         except DeskUnavailable as error:
             log.error("handoff of %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return [SlotSet("last_outcome", "handoff_failed")]
-        dispatcher.utter_message(response="utter_handoff_queued",
-                                 wait=wait_phrase(receipt.expected_wait_seconds),
-                                 position=receipt.position)
+        if receipt.agents_online == 0 or not receipt.open:
+            dispatcher.utter_message(response="utter_no_agent_online", hours=receipt.hours)
+        else:
+            dispatcher.utter_message(response="utter_handoff_queued",
+                                     wait=wait_phrase(receipt.expected_wait_seconds),
+                                     position=receipt.position)
         return [*_reset(), SlotSet("handoff_id", receipt.handoff_id),
                 SlotSet("last_outcome", f"handoff:{decision.reason.value}"), ConversationPaused()]
 

@@ -27,14 +27,22 @@ def say(message: str) -> None:
 
 
 def build_index(settings: Settings) -> None:
-    from knowledge.embedder import SentenceTransformerEmbedder
-    from knowledge.snapshot import ensure_snapshot
+    """Builds the snapshot of the article store's published articles if it is stale.
 
-    _, articles = load_content(settings)
+    The article files seed the store on the first start; after that the store is the
+    source of truth (content staff edit it through the desk or ``python -m knowledge``).
+    """
+    import asyncio
+
+    from knowledge.embedder import SentenceTransformerEmbedder
+    from knowledge.service import live_snapshot
+
+    catalogue, _ = load_content(settings)
     started = time.perf_counter()
-    snapshot = ensure_snapshot(settings.knowledge_dir, articles,
-                               lambda: SentenceTransformerEmbedder(settings.embedding_model),
-                               settings.embedding_model, progress=say)
+    snapshot = asyncio.run(live_snapshot(
+        settings.desk_database_url, settings.articles_dir, catalogue.ids,
+        settings.knowledge_dir, lambda: SentenceTransformerEmbedder(settings.embedding_model),
+        settings.embedding_model, progress=say))
     say(f"knowledge index {snapshot.key}: {len(snapshot.articles)} published articles, "
         f"{len(snapshot.passages)} passages ({time.perf_counter() - started:.1f} s)")
 

@@ -17,6 +17,7 @@ from bot.settings import Settings
 
 REST_CHANNEL = "channels.rest.GuardedRestInput"
 SOCKETIO_CHANNEL = "channels.socketio.GuardedSocketIOInput"
+DESK_BROKER = "desk.broker.DeskEventBroker"
 
 
 def endpoints(settings: Settings) -> dict[str, Any]:
@@ -34,8 +35,10 @@ def endpoints(settings: Settings) -> dict[str, Any]:
         config["event_broker"] = {
             "type": "pika", "url": broker.hostname, "port": broker.port or 5672,
             "username": broker.username or "guest", "password": broker.password or "guest",
-            "queues": ["mot_events"],
+            "queues": [settings.event_queue],
         }
+    else:  # embedded default: Rasa posts its events straight to the desk
+        config["event_broker"] = {"type": DESK_BROKER, "url": settings.desk_url}
     return config
 
 

@@ -46,6 +46,15 @@ class Settings:
     catalogue_path: Path
     max_message_chars: int
     embedding_model: str
+    # The agent desk (issue 4); defaults keep the embedded mode working with nothing set.
+    session_key: str = ""
+    cookie_secure: bool = False
+    redis_url: str | None = None
+    event_queue: str = "mot_events"
+    business_hours: str = "always"
+    business_timezone: str = "UTC"
+    rest_callback_url: str | None = None
+    demo_users: bool = False
 
     @property
     def knowledge_dir(self) -> Path:
@@ -91,6 +100,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         catalogue_path=Path(env.get("MOT_CATALOGUE") or REPO / "bot" / "moments.yml"),
         max_message_chars=_int(env, "MOT_MAX_MESSAGE_CHARS", 5000, 1, 1_000_000),
         embedding_model=env.get("MOT_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+        session_key=env.get("MOT_SESSION_KEY") or _secret(data_dir, "session-key"),
+        cookie_secure=_flag(env, "MOT_COOKIE_SECURE"),
+        redis_url=_optional_url(env, "MOT_REDIS_URL", {"redis"}),
+        event_queue=env.get("MOT_EVENT_QUEUE") or "mot_events",
+        business_hours=env.get("MOT_BUSINESS_HOURS") or "always",
+        business_timezone=env.get("MOT_BUSINESS_TZ") or "UTC",
+        rest_callback_url=_optional_url(env, "MOT_REST_CALLBACK_URL", {"http", "https"}),
+        demo_users=_flag(env, "MOT_DEMO_USERS"),
     )
     if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
         raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"
@@ -111,6 +128,15 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) ->
     return value
 
 
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    raw = (env.get(key) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(key, raw, "must be 1/true/yes or 0/false/no")
+
+
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
     return _int(env, key, default, 1, 65535)
 
@@ -126,6 +152,11 @@ def _url(env: Mapping[str, str], key: str, default: str, schemes: set[str]) -> s
 def _optional_url(env: Mapping[str, str], key: str, schemes: set[str]) -> str | None:
     value = env.get(key)
     return _url(env, key, value, schemes) if value else None
+
+
+def secret(data_dir: Path, name: str) -> str:
+    """The data directory's secret ``name``, created on first use (embedded default)."""
+    return _secret(data_dir, name)
 
 
 def _secret(data_dir: Path, name: str) -> str:

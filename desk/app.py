@@ -1,126 +1,179 @@
-"""The desk service (aiohttp): handoff queue and its JSON API.
+"""The desk service (aiohttp): handoff queue, agents' live chat, and their JSON API.
 
-``init_app`` is the composition root: state lives on the app, the database is opened and
-closed in ``cleanup_ctx``, and every ``/api`` route requires a bearer token checked before
-the body is parsed. Domain errors become HTTP statuses in :func:`errors` only.
+``init_app`` is the composition root: state lives on the app (see :mod:`desk.state`),
+the database, the fan-out hub, the HTTP session to Rasa and the background workers are
+opened and closed in ``cleanup_ctx``. Who may call what is decided in :mod:`desk.auth`;
+domain errors become HTTP statuses in :func:`errors` only.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
+import contextlib
+import hashlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+import aiohttp
+import yaml
 from aiohttp import web
 
+from bot.catalogue import load_catalogue
 from bot.settings import Settings, load_settings
-from desk.packet import HandoffPacket, PacketInvalid
-from desk.store import HandoffRecord, SqlHandoffStore
+from desk import state as s
+from desk.agent_api import add_agent_routes
+from desk.assist import Assist, AssistUnavailable
+from desk.auth import setup_auth
+from desk.content import setup_content
+from desk.events import Ingestor, consume_rabbitmq, keep_reconciling
+from desk.hours import parse_hours
+from desk.hub import LocalHub, RedisHub
+from desk.live import add_live_routes
+from desk.messages import MessageLog
+from desk.packet import PacketInvalid
+from desk.pages import add_page_routes
+from desk.presence import Presence
+from desk.rasa_client import CustomerChannel, RasaCustomerChannel
+from desk.relay import Relay
+from desk.service_api import add_service_routes
+from desk.store import HandoffConflict, HandoffNotFound, SqlHandoffStore
+from desk.wire import RequestInvalid
+from knowledge.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
-STORE = web.AppKey("store", SqlHandoffStore)
-TOKEN = web.AppKey("token", str)
-#: Until agents sign in (issue 4), waits assume one agent and this average handling time.
-AVERAGE_HANDLE_SECONDS = 240
 MAX_BODY_BYTES = 2 * 1024 * 1024
+STATIC = Path(__file__).parent / "static"
+CANNED_REPLIES = Path(__file__).parent / "canned_replies.yml"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Unauthorized(Exception):
-    pass
+def _json_error(status: int, text: str) -> web.Response:
+    return web.json_response({"error": text}, status=status)
 
 
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Maps domain errors to JSON HTTP errors, in one place."""
     try:
-        if request.path.startswith("/api/"):
-            _authorise(request)
         return await handler(request)
-    except Unauthorized:
-        return web.json_response({"error": "missing or wrong bearer token"}, status=401)
     except PacketInvalid as invalid:
-        return web.json_response({"error": f"invalid handoff packet at {invalid.path}: "
-                                           f"{invalid.reason}"}, status=422)
+        return _json_error(422, f"invalid handoff packet at {invalid.path}: {invalid.reason}")
+    except RequestInvalid as invalid:
+        return _json_error(422, str(invalid))
     except json.JSONDecodeError as error:
-        return web.json_response({"error": f"the body is not valid JSON: {error.msg} at line "
-                                           f"{error.lineno} column {error.colno}"}, status=400)
+        return _json_error(400, f"the body is not valid JSON: {error.msg} at line "
+                                f"{error.lineno} column {error.colno}")
     except UnicodeDecodeError:
-        return web.json_response({"error": "the body is not UTF-8 text"}, status=400)
-
-
-def _authorise(request: web.Request) -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(),
-                                                             request.app[TOKEN].encode()):
-        raise Unauthorized()
-
-
-def _view(record: HandoffRecord, position: int | None = None) -> dict[str, object]:
-    view: dict[str, object] = {
-        "id": record.id, "conversation_id": record.conversation_id, "status": record.status,
-        "priority": record.priority, "skill": record.skill, "created_at": record.created_at,
-        "packet": record.packet,
-    }
-    if position is not None:
-        view["position"] = position
-    return view
-
-
-async def create_handoff(request: web.Request) -> web.Response:
-    raw = await request.read()
-    packet = HandoffPacket.from_json(json.loads(raw.decode("utf-8")))
-    store = request.app[STORE]
-    record = await store.add(packet)
-    position = await store.position(record)
-    log.info("handoff %s queued for %s (%s, priority %d)", record.id, record.conversation_id,
-             packet.reason, packet.priority)
-    return web.json_response(
-        {"id": record.id, "position": position,
-         "expected_wait_seconds": position * AVERAGE_HANDLE_SECONDS, "agents_online": 0},
-        status=201)
-
-
-async def list_handoffs(request: web.Request) -> web.Response:
-    queue = await request.app[STORE].queue()
-    return web.json_response([_view(r, n) for n, r in enumerate(queue, 1)])
-
-
-async def get_handoff(request: web.Request) -> web.Response:
-    record = await request.app[STORE].get(request.match_info["handoff_id"])
-    if record is None:
-        return web.json_response({"error": "no such handoff"}, status=404)
-    return web.json_response(_view(record))
+        return _json_error(400, "the body is not UTF-8 text")
+    except HandoffNotFound as missing:
+        return _json_error(404, str(missing))
+    except HandoffConflict as conflict:
+        return _json_error(409, str(conflict))
+    except AssistUnavailable as unavailable:
+        return _json_error(503, str(unavailable))
 
 
 async def health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def init_app(settings: Settings) -> web.Application:
+def init_app(settings: Settings, channel: CustomerChannel | None = None,
+             embedder_factory: Callable[[], Embedder] | None = None) -> web.Application:
+    """The desk for ``settings``; ``channel`` and ``embedder_factory`` may be given (tests)."""
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
-    app[TOKEN] = settings.desk_token
+    app[s.SETTINGS] = settings
+    app[s.HOURS] = parse_hours(settings.business_hours, settings.business_timezone)
+    app[s.CATALOGUE] = load_catalogue(settings.catalogue_path)
+    app[s.REPLICA] = uuid.uuid4().hex[:12]
+    app[s.CANNED] = yaml.safe_load(CANNED_REPLIES.read_text("utf-8")) or []
+    setup_auth(app, settings)
+    # --- knowledge app (content staff) ---------------------------------------------------
+    setup_content(app, settings, embedder_factory)
+    # --------------------------------------------------------------------------------------
+    app.cleanup_ctx.append(_database(settings))
+    app.cleanup_ctx.append(_hub(settings))
+    app.cleanup_ctx.append(_workers(settings, channel, embedder_factory))
+    app.router.add_get("/health", health)
+    app.router.add_static("/static", STATIC)
+    add_service_routes(app)
+    add_agent_routes(app)
+    add_page_routes(app)
+    add_live_routes(app)
+    return app
 
+
+def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = await SqlHandoffStore.open(settings.desk_database_url)
-        app[STORE] = store
+        app[s.STORE] = store
+        app[s.MESSAGES] = MessageLog(store.engine)
+        app[s.PRESENCE] = Presence(store.engine, app[s.REPLICA])
         yield
         await store.close()
+    return database
 
-    app.cleanup_ctx.append(database)
-    app.router.add_get("/health", health)
-    app.router.add_post("/api/handoffs", create_handoff)
-    app.router.add_get("/api/handoffs", list_handoffs)
-    app.router.add_get("/api/handoffs/{handoff_id}", get_handoff)
-    return app
+
+def _hub(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Redis pub/sub when MOT_REDIS_URL is set (replicas), else in-process."""
+    async def hub(app: web.Application) -> AsyncIterator[None]:
+        if not settings.redis_url:
+            app[s.HUB] = LocalHub()
+            yield
+            return
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(settings.redis_url)
+        # Replicas that share a database share a channel prefix; other deployments don't.
+        prefix = "mot-desk:" + hashlib.sha256(
+            settings.desk_database_url.encode()).hexdigest()[:16]
+        redis_hub = RedisHub(client, prefix)
+        await redis_hub.start()
+        app[s.HUB] = redis_hub
+        yield
+        await redis_hub.stop()
+        await client.close()
+    return hub
+
+
+def _workers(settings: Settings, channel: CustomerChannel | None,
+             embedder_factory: Callable[[], Embedder] | None,
+             ) -> Callable[[web.Application], AsyncIterator[None]]:
+    def default_embedder() -> Embedder:
+        from knowledge.embedder import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(settings.embedding_model)
+
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            customers = channel or RasaCustomerChannel(
+                session, settings.rasa_url, settings.rasa_token, settings.rest_callback_url)
+            app[s.CHANNEL] = customers
+            app[s.RELAY] = Relay(app[s.MESSAGES], customers, app[s.HUB])
+            app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB])
+            app[s.ASSIST] = Assist(settings.knowledge_dir, embedder_factory or default_embedder)
+            jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(), app[s.ASSIST].follow(),
+                    keep_reconciling(app[s.STORE], app[s.INGESTOR], customers)]
+            if settings.event_broker_url:
+                jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,
+                                             app[s.INGESTOR]))
+            tasks = [asyncio.create_task(job) for job in jobs]
+            yield
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+    return workers
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
-    web.run_app(init_app(settings), host=settings.host, port=settings.desk_port, print=None)
+    web.run_app(init_app(settings), host=settings.host, port=settings.desk_port, print=None,
+                access_log=None)

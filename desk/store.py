@@ -1,7 +1,9 @@
-"""The desk's storage: handoffs and their packets, in SQLite (default) or PostgreSQL.
+"""The desk's handoffs: queue, claim, transfer and close, in SQLite (default) or PostgreSQL.
 
 One SQLAlchemy Core implementation serves both engines (``sqlite+aiosqlite://`` and
-``postgresql+asyncpg://``); the contract tests run against each.
+``postgresql+asyncpg://``); the contract tests run against each. State changes are
+conditional updates (``... WHERE status = 'queued'``), so two agents, or two desk
+replicas, claiming the same conversation cannot both win.
 """
 
 from __future__ import annotations
@@ -9,32 +11,36 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.packet import HandoffPacket
+from desk.tables import handoffs, open_engine
 
-metadata = sa.MetaData()
+QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
+OPEN = (QUEUED, ASSIGNED)
+#: How an agent may close a handoff; ``handed_back`` returns the customer to the bot unsolved.
+OUTCOMES = ("resolved", "resolved_with_article", "callback_arranged", "escalated",
+            "no_response", "duplicate", "handed_back")
 
-handoffs = sa.Table(
-    "handoffs", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("conversation_id", sa.String(200), nullable=False, index=True),
-    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
-    sa.Column("channel", sa.String(50), nullable=False),
-    sa.Column("reason", sa.String(40), nullable=False),
-    sa.Column("moment", sa.String(100)),
-    sa.Column("skill", sa.String(50), nullable=False),
-    sa.Column("priority", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("packet", sa.Text, nullable=False),
-)
 
-QUEUED = "queued"
+class HandoffNotFound(LookupError):
+    def __init__(self, handoff_id: str) -> None:
+        super().__init__(f"no handoff {handoff_id}")
+        self.handoff_id = handoff_id
+
+
+class HandoffConflict(RuntimeError):
+    """The handoff is not in a state that allows this (claimed by another, already closed)."""
+
+    def __init__(self, handoff_id: str, reason: str) -> None:
+        super().__init__(f"handoff {handoff_id}: {reason}")
+        self.handoff_id, self.reason = handoff_id, reason
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,21 @@ class HandoffRecord:
     skill: str
     created_at: float
     packet: dict[str, Any]
+    customer_id: str = ""
+    channel: str = ""
+    moment: str | None = None
+    reason: str = ""
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    claimed_at: float | None = None
+    closed_at: float | None = None
+    outcome: str | None = None
 
 
 class HandoffStore(Protocol):
     async def add(self, packet: HandoffPacket) -> HandoffRecord: ...
     async def get(self, handoff_id: str) -> HandoffRecord | None: ...
-    async def queue(self) -> list[HandoffRecord]: ...
+    async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]: ...
     async def position(self, record: HandoffRecord) -> int: ...
 
 
@@ -59,56 +74,79 @@ class SqlHandoffStore:
     """Handoffs in any SQLAlchemy async database."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self.engine = engine
 
     @classmethod
     async def open(cls, url: str) -> SqlHandoffStore:
-        engine = create_async_engine(url, future=True)
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        return cls(engine)
+        return cls(await open_engine(url))
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self.engine.dispose()
 
     async def add(self, packet: HandoffPacket) -> HandoffRecord:
         """Stores a new handoff, or returns the open one of the same conversation.
 
         A retried submission (the action server's outbox) must not queue the customer twice.
         """
-        async with self._engine.begin() as connection:
+        async with self.engine.begin() as connection:
             open_row = (await connection.execute(
                 sa.select(handoffs).where(handoffs.c.conversation_id == packet.conversation_id,
-                                          handoffs.c.status == QUEUED))).first()
+                                          handoffs.c.status.in_(OPEN)))).first()
             if open_row is not None:
                 return _record(open_row)
             values = {
                 "id": uuid.uuid4().hex, "conversation_id": packet.conversation_id,
                 "customer_id": packet.customer_id, "channel": packet.channel,
                 "reason": packet.reason, "moment": packet.moment, "skill": packet.skill,
-                "priority": packet.priority, "status": QUEUED, "created_at": time.time(),
+                "priority": packet.priority, "status": QUEUED,
+                "created_at": _asked_at(packet.created_at),
                 "packet": json.dumps(packet.to_json()),
             }
             await connection.execute(handoffs.insert().values(**values))
         return _record(values)
 
     async def get(self, handoff_id: str) -> HandoffRecord | None:
-        async with self._engine.connect() as connection:
+        async with self.engine.connect() as connection:
             row = (await connection.execute(
                 sa.select(handoffs).where(handoffs.c.id == handoff_id))).first()
         return _record(row) if row is not None else None
 
-    async def queue(self) -> list[HandoffRecord]:
-        """Queued handoffs, highest priority first, then longest waiting."""
-        async with self._engine.connect() as connection:
+    async def require(self, handoff_id: str) -> HandoffRecord:
+        record = await self.get(handoff_id)
+        if record is None:
+            raise HandoffNotFound(handoff_id)
+        return record
+
+    async def open_for(self, conversation_id: str) -> HandoffRecord | None:
+        """The conversation's open handoff, if any."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                sa.select(handoffs).where(handoffs.c.conversation_id == conversation_id,
+                                          handoffs.c.status.in_(OPEN)))).first()
+        return _record(row) if row is not None else None
+
+    async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]:
+        """Queued handoffs (only ``skills`` if given), highest priority first, then oldest."""
+        query = sa.select(handoffs).where(handoffs.c.status == QUEUED)
+        if skills is not None:
+            query = query.where(handoffs.c.skill.in_(list(skills)))
+        async with self.engine.connect() as connection:
             rows = (await connection.execute(
-                sa.select(handoffs).where(handoffs.c.status == QUEUED)
-                .order_by(handoffs.c.priority.desc(), handoffs.c.created_at))).all()
+                query.order_by(handoffs.c.priority.desc(), handoffs.c.created_at))).all()
+        return [_record(r) for r in rows]
+
+    async def assigned_to(self, user_id: str | None) -> list[HandoffRecord]:
+        """Open handoffs claimed by ``user_id`` (by anyone when None), oldest claim first."""
+        query = sa.select(handoffs).where(handoffs.c.status == ASSIGNED)
+        if user_id is not None:
+            query = query.where(handoffs.c.assignee_id == user_id)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query.order_by(handoffs.c.claimed_at))).all()
         return [_record(r) for r in rows]
 
     async def position(self, record: HandoffRecord) -> int:
         """1-based place in the queue."""
-        async with self._engine.connect() as connection:
+        async with self.engine.connect() as connection:
             ahead = (await connection.execute(
                 sa.select(sa.func.count()).select_from(handoffs).where(
                     handoffs.c.status == QUEUED,
@@ -117,11 +155,77 @@ class SqlHandoffStore:
                                    handoffs.c.created_at < record.created_at))))).scalar_one()
         return int(ahead) + 1
 
+    async def claim(self, handoff_id: str, user_id: str, name: str) -> HandoffRecord:
+        """Assigns a queued handoff to the agent; claiming one's own again is a no-op."""
+        changed = await self._update(
+            handoff_id, sa.and_(handoffs.c.status == QUEUED),
+            status=ASSIGNED, assignee_id=user_id, assignee_name=name, claimed_at=time.time())
+        record = await self.require(handoff_id)
+        if not changed and record.assignee_id != user_id:
+            raise HandoffConflict(handoff_id, f"already {record.status}"
+                                  + (f" to {record.assignee_name}" if record.assignee_name
+                                     else ""))
+        return record
+
+    async def transfer(self, handoff_id: str, skill: str | None = None,
+                       agent: tuple[str, str] | None = None) -> HandoffRecord:
+        """Back to the queue of ``skill``, or straight to ``agent`` (id, name)."""
+        values: dict[str, Any] = ({"status": ASSIGNED, "assignee_id": agent[0],
+                                   "assignee_name": agent[1], "claimed_at": time.time()}
+                                  if agent else {"status": QUEUED, "assignee_id": None,
+                                                 "assignee_name": None, "claimed_at": None})
+        if skill:
+            values["skill"] = skill
+        if not await self._update(handoff_id, handoffs.c.status.in_(OPEN), **values):
+            raise HandoffConflict(handoff_id, "closed already")
+        return await self.require(handoff_id)
+
+    async def finish(self, handoff_id: str, outcome: str) -> HandoffRecord:
+        """Closes an open handoff with the agent's outcome code."""
+        if outcome not in OUTCOMES:
+            raise HandoffConflict(handoff_id, f"unknown outcome {outcome!r}; use one of "
+                                  f"{', '.join(OUTCOMES)}")
+        if not await self._update(handoff_id, handoffs.c.status.in_(OPEN), status=CLOSED,
+                                  outcome=outcome, closed_at=time.time()):
+            raise HandoffConflict(handoff_id, "closed already")
+        return await self.require(handoff_id)
+
+    async def set_moment(self, handoff_id: str, moment: str) -> None:
+        await self._update(handoff_id, sa.true(), moment=moment)
+
+    async def history(self, customer_id: str, limit: int = 20) -> list[HandoffRecord]:
+        """The customer's handoffs on every channel, newest first."""
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(
+                sa.select(handoffs).where(handoffs.c.customer_id == customer_id)
+                .order_by(handoffs.c.created_at.desc()).limit(limit))).all()
+        return [_record(r) for r in rows]
+
+    async def _update(self, handoff_id: str, condition: Any, **values: Any) -> bool:
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                handoffs.update().where(handoffs.c.id == handoff_id, condition).values(**values))
+        return bool(result.rowcount)
+
+
+def _asked_at(created_at: str) -> float:
+    """When the customer asked (the packet's time), so the wait counts from then even if
+    the packet reached the desk late, from the action server's outbox; never the future."""
+    try:
+        asked = datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+    return min(asked, time.time())
+
 
 def _record(row: Any) -> HandoffRecord:
     data = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
     return HandoffRecord(
         id=data["id"], conversation_id=data["conversation_id"], status=data["status"],
         priority=data["priority"], skill=data["skill"], created_at=data["created_at"],
-        packet=json.loads(data["packet"]),
+        packet=json.loads(data["packet"]), customer_id=data["customer_id"],
+        channel=data["channel"], moment=data.get("moment"), reason=data["reason"],
+        assignee_id=data.get("assignee_id"), assignee_name=data.get("assignee_name"),
+        claimed_at=data.get("claimed_at"), closed_at=data.get("closed_at"),
+        outcome=data.get("outcome"),
     )

@@ -34,7 +34,7 @@ CHANNELS = ("web", "api", "telegram", "whatsapp", "messenger", "slack", "sms")
 MAX_TITLE_CHARS = 200
 MAX_BODY_CHARS = 20_000
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,80}$")
-_FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.DOTALL)
+FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.DOTALL)
 
 
 class ArticleError(ValueError):
@@ -86,7 +86,7 @@ def parse_article(text: str, source: str = "<string>") -> Article:
     Raises:
         ArticleError: broken front matter, a missing or invalid field, or an oversized body.
     """
-    match = _FRONT_MATTER.match(text.replace("\r\n", "\n"))
+    match = FRONT_MATTER.match(text.replace("\r\n", "\n"))
     if not match:
         raise ArticleError(source, "no front matter: the file must start with '---', a YAML "
                                    "block, and a closing '---' line")
@@ -100,38 +100,58 @@ def parse_article(text: str, source: str = "<string>") -> Article:
 
 
 def article_from_fields(meta: dict[str, Any], body: str, source: str) -> Article:
-    """Builds a validated article from front-matter fields and a body."""
-    article_id = _required_str(meta, "id", source)
-    if not _ID_PATTERN.match(article_id):
-        raise ArticleError(source, f"{article_id!r} must be lowercase letters, digits and '-'",
-                           "id")
-    title = _required_str(meta, "title", source)
-    if len(title) > MAX_TITLE_CHARS:
-        raise ArticleError(source, f"longer than {MAX_TITLE_CHARS} characters", "title")
-    if not body.strip():
-        raise ArticleError(source, "the body is empty", "body")
-    if len(body) > MAX_BODY_CHARS:
-        raise ArticleError(source, f"{len(body)} characters, more than {MAX_BODY_CHARS}", "body")
-    moments = _str_list(meta.get("moments"), "moments", source)
-    if not moments:
-        raise ArticleError(source, "name at least one moment this article solves", "moments")
-    channels = _str_list(meta.get("channels", list(CHANNELS)), "channels", source)
-    unknown = sorted(set(channels) - set(CHANNELS))
-    if unknown:
-        raise ArticleError(source, f"unknown channel(s) {unknown}; known: {list(CHANNELS)}",
-                           "channels")
-    status = meta.get("status", "draft")
-    if status not in STATUSES:
-        raise ArticleError(source, f"{status!r} is not one of {list(STATUSES)}", "status")
-    version = meta.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ArticleError(source, f"{version!r} must be a whole number from 1", "version")
+    """Builds a validated article from front-matter fields and a body.
+
+    Raises:
+        ArticleError: the first problem :func:`field_problems` finds.
+    """
+    problems = field_problems(meta, body)
+    if problems:
+        name, reason = problems[0]
+        raise ArticleError(source, reason, name)
     return Article(
-        id=article_id, title=title, body=body.strip(), moments=tuple(moments),
-        channels=tuple(channels), status=status, version=version,
+        id=str(meta["id"]).strip(), title=str(meta["title"]).strip(), body=body.strip(),
+        moments=tuple(_as_list(meta.get("moments"))),
+        channels=tuple(_as_list(meta.get("channels", list(CHANNELS)))),
+        status=meta.get("status", "draft"), version=meta.get("version", 1),
         owner=str(meta.get("owner") or ""), summary=str(meta.get("summary") or "").strip(),
         source=source,
     )
+
+
+def field_problems(meta: dict[str, Any], body: str) -> list[tuple[str, str]]:
+    """Every problem of an article's fields, as (field, reason) pairs in field order.
+
+    Collecting them all lets an editor fix a draft in one pass instead of one error at a time.
+    """
+    problems = [*_text_problems(meta, "id"), *_text_problems(meta, "title")]
+    article_id = str(meta.get("id") or "").strip()
+    if article_id and not _ID_PATTERN.match(article_id):
+        problems.append(("id", f"{article_id!r} must be lowercase letters, digits and '-'"))
+    if len(str(meta.get("title") or "").strip()) > MAX_TITLE_CHARS:
+        problems.append(("title", f"longer than {MAX_TITLE_CHARS} characters"))
+    if not body.strip():
+        problems.append(("body", "the body is empty"))
+    elif len(body) > MAX_BODY_CHARS:
+        problems.append(("body", f"{len(body)} characters, more than {MAX_BODY_CHARS}"))
+    moments = meta.get("moments")
+    if not _is_name_list(moments):
+        problems.append(("moments", "must be a list of names"))
+    elif not _as_list(moments):
+        problems.append(("moments", "name at least one moment this article solves"))
+    channels = meta.get("channels", list(CHANNELS))
+    if not _is_name_list(channels):
+        problems.append(("channels", "must be a list of names"))
+    elif sorted(set(_as_list(channels)) - set(CHANNELS)):
+        unknown = sorted(set(_as_list(channels)) - set(CHANNELS))
+        problems.append(("channels", f"unknown channel(s) {unknown}; known: {list(CHANNELS)}"))
+    status = meta.get("status", "draft")
+    if status not in STATUSES:
+        problems.append(("status", f"{status!r} is not one of {list(STATUSES)}"))
+    version = meta.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problems.append(("version", f"{version!r} must be a whole number from 1"))
+    return problems
 
 
 def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -> list[Article]:
@@ -174,18 +194,22 @@ def render_article(article: Article) -> str:
     return f"---\n{front}---\n{article.body}\n"
 
 
-def _required_str(meta: dict[str, Any], name: str, source: str) -> str:
+def _text_problems(meta: dict[str, Any], name: str) -> list[tuple[str, str]]:
     value = meta.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ArticleError(source, "missing", name)
-    if not isinstance(value, str | int):
-        raise ArticleError(source, f"must be text, got {type(value).__name__}", name)
-    return str(value).strip()
+        return [(name, "missing")]
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return [(name, f"must be text, got {type(value).__name__}")]
+    return []
 
 
-def _str_list(value: Any, name: str, source: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ArticleError(source, "must be a list of names", name)
-    return list(value)
+def _is_name_list(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return value is None or bool(value)
+    return isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

@@ -33,7 +33,7 @@ class BruteForceIndex:
             empty = np.zeros((queries.shape[0], 0))
             return empty.astype(np.float32), empty.astype(np.int64)
         scores = queries @ self._rows.T
-        # Stable sort on the negated scores: ties keep insertion order, as FAISS does.
+        # Stable sort on the negated scores: ties keep insertion order (FaissIndex does the same).
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, order, axis=1), order.astype(np.int64)
 

@@ -50,7 +50,11 @@ class FaissIndex:
             empty = np.zeros((queries.shape[0], 0))
             return empty.astype(np.float32), empty.astype(np.int64)
         scores, ids = self._index.search(queries, k)
-        return scores, ids.astype(np.int64)
+        # FAISS's heap returns equal scores in no fixed order; break ties by row, as the
+        # brute-force oracle does, so both implementations give the same answer.
+        order = np.lexsort((ids, -scores), axis=-1)
+        return (np.take_along_axis(scores, order, axis=1),
+                np.take_along_axis(ids, order, axis=1).astype(np.int64))
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))

@@ -81,8 +81,10 @@ class Retriever:
             scores, rows = top_scores[0], top_rows[0]
         best: dict[str, tuple[float, int]] = {}
         for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
+            if row < 0:  # FAISS pads with -1 when HNSW finds fewer than asked
+                continue
             article_id = snapshot.passages[row].article_id
-            if article_id in exclude or row < 0:
+            if article_id in exclude:
                 continue
             article = snapshot.articles[article_id]
             if channel is not None and channel not in article.channels:

@@ -8,6 +8,9 @@ per-moment thresholds assume.
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import numpy as np
 
 
@@ -18,29 +21,59 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / np.sum(exp, axis=-1, keepdims=True)
 
 
+def linear_scores(classifier: Any, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, d) weights and (classes,) biases of a fitted sklearn LogisticRegression.
+
+    Classes the model never saw get a bias of -1e4 (probability ~0). A binary model's single
+    decision function d becomes the pair (-d/2, d/2), whose softmax is its sigmoid.
+    """
+    coef = np.asarray(classifier.coef_, dtype=np.float64)
+    intercept = np.asarray(classifier.intercept_, dtype=np.float64)
+    if len(classifier.classes_) == 2:
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    weights = np.zeros((classes, coef.shape[1]), dtype=np.float32)
+    bias = np.full(classes, -1e4, dtype=np.float32)
+    weights[classifier.classes_] = coef
+    bias[classifier.classes_] = intercept
+    return weights, bias
+
+
 def out_of_fold_logits(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5,
-                       seed: int = 0) -> np.ndarray:
-    """(n, classes) logits, each row predicted by a model that did not see it."""
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of each row from a model that did not see it.
+
+    Args:
+        x: (n, d) features.
+        y: (n,) int classes; every class needs at least two rows.
+        c: inverse L2 regularisation of the logistic regression.
+        folds: at most this many stratified folds (fewer if a class is smaller).
+        seed: of the fold assignment.
+
+    Returns:
+        (n, classes) float64 logits and (n,) int fold of each row.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     classes = int(y.max()) + 1
-    folds = max(2, min(folds, int(np.bincount(y).min())))
+    folds = max(2, min(folds, int(np.bincount(y)[np.bincount(y) > 0].min())))
     logits = np.zeros((len(y), classes), dtype=np.float64)
+    fold = np.zeros(len(y), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, held_out in splitter.split(x, y):
+    for number, (train, held_out) in enumerate(splitter.split(x, y)):
         model = LogisticRegression(C=c, max_iter=2000).fit(x[train], y[train])
-        logits[np.ix_(held_out, model.classes_)] = model.decision_function(x[held_out])
-        missing = np.setdiff1d(np.arange(classes), model.classes_)
-        logits[np.ix_(held_out, missing)] = -1e4
-    return logits
+        weights, bias = linear_scores(model, classes)
+        logits[held_out] = x[held_out] @ weights.T + bias
+        fold[held_out] = number
+    return logits, fold
 
 
 def fit_temperature(x: np.ndarray, y: np.ndarray, c: float) -> float:
     """Temperature T > 0 minimising the NLL of softmax(logits / T) on out-of-fold logits."""
     if np.bincount(y).min() < 2:
         return 1.0
-    return temperature_for(out_of_fold_logits(x, y, c), y)
+    return temperature_for(out_of_fold_logits(x, y, c)[0], y)
 
 
 def temperature_for(logits: np.ndarray, y: np.ndarray) -> float:
@@ -64,7 +97,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
     """ECE: the gap between confidence and accuracy, weighted over equal-width bins."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         mask = (confidence > low) & (confidence <= high)
         if mask.any():
             error += mask.mean() * abs(float(correct[mask].mean()) - float(confidence[mask].mean()))

@@ -1,16 +1,30 @@
 """Moment classifier: a Rasa graph component over sentence-transformers embeddings.
 
-Each message is encoded once with all-MiniLM-L6-v2 (the offline package); a multinomial
-logistic regression over the L2-normalised embedding gives the moment ranking, with a
-temperature fitted on held-out folds so that confidence means what it says. The message's
-embedding is added to the parse result (``text_embedding``, base64 float16) so that the
-action server retrieves articles without encoding the same text a second time.
+Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two recipes,
+chosen in config.yml (ADR 0007):
+
+- frozen encoder (the shipped default): a logistic regression over the embeddings, calibrated
+  on out-of-fold predictions; trains the catalogue in seconds, and the message's embedding is
+  the knowledge index's own, so it is added to the parse result (``text_embedding``, base64
+  float16) and the action server retrieves articles without encoding the text again;
+- fine-tuned encoder (``fine_tune: true``, used by the benchmark on large data): the encoder
+  is fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors
+  no longer match the knowledge index, so ``text_embedding`` is then left out and the action
+  server encodes the text itself.
+
+Either way the top moment's confidence is the calibrated probability that it is right, from
+the softmax and the nearest training examples (:mod:`bot.components.confidence`), so that
+out-of-scope messages fall below the catalogue's thresholds; ``moment_similarity`` is the
+cosine to the nearest training example.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,17 +32,35 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    METADATA,
+    METADATA_EXAMPLE,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.calibration import fit_temperature, softmax
-from knowledge.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder
+from bot.components.moment_model import (
+    MomentModel,
+    calibrate,
+    holdout_split,
+    nearest_similarities,
+    train_frozen,
+)
+from knowledge.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
 EMBEDDING_KEY = "text_embedding"
 SIMILARITY_KEY = "moment_similarity"
+#: Only with ``debug_scores``: the top softmax probability before calibration (benchmarks).
+RAW_CONFIDENCE_KEY = "moment_raw_confidence"
+ENCODER_DIRECTORY = "encoder"
+
+EmbedderFactory = Callable[[str, int | None], Embedder]
 
 
 def encode_embedding(vector: np.ndarray) -> str:
@@ -43,109 +75,184 @@ def decode_embedding(text: str) -> np.ndarray:
     return vector / norm if norm else vector
 
 
+def is_calibration_example(message: Message) -> bool:
+    """Whether an example is marked ``metadata: {calibration: true}`` in the NLU data.
+
+    Marked examples are never trained on: they calibrate the confidence (a benchmark marks its
+    validation split this way, so that thresholds and calibration use the same unseen data).
+    """
+    metadata = message.get(METADATA) or {}
+    example = metadata.get(METADATA_EXAMPLE) if isinstance(metadata, dict) else None
+    return isinstance(example, dict) and bool(example.get("calibration"))
+
+
+def default_embedder(model: str, threads: int | None) -> Embedder:
+    """The real encoder: a model name the embedder resolves offline, or a local path."""
+    return SentenceTransformerEmbedder(model, threads=threads)
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class MomentClassifier(GraphComponent):
-    """Classifies messages into moments from sentence embeddings."""
+    """Classifies messages into moments from sentence embeddings, with honest confidence."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
             "model": DEFAULT_MODEL,   # a name the embedder resolves offline, or a local path
-            "threads": 0,             # torch threads; 0 keeps torch's default
+            "threads": 0,             # torch threads while training; 0 keeps torch's default
+            # torch threads while parsing: one short message gains nothing from a second
+            # thread, and on a busy 2-core machine two threads wait on each other (measured:
+            # 2 threads 10x slower than 1 under load; ADR 0007)
+            "inference_threads": 1,
             "C": 10.0,                # inverse regularisation of the logistic regression
             "ranking_length": 10,
-            "calibrate": True,        # fit a softmax temperature on cross-validated folds
+            "calibrate": True,        # temperature + confidence model on held-out predictions
+            "fine_tune": False,       # fine-tune the encoder (see bot/components/finetune.py)
+            "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
+            "seed": 0,
+            "debug_scores": False,    # add the uncalibrated confidence to the parse result
+            # fine_tune_<setting>: any field of finetune.FineTuneSettings, e.g. fine_tune_epochs
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 execution_context: ExecutionContext, weights: np.ndarray | None = None,
-                 bias: np.ndarray | None = None, labels: list[str] | None = None,
-                 temperature: float = 1.0, examples: np.ndarray | None = None) -> None:
+                 execution_context: ExecutionContext, model: MomentModel | None = None,
+                 embedder: Embedder | None = None, fine_tuned: bool = False,
+                 embedder_factory: EmbedderFactory = default_embedder) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self._embedder: SentenceTransformerEmbedder | None = None
-        self.weights, self.bias, self.labels = weights, bias, labels or []
-        self.temperature = temperature
-        self.examples = examples  # (n, d) training embeddings, for nearest-neighbour similarity
+        self._embedder = embedder
+        self._embedder_factory = embedder_factory
+        self.model = model
+        self.fine_tuned = fine_tuned  # the encoder differs from the knowledge index's
+        self._threads: int | None = self._config["threads"] or None
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> MomentClassifier:
-        return cls(config, model_storage, resource, execution_context)
+               execution_context: ExecutionContext, **kwargs: Any) -> MomentClassifier:
+        return cls(config, model_storage, resource, execution_context, **kwargs)
 
     @property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(
-                self._config["model"], threads=self._config["threads"] or None)
+            self._embedder = self._embedder_factory(self._config["model"], self._threads)
         return self._embedder
 
     def train(self, training_data: TrainingData) -> Resource:
-        from sklearn.linear_model import LogisticRegression
-
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
-        texts = [m.get(TEXT) for m in examples]
-        labels = sorted({m.get(INTENT) for m in examples})
-        y = np.array([labels.index(m.get(INTENT)) for m in examples])
-        x = self.embedder.encode(texts)
-        log.info("training the moment classifier on %d examples of %d intents",
-                 len(texts), len(labels))
-        model = LogisticRegression(C=self._config["C"], max_iter=2000)
-        model.fit(x, y)
-        self.weights, self.bias, self.labels = model.coef_.astype(np.float32), \
-            model.intercept_.astype(np.float32), labels
-        self.examples = x
-        if self._config["calibrate"] and len(labels) > 1:
-            self.temperature = fit_temperature(x, y, self._config["C"])
+        texts = [str(m.get(TEXT)) for m in examples]
+        labels = sorted({str(m.get(INTENT)) for m in examples})
+        y = np.array([labels.index(str(m.get(INTENT))) for m in examples], dtype=np.int64)
+        started = time.monotonic()
+        log.info("training the moment classifier on %d examples of %d moments (%s)",
+                 len(texts), len(labels), "fine-tuned" if self._config["fine_tune"] else "frozen")
+        marked = np.array([is_calibration_example(m) for m in examples], dtype=bool)
+        if self._config["fine_tune"]:
+            self.model = self._train_fine_tuned(texts, y, labels, marked)
+        elif marked.any():
+            self.model = self._train_frozen_marked(texts, y, labels, marked)
+        else:
+            self.model = train_frozen(self.embedder.encode(texts), y, labels, self._config["C"],
+                                      calibrated=self._config["calibrate"])
+        log.info("moment classifier trained in %.1f s (temperature %.2f)",
+                 time.monotonic() - started, self.model.temperature)
         self.persist()
         return self._resource
 
+    def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
+                             marked: np.ndarray) -> MomentModel:
+        """Logistic regression on the unmarked examples, calibrated on the marked ones."""
+        x = self.embedder.encode(texts)
+        model = train_frozen(x[~marked], y[~marked], labels, self._config["C"], calibrated=False)
+        return self._calibrate_on(model, x[marked], y[marked])
+
+    def _calibrate_on(self, model: MomentModel, x_held: np.ndarray,
+                      y_held: np.ndarray) -> MomentModel:
+        if not self._config["calibrate"] or len(y_held) == 0:
+            return model
+        logits = model.logits(x_held)
+        similarity, class_similarity = nearest_similarities(
+            x_held, model.bank, model.bank_labels, logits.argmax(axis=1))
+        return calibrate(model, logits, y_held, similarity, class_similarity)
+
+    def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
+                          marked: np.ndarray) -> MomentModel:
+        from bot.components.finetune import FineTuneSettings, fine_tune
+
+        settings = FineTuneSettings.from_config(self._config)
+        if marked.any():
+            kept, held = np.flatnonzero(~marked), np.flatnonzero(marked)
+        else:
+            fraction = self._config["holdout"] if self._config["calibrate"] else 0.0
+            kept, held = holdout_split(y, fraction, seed=self._config["seed"])
+        kept_texts = [texts[i] for i in kept]
+        encoder = self.embedder.model  # type: ignore[attr-defined]
+        prototypes = fine_tune(encoder, kept_texts, y[kept], len(labels),
+                               self.embedder.encode(kept_texts), settings)
+        self.fine_tuned = True
+        bank = self.embedder.encode(kept_texts)
+        model = MomentModel(labels, prototypes * settings.scale,
+                            np.zeros(len(labels), dtype=np.float32), bank, y[kept])
+        if len(held) == 0:
+            return model
+        return self._calibrate_on(model, self.embedder.encode([texts[i] for i in held]), y[held])
+
     def persist(self) -> None:
-        assert self.weights is not None and self.bias is not None and self.examples is not None
+        assert self.model is not None
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / "classifier.npz", weights=self.weights, bias=self.bias,
-                     labels=np.array(self.labels), temperature=np.array(self.temperature),
-                     examples=self.examples.astype(np.float16))
+            self.model.save(directory)
+            if self.fine_tuned:
+                self.embedder.model.save(str(directory / ENCODER_DIRECTORY))  # type: ignore
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> MomentClassifier:
+        component = cls(config, model_storage, resource, execution_context, **kwargs)
+        component._threads = component._config["inference_threads"] or None
         try:
             with model_storage.read_from(resource) as directory:
-                data = np.load(directory / "classifier.npz")
-                component = cls(config, model_storage, resource, execution_context,
-                                weights=data["weights"], bias=data["bias"],
-                                labels=[str(label) for label in data["labels"]],
-                                temperature=float(data["temperature"]),
-                                examples=data["examples"].astype(np.float32))
-        except ValueError:
+                component.model = MomentModel.load(directory)
+                component._load_encoder(directory)
+        except (ValueError, FileNotFoundError):
             log.warning("no trained moment classifier found; every message will be unsure")
-            return cls(config, model_storage, resource, execution_context)
+            return component
         component.embedder.encode(["warm up"])  # the first call is slow; keep it off a turn
         return component
 
+    def _load_encoder(self, directory: Path) -> None:
+        """Loads a fine-tuned encoder while the stored files are still readable."""
+        if (directory / ENCODER_DIRECTORY).exists() and self._embedder is None:
+            self._embedder = self._embedder_factory(str(directory / ENCODER_DIRECTORY),
+                                                    self._threads)
+            self.fine_tuned = True
+
     def process(self, messages: list[Message]) -> list[Message]:
-        texts = [m.get(TEXT) or "" for m in messages]
-        if not texts:
+        with_text = [m for m in messages if m.get(TEXT)]
+        if not with_text:
             return messages
-        vectors = self.embedder.encode(texts)
-        for message, vector in zip(messages, vectors, strict=True):
-            if message.get(TEXT):
-                self._classify(message, vector)
+        vectors = self.embedder.encode([str(m.get(TEXT)) for m in with_text])
+        for row, message in enumerate(with_text):
+            if not self.fine_tuned:
+                message.set(EMBEDDING_KEY, encode_embedding(vectors[row]), add_to_output=True)
+        if self.model is not None:
+            self._classify(with_text, vectors)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def _classify(self, message: Message, vector: np.ndarray) -> None:
-        message.set(EMBEDDING_KEY, encode_embedding(vector), add_to_output=True)
-        if self.weights is None or self.bias is None or self.examples is None:
-            return
-        probabilities = softmax((self.weights @ vector + self.bias) / self.temperature)
-        order = np.argsort(-probabilities)[: self._config["ranking_length"]]
-        ranking = [{INTENT_NAME_KEY: self.labels[i],
-                    PREDICTED_CONFIDENCE_KEY: float(probabilities[i])} for i in order]
-        message.set(INTENT, ranking[0], add_to_output=True)
-        message.set("intent_ranking", ranking, add_to_output=True)
-        message.set(SIMILARITY_KEY, float(np.max(self.examples @ vector)), add_to_output=True)
+    def _classify(self, messages: list[Message], vectors: np.ndarray) -> None:
+        assert self.model is not None
+        prediction = self.model.predict(vectors)
+        length = self._config["ranking_length"]
+        for row, message in enumerate(messages):
+            order = np.argsort(-prediction.probabilities[row])[:length]
+            ranking = [{INTENT_NAME_KEY: self.model.labels[i],
+                        PREDICTED_CONFIDENCE_KEY: float(prediction.probabilities[row, i])}
+                       for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+            message.set(SIMILARITY_KEY, float(prediction.similarity[row]), add_to_output=True)
+            if self._config["debug_scores"]:
+                message.set(RAW_CONFIDENCE_KEY, float(prediction.raw_confidence[row]),
+                            add_to_output=True)

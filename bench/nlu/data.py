@@ -1,0 +1,106 @@
+"""Intent data for the NLU benchmark: reading train/test files and cutting stratified splits.
+
+Two formats, so that other data can be dropped in:
+
+- CSV with a header ``text,category`` (BANKING77's format);
+- JSON with lists of ``[text, intent]`` under ``train`` / ``val`` / ``test`` and, optionally,
+  ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``).
+
+Whatever split a file lacks is cut from its training data, stratified, with a fixed seed, and
+the cut is recorded in the results so that it can be reproduced.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+Example = tuple[str, str]  # (text, intent)
+
+
+@dataclass
+class Splits:
+    """Train, validation (thresholds, calibration) and test (reported) examples."""
+
+    name: str
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example]
+    out_of_scope: str | None   # the intent naming out-of-scope messages, if any
+    how: str                   # how the splits were made, for the results file
+
+
+def read_examples(path: Path, part: str = "train") -> list[Example]:
+    """Examples of one part of a file (CSV files have only one part, their rows)."""
+    if path.suffix == ".csv":
+        if part != "train":
+            return []
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle)
+            return [(row["text"].strip(), row["category"].strip()) for row in rows]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = list(data.get(part, [])) + list(data.get(f"oos_{part}", []))
+    return [(str(text).strip(), str(intent)) for text, intent in rows]
+
+
+def stratified_cut(examples: list[Example], fraction: float,
+                   seed: int) -> tuple[list[Example], list[Example]]:
+    """(kept, cut): round(fraction * count) examples of each intent go to ``cut``."""
+    rng = np.random.default_rng(seed)
+    by_intent: dict[str, list[int]] = {}
+    for index, (_, intent) in enumerate(examples):
+        by_intent.setdefault(intent, []).append(index)
+    cut: set[int] = set()
+    for intent in sorted(by_intent):
+        rows = by_intent[intent]
+        take = round(fraction * len(rows))
+        cut.update(int(i) for i in rng.choice(rows, size=take, replace=False))
+    kept_rows = [e for i, e in enumerate(examples) if i not in cut]
+    cut_rows = [e for i, e in enumerate(examples) if i in cut]
+    return kept_rows, cut_rows
+
+
+def cap_per_intent(examples: list[Example], cap: int) -> list[Example]:
+    """The first ``cap`` examples of each intent (for quick smoke runs of the harness)."""
+    seen: dict[str, int] = {}
+    kept = []
+    for text, intent in examples:
+        seen[intent] = seen.get(intent, 0) + 1
+        if seen[intent] <= cap:
+            kept.append((text, intent))
+    return kept
+
+
+def load_splits(name: str, train_path: Path, test_path: Path | None = None,
+                test_fraction: float = 0.2, validation_fraction: float = 0.1,
+                seed: int = 20240607, out_of_scope: str | None = "oos") -> Splits:
+    """Train/validation/test from the files, cutting what they lack.
+
+    The test split comes from, in order: ``test_path``'s training part, the file's ``test``
+    part, its ``val`` part (CLINC150's public test is held back, so its official validation
+    set is our test set), else a stratified ``test_fraction`` of the training data (seed).
+    The validation split is always a stratified ``validation_fraction`` of what remains
+    (seed + 1), never the test data.
+    """
+    train = read_examples(train_path, "train")
+    notes = [f"train: {train_path.name}"]
+    if test_path is not None:
+        test = read_examples(test_path, "train") or read_examples(test_path, "test")
+        notes.append(f"test: {test_path.name}")
+    else:
+        test = read_examples(train_path, "test") or read_examples(train_path, "val")
+        if test:
+            notes.append("test: the file's own test (or, lacking one, its val) part")
+        else:
+            train, test = stratified_cut(train, test_fraction, seed)
+            notes.append(f"test: stratified {test_fraction:.0%} of train (seed {seed})")
+    train, validation = stratified_cut(train, validation_fraction, seed + 1)
+    notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
+                 f"(seed {seed + 1})")
+    intents = {intent for _, intent in train}
+    return Splits(name, train, validation, test,
+                  out_of_scope if out_of_scope in intents else None, "; ".join(notes))

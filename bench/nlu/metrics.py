@@ -1,0 +1,90 @@
+"""Scores of intent predictions: accuracy, macro-F1, calibration, out-of-scope trade-off.
+
+Out-of-scope handling is scored the way the assistant behaves: a message is *rejected* (goes
+to clarify-then-handoff) when its top intent is the out-of-scope intent or its confidence is
+below the threshold. In-scope accuracy counts an in-scope message as right only if it is
+accepted with the right intent; out-of-scope recall is the share of out-of-scope messages
+rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.components.calibration import expected_calibration_error
+
+
+@dataclass
+class Predictions:
+    """One row per message: truth, top intent, calibrated and raw confidence, latency."""
+
+    truth: list[str]
+    intent: list[str]
+    confidence: np.ndarray      # (n,) calibrated top confidence
+    raw_confidence: np.ndarray  # (n,) before calibration (NaN if the pipeline has none)
+
+
+def classification_scores(p: Predictions, out_of_scope: str | None) -> dict[str, float]:
+    """Accuracy and macro-F1 over all messages (out-of-scope is one more class)."""
+    from sklearn.metrics import f1_score
+
+    truth, intent = np.array(p.truth), np.array(p.intent)
+    correct = truth == intent
+    scores = {"accuracy": float(correct.mean()),
+              "macro_f1": float(f1_score(truth, intent, average="macro")),
+              "ece": expected_calibration_error(p.confidence, correct)}
+    if not np.isnan(p.raw_confidence).any():
+        scores["ece_before_calibration"] = expected_calibration_error(p.raw_confidence, correct)
+    if out_of_scope is not None:
+        inside = truth != out_of_scope
+        scores["in_scope_accuracy_no_threshold"] = float(correct[inside].mean())
+    return scores
+
+
+def rejection_score(p: Predictions, out_of_scope: str | None) -> np.ndarray:
+    """(n,) how out-of-scope each message looks: 1 - confidence, 2 if predicted out of scope."""
+    score = 1.0 - np.asarray(p.confidence, dtype=np.float64)
+    if out_of_scope is not None:
+        score[np.array(p.intent) == out_of_scope] = 2.0
+    return score
+
+
+def at_threshold(p: Predictions, out_of_scope: str, threshold: float) -> dict[str, float]:
+    """In-scope accuracy and out-of-scope recall when confidence < threshold is rejected."""
+    truth, intent = np.array(p.truth), np.array(p.intent)
+    rejected = rejection_score(p, out_of_scope) > 1.0 - threshold
+    inside = truth != out_of_scope
+    accepted_right = (~rejected) & (truth == intent)
+    return {"threshold": float(threshold),
+            "in_scope_accuracy": float(accepted_right[inside].mean()),
+            "out_of_scope_recall": float(rejected[~inside].mean()) if (~inside).any() else 0.0}
+
+
+def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) -> float:
+    """The highest threshold whose in-scope accuracy still meets the target (validation).
+
+    A higher threshold rejects more, so it can only raise out-of-scope recall; the in-scope
+    constraint needs in-scope messages only, so a validation set without out-of-scope
+    messages still picks a threshold. Falls back to 0 (reject only predicted out-of-scope).
+    """
+    candidates = np.unique(np.concatenate([[0.0], np.asarray(p.confidence, dtype=np.float64)]))
+    best = 0.0
+    for threshold in candidates:
+        if at_threshold(p, out_of_scope, float(threshold))["in_scope_accuracy"] >= in_scope_target:
+            best = max(best, float(threshold))
+    return best
+
+
+def trade_off_curve(p: Predictions, out_of_scope: str, points: int = 41) -> dict[str, object]:
+    """AUROC of out-of-scope detection and (threshold, in-scope acc, oos recall) points."""
+    from sklearn.metrics import roc_auc_score
+
+    is_oos = np.array(p.truth) == out_of_scope
+    score = rejection_score(p, out_of_scope)
+    auroc = float(roc_auc_score(is_oos, score)) if 0 < is_oos.sum() < len(is_oos) else float("nan")
+    thresholds = np.linspace(0.0, 1.0, points)
+    curve = [at_threshold(p, out_of_scope, float(t)) for t in thresholds]
+    return {"auroc": auroc, "curve": [[round(c["threshold"], 3), round(c["in_scope_accuracy"], 4),
+                                       round(c["out_of_scope_recall"], 4)] for c in curve]}

@@ -1,0 +1,152 @@
+"""Rasa for the NLU benchmark: write the data and config, `rasa train nlu`, `rasa run`, parse.
+
+Everything goes through Rasa's own commands so that the benchmark measures the pipeline as
+it runs in production: training by ``rasa train nlu`` (graph, fingerprinting, packaging) and
+parsing by HTTP against a running ``rasa run --enable-api`` on loopback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.nlu.data import Example
+
+REPO = Path(__file__).resolve().parents[2]
+BASELINE_CONFIG = Path(__file__).with_name("config-rasa-default.yml")
+CLASSIFIER = "bot.components.moment_classifier.MomentClassifier"
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def write_nlu(path: Path, train: Sequence[Example], calibration: Sequence[Example] = ()) -> None:
+    """Rasa YAML NLU data; ``calibration`` examples carry ``metadata: {calibration: true}``."""
+    by_intent: dict[str, list[dict[str, Any]]] = {}
+    for text, intent in train:
+        by_intent.setdefault(intent, []).append({"text": text})
+    for text, intent in calibration:
+        by_intent.setdefault(intent, []).append({"text": text,
+                                                 "metadata": {"calibration": True}})
+    nlu = [{"intent": intent, "examples": examples} for intent, examples in by_intent.items()]
+    path.write_text(yaml.safe_dump({"version": "3.1", "nlu": nlu}, sort_keys=False,
+                                   allow_unicode=True), encoding="utf-8")
+
+
+def write_project_config(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """config.yml's pipeline with the MomentClassifier's options overridden; returns them."""
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"] == CLASSIFIER:
+            component.update(options)
+            chosen = dict(component)
+    config["policies"] = []
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return chosen
+
+
+def rasa_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
+               # threads sleep rather than spin while they wait: on a 2-core machine shared
+               # with other processes, spinning OpenMP threads slowed training 2-4x (ADR 0007)
+               OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(threads),
+               TF_INTRA_OP_PARALLELISM_THREADS=str(threads),
+               TF_INTER_OP_PARALLELISM_THREADS="1")
+    return env
+
+
+def train(config: Path, nlu: Path, out: Path, log: Path, threads: int = 2) -> tuple[Path, float]:
+    """Runs ``rasa train nlu``; returns the model archive and the wall-clock seconds."""
+    name = "model"
+    command = [sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
+               "--nlu", str(nlu), "--out", str(out), "--fixed-model-name", name]
+    started = time.monotonic()
+    with log.open("w") as handle:
+        result = subprocess.run(command, cwd=REPO, env=rasa_env(threads), stdout=handle,
+                                stderr=subprocess.STDOUT, check=False)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"`rasa train nlu` failed ({result.returncode}); see {log}")
+    return out / f"{name}.tar.gz", seconds
+
+
+@contextmanager
+def serve(model: Path, port: int, log: Path, threads: int = 2,
+          timeout: float = 900.0) -> Iterator[None]:
+    """A ``rasa run --enable-api`` on 127.0.0.1:port for the duration of the block."""
+    command = [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model),
+               "--port", str(port), "--interface", "127.0.0.1"]
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=REPO, env=rasa_env(threads), stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(port, process, timeout)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`rasa run` exited with code {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/status")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(1.0)
+    raise TimeoutError(f"`rasa run` did not answer on port {port} within {timeout:.0f} s")
+
+
+@dataclass
+class Parsed:
+    """The harness's view of one parse result."""
+
+    intent: str
+    confidence: float
+    raw_confidence: float   # NaN when the pipeline reports none
+    seconds: float          # round trip of the HTTP request
+
+
+def parse_all(port: int, texts: Sequence[str]) -> list[Parsed]:
+    """POSTs each text to /model/parse over one keep-alive connection, one at a time."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    parsed = []
+    for text in texts:
+        body = json.dumps({"text": text})
+        started = time.perf_counter()
+        connection.request("POST", "/model/parse", body=body,
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        payload = json.loads(response.read())
+        parsed.append(_read(payload, time.perf_counter() - started))
+    connection.close()
+    return parsed
+
+
+def _read(payload: dict[str, Any], seconds: float) -> Parsed:
+    """Top intent, skipping Rasa's ``nlu_fallback`` (the harness applies thresholds itself)."""
+    ranking = [r for r in payload.get("intent_ranking") or [] if r["name"] != FALLBACK_INTENT]
+    top = ranking[0] if ranking else {"name": "", "confidence": 0.0}
+    raw = payload.get("moment_raw_confidence")
+    return Parsed(str(top["name"]), float(top["confidence"]),
+                  float(raw) if raw is not None else float("nan"), seconds)

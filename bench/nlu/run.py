@@ -1,0 +1,121 @@
+"""One benchmark run: split, train through Rasa, serve, parse, score, write the result file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.nlu import metrics
+from bench.nlu import rasa_runner as rasa
+from bench.nlu.data import Example, Splits
+
+REPO_RESULTS = rasa.REPO / "bench" / "results"
+
+
+@dataclass
+class RunSettings:
+    """What to run and where; see ``python -m bench.nlu --help``."""
+
+    pipeline: str                       # "project" or "baseline"
+    options: dict[str, Any] = field(default_factory=dict)  # MomentClassifier overrides
+    in_scope_target: float = 0.95
+    evaluate: str = "test"              # "test", or "validation" while tuning
+    work: Path = Path("/tmp/mot-bench-nlu")
+    port: int = 5105
+    threads: int = 2
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit the code ran at, and whether the working tree had changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=rasa.REPO, capture_output=True, text=True,
+                               check=False).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path, float, dict]:
+    """Writes data and config, trains; our pipeline calibrates on the validation split."""
+    nlu = work / "nlu.yml"
+    config = work / "config.yml"
+    if settings.pipeline == "baseline":
+        rasa.write_nlu(nlu, splits.train)
+        config.write_text(rasa.BASELINE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+        chosen: dict[str, Any] = {"config": rasa.BASELINE_CONFIG.name}
+    else:
+        rasa.write_nlu(nlu, splits.train, calibration=splits.validation)
+        options = {"threads": settings.threads, "debug_scores": True, **settings.options}
+        chosen = rasa.write_project_config(config, options)
+    model, seconds = rasa.train(config, nlu, work / "models", work / "train.log",
+                                settings.threads)
+    return model, seconds, chosen
+
+
+def predictions(examples: list[Example], parsed: list[rasa.Parsed]) -> metrics.Predictions:
+    return metrics.Predictions(
+        truth=[intent for _, intent in examples], intent=[p.intent for p in parsed],
+        confidence=np.array([p.confidence for p in parsed]),
+        raw_confidence=np.array([p.raw_confidence for p in parsed]))
+
+
+def latency(parsed: list[rasa.Parsed]) -> dict[str, float]:
+    """Per-message round trip through the running server, milliseconds (first 20 dropped)."""
+    ms = np.array([p.seconds for p in parsed[20:] or parsed]) * 1000.0
+    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "mean_ms": float(ms.mean()), "messages": len(ms)}
+
+
+def score(splits: Splits, validation: metrics.Predictions, test: metrics.Predictions,
+          target: float) -> dict[str, Any]:
+    """Test scores; the threshold is chosen on validation predictions only."""
+    result: dict[str, Any] = metrics.classification_scores(test, splits.out_of_scope)
+    if splits.out_of_scope is not None:
+        threshold = metrics.choose_threshold(validation, splits.out_of_scope, target)
+        result["at_threshold"] = metrics.at_threshold(test, splits.out_of_scope, threshold)
+        result["at_threshold_validation"] = metrics.at_threshold(
+            validation, splits.out_of_scope, threshold)
+        result.update(metrics.trade_off_curve(test, splits.out_of_scope))
+    return result
+
+
+def run(splits: Splits, settings: RunSettings) -> dict[str, Any]:
+    """Trains, serves and scores one pipeline on one data set; returns the result record."""
+    work = settings.work / f"{splits.name}-{settings.pipeline}"
+    (work / "models").mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    model, train_seconds, chosen = train_model(splits, settings, work)
+    test = splits.validation if settings.evaluate == "validation" else splits.test
+    with rasa.serve(model, settings.port, work / "serve.log", settings.threads):
+        parsed_validation = rasa.parse_all(settings.port, [t for t, _ in splits.validation])
+        parsed_test = rasa.parse_all(settings.port, [t for t, _ in test])
+    scores = score(splits, predictions(splits.validation, parsed_validation),
+                   predictions(test, parsed_test), settings.in_scope_target)
+    return {"dataset": splits.name, "pipeline": settings.pipeline, "evaluated_on":
+            settings.evaluate, "started": started.isoformat(timespec="seconds"),
+            **git_commit(), "machine": {"cpus": _cpus(), "python": platform.python_version()},
+            "splits": {"how": splits.how, "train": len(splits.train),
+                       "validation": len(splits.validation), "test": len(test)},
+            "classifier_options": chosen, "train_seconds": round(train_seconds, 1),
+            "in_scope_target": settings.in_scope_target, "scores": scores,
+            "parse_latency": latency(parsed_test)}
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def write(result: dict[str, Any], results_dir: Path) -> Path:
+    """bench/results/nlu-<dataset>-<pipeline>[-validation].json"""
+    suffix = "-validation" if result["evaluated_on"] == "validation" else ""
+    path = results_dir / f"nlu-{result['dataset']}-{result['pipeline']}{suffix}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,206 @@
+"""Fine-tuning a sentence-transformers encoder on the moments' examples (CPU, 2 cores).
+
+The recipe: mean-pooled all-MiniLM-L6-v2 under a cosine-softmax head (class prototypes
+initialised from the frozen embeddings' class centroids, so the first steps already point
+the right way), cross-entropy with label smoothing, AdamW with linear warm-up and decay.
+Batches are bucketed by token length so that short messages are not padded to the longest
+one in the data set: on short customer messages this roughly halves the cost of an epoch,
+which is what makes a full fine-tune fit the benchmark's 15 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """Hyper-parameters of the fine-tune (chosen on validation data, see ADR 0007)."""
+
+    epochs: float = 4.0
+    batch_size: int = 32
+    learning_rate: float = 6e-5        # encoder
+    head_learning_rate: float = 3e-3   # class prototypes
+    scale: float = 24.0                # cosine-softmax inverse temperature during training
+    label_smoothing: float = 0.1
+    warmup: float = 0.06               # fraction of the steps
+    weight_decay: float = 0.01
+    max_seq_length: int = 64
+    freeze_word_embeddings: bool = True  # 11.7M of the 22.7M weights; AdamW on them is slow
+    seed: int = 0
+    time_budget: float = 0.0           # seconds; 0 = none (else the schedule ends on time)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> FineTuneSettings:
+        """Settings from the component's ``fine_tune_<field>`` options; others are ignored."""
+        prefix = "fine_tune_"
+        known = cls.__dataclass_fields__
+        return cls(**{key[len(prefix):]: value for key, value in config.items()
+                      if key.startswith(prefix) and key[len(prefix):] in known})
+
+
+def length_buckets(lengths: np.ndarray, batch_size: int,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of indices of similar length, in random order.
+
+    Args:
+        lengths: (n,) token counts.
+        batch_size: rows per batch.
+        rng: source of the shuffle; a little noise on the lengths varies batches per epoch.
+
+    Returns:
+        Index arrays covering every row exactly once.
+    """
+    noisy = lengths + rng.uniform(0.0, 3.0, size=len(lengths))
+    order = np.argsort(noisy, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)  # type: ignore[arg-type]
+    return batches
+
+
+def class_centroids(x: np.ndarray, y: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, d) float32 L2-normalised mean embedding of each class (random if empty)."""
+    centroids = np.random.default_rng(0).normal(size=(classes, x.shape[1])).astype(np.float32)
+    for label in range(classes):
+        members = x[y == label]
+        if len(members):
+            centroids[label] = members.mean(axis=0)
+    return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+
+def _tokenize(model: Any, texts: Sequence[str], max_seq_length: int) -> list[list[int]]:
+    tokenizer = model.tokenizer
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_seq_length,
+                        add_special_tokens=True)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def _batch_features(ids: list[list[int]], rows: np.ndarray, pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ids[i]) for i in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, i in enumerate(rows):
+        input_ids[j, : len(ids[i])] = torch.tensor(ids[i])
+        mask[j, : len(ids[i])] = 1
+    return {"input_ids": input_ids, "attention_mask": mask,
+            "token_type_ids": torch.zeros_like(input_ids)}
+
+
+def _optimizer(model: Any, head: Any, settings: FineTuneSettings) -> Any:
+    import torch
+
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in named if not ("bias" in n or "LayerNorm" in n)]
+    no_decay = [p for n, p in named if "bias" in n or "LayerNorm" in n]
+    optimizer = torch.optim.AdamW([
+        {"params": decay, "lr": settings.learning_rate, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "lr": settings.learning_rate, "weight_decay": 0.0},
+        {"params": [head], "lr": settings.head_learning_rate, "weight_decay": 0.0},
+    ])
+    for group in optimizer.param_groups:
+        group["base_lr"] = group["lr"]
+    return optimizer
+
+
+def schedule(progress: float, warmup: float) -> float:
+    """Learning-rate factor at ``progress`` in [0, 1]: linear warm-up, then linear decay."""
+    if progress < warmup:
+        return max(progress / warmup, 1e-3)
+    return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - warmup))
+
+
+class Progress:
+    """How far training is: the larger of steps done and time budget used, in [0, 1].
+
+    With a time budget the learning rate still decays to zero when the budget runs out, so a
+    slow (busy) machine trains fewer steps instead of stopping half-way up the schedule.
+    """
+
+    def __init__(self, steps: int, budget: float) -> None:
+        self.steps, self.budget, self.step = steps, budget, 0
+        self.started = time.monotonic()
+
+    @property
+    def value(self) -> float:
+        by_steps = self.step / self.steps
+        if not self.budget:
+            return by_steps
+        return max(by_steps, (time.monotonic() - self.started) / self.budget)
+
+
+def freeze_word_embeddings(model: Any) -> None:
+    for name, parameter in model.named_parameters():
+        if "word_embeddings" in name:
+            parameter.requires_grad_(False)
+
+
+def fine_tune(model: Any, texts: Sequence[str], y: np.ndarray, classes: int,
+              initial_embeddings: np.ndarray, settings: FineTuneSettings) -> np.ndarray:
+    """Fine-tunes ``model`` (a SentenceTransformer) in place under a cosine-softmax head.
+
+    Args:
+        model: the encoder; its output ``sentence_embedding`` is mean-pooled.
+        texts: n training messages.
+        y: (n,) int labels in [0, classes).
+        classes: number of moments.
+        initial_embeddings: (n, d) float32 frozen embeddings, for the head's initial prototypes.
+        settings: hyper-parameters.
+
+    Returns:
+        (classes, d) float32 L2-normalised class prototypes of the trained head.
+    """
+    import torch
+
+    torch.manual_seed(settings.seed)
+    if settings.freeze_word_embeddings:
+        freeze_word_embeddings(model)
+    head = torch.nn.Parameter(torch.from_numpy(class_centroids(initial_embeddings, y, classes)))
+    steps = max(1, int(settings.epochs * math.ceil(len(texts) / settings.batch_size)))
+    model.train()
+    _train(model, head, _tokenize(model, texts, settings.max_seq_length), y, settings,
+           Progress(steps, settings.time_budget))
+    model.eval()
+    prototypes = torch.nn.functional.normalize(head.detach(), dim=-1).numpy()
+    return np.ascontiguousarray(prototypes, dtype=np.float32)
+
+
+def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
+           settings: FineTuneSettings, progress: Progress) -> None:
+    import torch
+
+    rng = np.random.default_rng(settings.seed)
+    lengths = np.array([len(i) for i in ids], dtype=np.float64)
+    pad_id = int(model.tokenizer.pad_token_id or 0)
+    optimizer = _optimizer(model, head, settings)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+    targets = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    while progress.value < 1.0:
+        for rows in length_buckets(lengths, settings.batch_size, rng):
+            if progress.value >= 1.0:
+                break
+            factor = schedule(progress.value, settings.warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * factor
+            embedding = model(_batch_features(ids, rows, pad_id))["sentence_embedding"]
+            logits = settings.scale * torch.nn.functional.normalize(embedding, dim=-1) @ \
+                torch.nn.functional.normalize(head, dim=-1).T
+            loss = loss_fn(logits, targets[torch.from_numpy(rows)])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            progress.step += 1
+            if progress.step % 50 == 0:
+                log.info("fine-tune step %d/%d loss %.3f (%.0f s)", progress.step,
+                         progress.steps, float(loss.detach()),
+                         time.monotonic() - progress.started)

@@ -1,0 +1,104 @@
+"""The content app's wire types: JSON bodies and HTML forms, parsed once at the boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge.articles import CHANNELS
+
+ARTICLE_FIELDS = ("id", "title", "summary", "owner", "moments", "channels")
+
+
+class WireInvalid(ValueError):
+    """A request body or form breaks the expected shape; ``path`` names the field."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """Article fields as typed by a person, before validation."""
+
+    meta: dict[str, Any]
+    body: str
+    base_version: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    question: str
+    k: int = 5
+    moment: str | None = None
+    channel: str | None = None
+    draft: ArticleDraft | None = None
+
+
+def draft_from_json(data: Any, article_id: str | None = None) -> ArticleDraft:
+    if not isinstance(data, dict):
+        raise WireInvalid("$", "the body must be a JSON object")
+    meta = {k: data[k] for k in ARTICLE_FIELDS if k in data}
+    if article_id is not None:
+        meta["id"] = article_id
+    body = data.get("body", "")
+    if not isinstance(body, str):
+        raise WireInvalid("$.body", "must be text")
+    return ArticleDraft(meta, body, _optional_int(data.get("base_version"), "$.base_version"),
+                        str(data.get("note") or "")[:500])
+
+
+def draft_from_form(form: Mapping[str, Any], article_id: str | None = None) -> ArticleDraft:
+    """Moments come as a comma-separated list, channels as repeated checkboxes."""
+    channels = [c for c in _all(form, "channels") if isinstance(c, str)]
+    meta: dict[str, Any] = {
+        "id": article_id or str(form.get("id", "")).strip(),
+        "title": str(form.get("title", "")), "summary": str(form.get("summary", "")),
+        "owner": str(form.get("owner", "")),
+        "moments": [m.strip() for m in str(form.get("moments", "")).split(",") if m.strip()],
+        "channels": channels or list(CHANNELS),
+    }
+    return ArticleDraft(meta, str(form.get("body", "")).replace("\r\n", "\n"),
+                        _optional_int(form.get("base_version") or None, "base_version"),
+                        str(form.get("note", ""))[:500])
+
+
+def preview_from(data: Mapping[str, Any], draft: ArticleDraft | None = None) -> PreviewRequest:
+    question = str(data.get("question") or data.get("q") or "").strip()
+    if not question:
+        raise WireInvalid("question", "type a customer question")
+    k = _optional_int(data.get("k") or None, "k") or 5
+    if not 1 <= k <= 20:
+        raise WireInvalid("k", "must be between 1 and 20")
+    return PreviewRequest(question[:2000], k, str(data.get("moment") or "") or None,
+                          str(data.get("channel") or "") or None, draft)
+
+
+def version_from(data: Mapping[str, Any], required: bool) -> int | None:
+    version = _optional_int(data.get("version") or None, "version")
+    if required and version is None:
+        raise WireInvalid("version", "say which version")
+    return version
+
+
+def _optional_int(value: Any, path: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise WireInvalid(path, f"{value!r} is not a whole number") from None
+    if isinstance(value, bool) or number < 1:
+        raise WireInvalid(path, "must be a whole number from 1")
+    return number
+
+
+def _all(form: Mapping[str, Any], key: str) -> list[Any]:
+    getall = getattr(form, "getall", None)
+    if getall is not None:
+        return list(getall(key, []))
+    value = form.get(key)
+    return value if isinstance(value, list) else ([] if value is None else [value])

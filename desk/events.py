@@ -1,0 +1,155 @@
+"""Rasa's event stream into the desk: customers' lines reach the agent, stored first.
+
+Three ways in, one :class:`Ingestor`:
+
+* embedded default: Rasa's :class:`desk.broker.DeskEventBroker` POSTs batches to
+  ``/api/events`` (service token); the answer is sent only after the batch is stored;
+* scale-out: Rasa's own Pika broker publishes to RabbitMQ; :func:`consume_rabbitmq` acks
+  each message only after it is stored (competing consumers across desk replicas);
+* safety net: :func:`reconcile` reads the trackers of open handoffs from Rasa's HTTP API
+  (after a desk restart, or if the broker lost something).
+
+Storing is idempotent (each event has a unique key), so the three may overlap freely.
+A line belongs to a handoff when it happened while that handoff was open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from desk.hub import Hub
+from desk.messages import Message, MessageLog, NewMessage
+from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
+from desk.store import HandoffRecord, SqlHandoffStore
+
+log = logging.getLogger(__name__)
+
+RECONCILE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RasaEvent:
+    """The part of a Rasa event the desk uses, parsed once at the boundary."""
+
+    sender_id: str
+    kind: str            # "user" | "bot"
+    text: str
+    timestamp: float
+    key: str
+    channel: str
+    desk_key: str | None  # set on the echo of a line the desk itself sent
+
+    @classmethod
+    def parse(cls, data: Any, sender_id: str | None = None) -> RasaEvent | None:
+        """None for events the desk ignores (slots, actions, ...) or malformed ones."""
+        if not isinstance(data, dict) or data.get("event") not in ("user", "bot"):
+            return None
+        sender = data.get("sender_id") or sender_id
+        text, timestamp = data.get("text"), data.get("timestamp")
+        if not isinstance(sender, str) or not isinstance(text, str) or not text \
+                or not isinstance(timestamp, int | float):
+            return None
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        if data["event"] == "user":
+            key = f"rasa:u:{sender}:{data.get('message_id') or repr(float(timestamp))}"
+        else:
+            key = f"rasa:b:{sender}:{float(timestamp)!r}"
+        desk_key = metadata.get(DESK_KEY) if isinstance(metadata.get(DESK_KEY), str) else None
+        return cls(sender, data["event"], text, float(timestamp), key,
+                   str(data.get("input_channel") or ""), desk_key)
+
+
+class Ingestor:
+    """Stores Rasa events as conversation lines and notifies the agents' browsers."""
+
+    def __init__(self, store: SqlHandoffStore, log_: MessageLog, hub: Hub) -> None:
+        self._store, self._log, self._hub = store, log_, hub
+
+    async def ingest(self, raw_events: list[Any], sender_id: str | None = None) -> int:
+        """Stores every new customer and bot line; returns how many were new."""
+        events = [e for e in (RasaEvent.parse(r, sender_id) for r in raw_events) if e]
+        handoffs: dict[str, HandoffRecord | None] = {}
+        lines = []
+        for event in events:
+            if event.desk_key is not None:  # our own agent line coming back: delivered
+                await self._log.mark_delivered(event.desk_key)
+                continue
+            if event.sender_id not in handoffs:
+                handoffs[event.sender_id] = await self._store.open_for(event.sender_id)
+            handoff = handoffs[event.sender_id]
+            during = handoff is not None and event.timestamp >= handoff.created_at
+            lines.append(NewMessage(
+                key=event.key, conversation_id=event.sender_id,
+                handoff_id=handoff.id if handoff is not None and during else None,
+                speaker="customer" if event.kind == "user" else "bot", text=event.text,
+                channel=event.channel, at=event.timestamp))
+        stored = await self._log.append(lines)
+        await self.announce(stored)
+        return len(stored)
+
+    async def announce(self, stored: list[Message]) -> None:
+        for message in stored:
+            if message.handoff_id:
+                await self._hub.publish(f"handoff:{message.handoff_id}",
+                                        {"type": "message", "message": message.view()})
+
+
+async def reconcile(store: SqlHandoffStore, ingestor: Ingestor,
+                    channel: CustomerChannel) -> int:
+    """Re-reads the open handoffs' trackers from Rasa; returns how many lines were missing."""
+    found = 0
+    for record in [*await store.queue(), *await store.assigned_to(None)]:
+        events = await channel.events(record.conversation_id)
+        found += await ingestor.ingest(events, sender_id=record.conversation_id)
+    if found:
+        log.warning("reconciliation found %d lines the event stream had not delivered", found)
+    return found
+
+
+async def keep_reconciling(store: SqlHandoffStore, ingestor: Ingestor,
+                           channel: CustomerChannel) -> None:
+    """At start-up (retrying until Rasa answers), then every :data:`RECONCILE_SECONDS`."""
+    delay = 2.0
+    while True:
+        try:
+            await reconcile(store, ingestor, channel)
+            delay = RECONCILE_SECONDS
+        except RasaUnavailable as error:
+            log.info("reconciliation postponed: %s", error)
+            delay = min(delay * 2, RECONCILE_SECONDS)
+        except Exception:
+            log.exception("reconciliation failed")
+        await asyncio.sleep(delay)
+
+
+async def consume_rabbitmq(url: str, queue_name: str, ingestor: Ingestor) -> None:
+    """Consumes the queue Rasa's Pika broker publishes to; acks after storing."""
+    import aio_pika
+
+    connection = await aio_pika.connect_robust(url)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=200)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        async with queue.iterator() as messages:
+            async for message in messages:
+                try:
+                    await ingestor.ingest([json.loads(message.body)])
+                except ValueError:
+                    log.error("dropping a non-JSON message from %s", queue_name)
+                    await message.reject()
+                    continue
+                except Exception:
+                    log.exception("could not store an event; it stays queued")
+                    with contextlib.suppress(Exception):
+                        await message.nack(requeue=True)
+                    await asyncio.sleep(1)
+                    continue
+                await message.ack()
+    finally:
+        await connection.close()

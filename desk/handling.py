@@ -1,0 +1,143 @@
+"""What an agent does to a handoff: see, claim, write, transfer, correct, close.
+
+Shared by the JSON API and the WebSocket, so both enforce the same rules: an agent sees
+the queues of their skills and what they hold; a supervisor sees everything; only the
+holder (or a supervisor) writes to the customer or closes. Every line is stored before the
+caller is answered, then announced on the hub and handed to the delivery worker.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from desk import state as s
+from desk.corrections import Correction, CorrectionStore
+from desk.messages import Message, NewMessage
+from desk.relay import HAND_BACK_PREFIX
+from desk.store import ASSIGNED, HandoffConflict, HandoffNotFound, HandoffRecord
+from desk.users import User
+from desk.wire import CloseRequest, CorrectionRequest, SendLine, TransferRequest
+
+GENERAL_SKILL = "general"
+
+
+def sees_all(user: User) -> bool:
+    return "supervisor" in user.roles
+
+
+def skills_of(user: User) -> tuple[str, ...] | None:
+    """The queues an agent is routed (None: every queue, for supervisors)."""
+    if sees_all(user):
+        return None
+    return user.skills or (GENERAL_SKILL,)
+
+
+def may_see(user: User, record: HandoffRecord) -> bool:
+    if not user.has_any("agent", "supervisor"):
+        return False
+    skills = skills_of(user)
+    return skills is None or record.skill in skills or record.assignee_id == user.id
+
+
+def may_act(user: User, record: HandoffRecord) -> bool:
+    return record.status == ASSIGNED and (record.assignee_id == user.id or sees_all(user))
+
+
+async def visible_handoff(app: web.Application, user: User, handoff_id: str) -> HandoffRecord:
+    """The handoff, or HandoffNotFound when absent *or* hidden (no existence oracle)."""
+    record = await app[s.STORE].get(handoff_id)
+    if record is None or not may_see(user, record):
+        raise HandoffNotFound(handoff_id)
+    return record
+
+
+async def _announce(app: web.Application, record: HandoffRecord, *lines: Message) -> None:
+    hub = app[s.HUB]
+    for line in lines:
+        await hub.publish(f"handoff:{record.id}", {"type": "message", "message": line.view()})
+    await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
+                                               "assignee": record.assignee_name,
+                                               "outcome": record.outcome})
+    await hub.publish("queue", {"type": "queue"})
+    if any(line.speaker in ("agent", "control") for line in lines):
+        app[s.RELAY].wake()
+
+
+async def claim(app: web.Application, user: User, handoff_id: str) -> HandoffRecord:
+    record = await visible_handoff(app, user, handoff_id)
+    record = await app[s.STORE].claim(record.id, user.id, user.name)
+    joined = await app[s.MESSAGES].append([NewMessage(
+        key=f"joined:{record.id}:{user.id}", conversation_id=record.conversation_id,
+        handoff_id=record.id, speaker="agent", author=user.name,
+        text=f"Hi, this is {user.name} from the Northwind Home team. I have everything you "
+             "told the assistant; give me a moment to read it.")])
+    await _announce(app, record, *joined)
+    return record
+
+
+async def send(app: web.Application, user: User, handoff_id: str, line: SendLine) -> Message:
+    """Stores an agent's reply or note (idempotent on ``client_id``); returns the stored line."""
+    record = await visible_handoff(app, user, handoff_id)
+    if not line.note and not may_act(user, record):
+        raise HandoffConflict(record.id, "claim the conversation before writing to the "
+                              "customer")
+    key = f"{'note' if line.note else 'agent'}:{user.id}:{line.client_id}"
+    stored = await app[s.MESSAGES].append([NewMessage(
+        key=key, conversation_id=record.conversation_id, handoff_id=record.id,
+        speaker="note" if line.note else "agent", text=line.text, author=user.name)])
+    if stored:
+        await _announce(app, record, *stored)
+        return stored[0]
+    existing = await app[s.MESSAGES].by_key(key)  # a re-send of a stored line: same answer
+    if existing is None:
+        raise HandoffNotFound(handoff_id)
+    return existing
+
+
+async def close(app: web.Application, user: User, handoff_id: str,
+                request: CloseRequest) -> HandoffRecord:
+    """Closes with an outcome and hands the customer back to the bot (delivered in order,
+    after every reply the agent sent before)."""
+    record = await visible_handoff(app, user, handoff_id)
+    if not may_act(user, record):
+        raise HandoffConflict(record.id, "only the agent holding it (or a supervisor) may "
+                              "close it")
+    record = await app[s.STORE].finish(record.id, request.outcome)
+    control = await app[s.MESSAGES].append([NewMessage(
+        key=f"control:{record.id}:close", conversation_id=record.conversation_id,
+        handoff_id=record.id, speaker="control", author=user.name,
+        text=f"{HAND_BACK_PREFIX}{request.outcome}")])
+    await _announce(app, record, *control)
+    return record
+
+
+async def transfer(app: web.Application, user: User, handoff_id: str,
+                   request: TransferRequest) -> HandoffRecord:
+    record = await visible_handoff(app, user, handoff_id)
+    if not may_act(user, record) and not (record.status == "queued" and sees_all(user)):
+        raise HandoffConflict(record.id, "only the agent holding it (or a supervisor) may "
+                              "transfer it")
+    agent = None
+    if request.agent_name is not None:
+        target, _ = await app[s.USERS_STORE].password_hash(request.agent_name)
+        if target is None or not target.has_any("agent", "supervisor"):
+            raise HandoffConflict(record.id, f"no agent named {request.agent_name!r}")
+        agent = (target.id, target.name)
+    record = await app[s.STORE].transfer(record.id, request.skill, agent)
+    note = await app[s.MESSAGES].append([NewMessage(
+        key=f"note:transfer:{record.id}:{record.assignee_id}:{record.skill}:{len(str(agent))}",
+        conversation_id=record.conversation_id, handoff_id=record.id, speaker="note",
+        author=user.name, text=f"{user.name} transferred this to "
+                               f"{record.assignee_name or 'the ' + record.skill + ' queue'}.")])
+    await _announce(app, record, *note)
+    return record
+
+
+async def correct(app: web.Application, user: User, handoff_id: str,
+                  request: CorrectionRequest) -> Correction:
+    record = await visible_handoff(app, user, handoff_id)
+    correction = await CorrectionStore(app[s.STORE].engine).add(
+        record.id, record.conversation_id, request.text, record.moment, request.moment,
+        user.id)
+    await app[s.STORE].set_moment(record.id, request.moment)
+    return correction

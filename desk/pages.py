@@ -1,0 +1,54 @@
+"""The desk's pages: the queue and one conversation (server-rendered, a little JavaScript).
+
+Pages carry only what the signed-in user may see; the live parts are filled in by
+``/static/desk.js`` from the JSON API and the WebSocket, always as text (never HTML), so
+customer text is inert.
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.catalogue import SKILLS
+from desk import handling
+from desk import state as s
+from desk.auth import current_user, require
+from desk.store import OUTCOMES
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    """Each role's landing page."""
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPFound("/login")
+    if user.has_any("agent", "supervisor"):
+        raise web.HTTPFound("/desk")
+    raise web.HTTPFound("/content/")
+
+
+@require("agent")
+async def queue_page(request: web.Request) -> web.Response:
+    return aiohttp_jinja2.render_template("queue.html", request, {})
+
+
+@require("agent")
+async def conversation_page(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    assert user is not None
+    record = await handling.visible_handoff(request.app, user, request.match_info["id"])
+    history = [h for h in await request.app[s.STORE].history(record.customer_id)
+               if h.id != record.id and handling.may_see(user, h)]
+    earlier = await request.app[s.MESSAGES].for_conversation(record.conversation_id, 50)
+    return aiohttp_jinja2.render_template("conversation.html", request, {
+        "handoff": record, "packet": record.packet, "history": history,
+        "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
+        "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
+        "earlier": [m for m in earlier if m.handoff_id != record.id][-20:],
+    })
+
+
+def add_page_routes(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/desk", queue_page)
+    app.router.add_get("/desk/handoffs/{id}", conversation_page)

@@ -1,0 +1,144 @@
+"""The desk's side of Rasa's HTTP API: put agents' lines on the customer's own channel.
+
+An agent's reply is appended to the conversation as a ``bot`` event with
+``execute_side_effects=true&output_channel=latest``: Rasa stores it in the tracker and
+sends it through the channel the customer last wrote on (socket.io: a ``bot_uttered``;
+a messaging app: its API). The event's metadata carries the desk's key, so a retried
+delivery can check the tracker first and never send a line twice. Handing back appends
+``resume`` and runs ``utter_back_to_bot`` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+
+DESK_KEY = "mot_desk_key"
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not take the request (down, slow, or refused); the caller retries later."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One line for the customer: an agent's reply, or a hand-back to the bot."""
+
+    key: str
+    conversation_id: str
+    text: str
+    author: str
+    hand_back_outcome: str | None = None
+
+
+class CustomerChannel(Protocol):
+    async def send(self, line: Outgoing) -> None: ...
+    async def delivered(self, line: Outgoing) -> bool: ...
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]: ...
+
+
+class RasaCustomerChannel:
+    """Talks to Rasa's HTTP API with its auth token."""
+
+    def __init__(self, session: aiohttp.ClientSession, rasa_url: str, token: str,
+                 rest_callback_url: str | None = None, timeout_seconds: float = 10.0) -> None:
+        self._session, self._base, self._token = session, rasa_url.rstrip("/"), token
+        self._callback = rest_callback_url
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        params = {"token": self._token, **kwargs.pop("params", {})}
+        try:
+            async with self._session.request(method, url, params=params,
+                                             timeout=self._timeout, **kwargs) as reply:
+                body = await reply.json(content_type=None)
+                if reply.status != 200:
+                    raise RasaUnavailable(f"Rasa answered {reply.status}: {str(body)[:300]}")
+                return body
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise RasaUnavailable(f"Rasa at {self._base} unreachable: {error!r}") from error
+
+    async def send(self, line: Outgoing) -> None:
+        """Sends one line through the customer's latest channel."""
+        if line.hand_back_outcome is not None:
+            await self._hand_back(line)
+            return
+        event = {"event": "bot", "text": line.text, "timestamp": time.time(),
+                 "metadata": {DESK_KEY: line.key, "agent": line.author}}
+        body = await self._call("POST", self._url(line.conversation_id, "tracker/events"),
+                                json=[event], params={"execute_side_effects": "true",
+                                                      "output_channel": "latest",
+                                                      "include_events": "NONE"})
+        if self._callback and (body or {}).get("latest_input_channel") == "rest":
+            await self._post_callback(line)
+
+    async def _hand_back(self, line: Outgoing) -> None:
+        events = [{"event": "resume", "timestamp": time.time()},
+                  {"event": "slot", "name": "handoff_id", "value": None},
+                  {"event": "slot", "name": "last_outcome",
+                   "value": f"agent:{line.hand_back_outcome}"}]
+        await self._call("POST", self._url(line.conversation_id, "tracker/events"),
+                         json=events, params={"include_events": "NONE"})
+        await self._call("POST", self._url(line.conversation_id, "execute"),
+                         json={"name": "utter_back_to_bot"},
+                         params={"output_channel": "latest", "include_events": "NONE"})
+
+    async def _post_callback(self, line: Outgoing) -> None:
+        """REST customers: the operator's callback receives what socket.io would push."""
+        assert self._callback is not None
+        try:
+            async with self._session.post(self._callback, timeout=self._timeout, json={
+                    "recipient_id": line.conversation_id, "text": line.text,
+                    "metadata": {"agent": line.author, DESK_KEY: line.key}}) as reply:
+                if reply.status >= 300:
+                    raise RasaUnavailable(f"REST callback answered {reply.status}")
+        except aiohttp.ClientError as error:
+            raise RasaUnavailable(f"REST callback unreachable: {error!r}") from error
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's events (for reconciliation after a desk restart)."""
+        body = await self._call("GET", self._url(conversation_id, "tracker"),
+                                params={"include_events": "ALL"})
+        return list((body or {}).get("events") or [])
+
+    async def delivered(self, line: Outgoing) -> bool:
+        """True when the tracker already holds this line (an earlier attempt got through)."""
+        if line.hand_back_outcome is not None:
+            return False
+        return any((e.get("metadata") or {}).get(DESK_KEY) == line.key
+                   for e in await self.events(line.conversation_id) if e.get("event") == "bot")
+
+
+class RecordingCustomerChannel:
+    """Fake Rasa for tests: records lines, keeps per-conversation events, fails when told."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.fail = False
+        self.tracker: dict[str, list[dict[str, Any]]] = {}
+
+    async def send(self, line: Outgoing) -> None:
+        if self.fail:
+            raise RasaUnavailable("recording channel told to fail")
+        self.sent.append(line)
+        if line.hand_back_outcome is None:
+            self.tracker.setdefault(line.conversation_id, []).append(
+                {"event": "bot", "text": line.text, "timestamp": time.time(),
+                 "metadata": {DESK_KEY: line.key}})
+
+    async def delivered(self, line: Outgoing) -> bool:
+        return any((e.get("metadata") or {}).get(DESK_KEY) == line.key
+                   for e in self.tracker.get(line.conversation_id, []))
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        if self.fail:
+            raise RasaUnavailable("recording channel told to fail")
+        return list(self.tracker.get(conversation_id, []))

@@ -1,0 +1,133 @@
+"""The desk's tables, in one place: SQLite (default) and PostgreSQL run the same schema.
+
+``messages`` is the conversation log: every customer and bot line seen on Rasa's event
+stream, every agent reply, internal note and hand-back, each with a unique ``key`` so a
+re-delivered event or a re-sent agent message is stored once. Its ``seq`` (autoincrement)
+orders a conversation and lets a reconnecting browser ask for "everything after N".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+metadata = sa.MetaData()
+
+handoffs = sa.Table(
+    "handoffs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("conversation_id", sa.String(200), nullable=False, index=True),
+    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
+    sa.Column("channel", sa.String(50), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("moment", sa.String(100)),
+    sa.Column("skill", sa.String(50), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("packet", sa.Text, nullable=False),
+    sa.Column("assignee_id", sa.String(40)),
+    sa.Column("assignee_name", sa.String(100)),
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("closed_at", sa.Float),
+    sa.Column("outcome", sa.String(40)),
+)
+
+messages = sa.Table(
+    "desk_messages", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("conversation_id", sa.String(200), nullable=False, index=True),
+    sa.Column("handoff_id", sa.String(40), index=True),
+    # customer | bot | agent | note | control (hand the conversation back to the bot)
+    sa.Column("speaker", sa.String(20), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("channel", sa.String(50), nullable=False, default=""),
+    sa.Column("author", sa.String(100), nullable=False, default=""),
+    sa.Column("at", sa.Float, nullable=False),
+    # Outgoing lines only (agent, control): when Rasa took them, and delivery bookkeeping.
+    sa.Column("outgoing", sa.Boolean, nullable=False, default=False),
+    sa.Column("delivered_at", sa.Float),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_until", sa.Float),
+)
+sa.Index("ix_desk_messages_pending", messages.c.outgoing, messages.c.delivered_at)
+
+corrections = sa.Table(
+    "desk_corrections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.String(40), nullable=False, index=True),
+    sa.Column("conversation_id", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("predicted", sa.String(100)),
+    sa.Column("corrected", sa.String(100), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    # pending_review | accepted | rejected: the content staff review these examples.
+    sa.Column("status", sa.String(20), nullable=False, default="pending_review"),
+)
+
+presence = sa.Table(
+    "desk_presence", metadata,
+    sa.Column("user_id", sa.String(40), primary_key=True),
+    sa.Column("replica", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and one pooled connection.
+
+    SQLite admits one writer at a time: with several pooled connections, 50 agents
+    claiming at once end in "database is locked". One connection queues them in the pool
+    instead (PostgreSQL keeps SQLAlchemy's normal pool).
+    """
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, future=True)
+    engine = create_async_engine(url, future=True, poolclass=AsyncAdaptedQueuePool,
+                                 pool_size=1, max_overflow=0, pool_timeout=120,
+                                 connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _wal(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit survives the desk process crashing (what "stored before
+        # acknowledged" guards against here); power-loss durability is PostgreSQL's job.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+async def open_engine(url: str) -> AsyncEngine:
+    """An engine with every desk table created (idempotent)."""
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+        await connection.run_sync(_add_missing_columns)
+    return engine
+
+
+def _add_missing_columns(connection: sa.engine.Connection) -> None:
+    """Upgrades a desk database made before issue 4 (handoffs without the agent columns).
+
+    Only nullable columns were added since, so ``ALTER TABLE ... ADD COLUMN`` suffices on
+    both engines; anything bigger gets a real migration tool.
+    """
+    present = {c["name"] for c in sa.inspect(connection).get_columns("handoffs")}
+    for column in handoffs.columns:
+        if column.name not in present and column.nullable:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(sa.text(f"ALTER TABLE handoffs ADD COLUMN {column.name} {kind}"))
+
+
+def insert_ignoring_duplicates(engine: AsyncEngine, table: sa.Table) -> sa.sql.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING in the engine's dialect (both support it)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]

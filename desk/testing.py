@@ -1,0 +1,68 @@
+"""Helpers for the desk's tests and benchmark: packets, settings, a signed-in client.
+
+Kept in the package (like opsdroid's ``testing`` module) so unit tests, integration tests
+and ``bench/desk.py`` build the same things the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings, load_settings
+from desk.packet import HandoffPacket, MomentScore, OfferedArticle, TranscriptLine
+
+
+def desk_settings(data_dir: Path, **env: str) -> Settings:
+    """Settings for a desk on ``data_dir`` (SQLite there unless MOT_DESK_DATABASE_URL given)."""
+    return load_settings({"MOT_DATA_DIR": str(data_dir), **env})
+
+
+def make_packet(conversation_id: str | None = None, skill: str = "delivery",
+                priority: int = 3, moment: str = "parcel_late",
+                text: str = "my parcel is late and I need it tomorrow",
+                channel: str = "socketio") -> HandoffPacket:
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    conversation_id = conversation_id or f"c-{uuid.uuid4().hex[:10]}"
+    return HandoffPacket(
+        conversation_id=conversation_id, customer_id=conversation_id, channel=channel,
+        reply_via="rasa", reason="customer_asked", moment=moment, skill=skill,
+        priority=priority, top_moments=[MomentScore(moment, 0.81)],
+        entities=[{"entity": "order_number", "value": "NW123456"}],
+        transcript=[TranscriptLine(now, "customer", text, channel),
+                    TranscriptLine(now, "bot", "Here is what usually fixes this", channel)],
+        articles_offered=[OfferedArticle("parcel-late-tracking", "Track a late parcel", 1,
+                                         "rejected")],
+        created_at=now)
+
+
+def rasa_user_event(conversation_id: str, text: str, timestamp: float,
+                    channel: str = "socketio") -> dict[str, Any]:
+    """A ``user`` event as Rasa's broker publishes it."""
+    return {"event": "user", "sender_id": conversation_id, "text": text,
+            "timestamp": timestamp, "message_id": uuid.uuid4().hex, "input_channel": channel,
+            "parse_data": {"intent": {"name": "parcel_late", "confidence": 0.9}}}
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    if not match:
+        raise AssertionError("no CSRF token in the page")
+    return match.group(1)
+
+
+async def sign_in(client: Any, name: str, password: str) -> str:
+    """Signs ``client`` (an aiohttp test client or ClientSession with base URL) in; returns
+    the session's CSRF token for later state-changing calls."""
+    page = await client.get("/login")
+    token = csrf_from(await page.text())
+    reply = await client.post("/login", data={"name": name, "password": password,
+                                              "csrf_token": token, "next": "/desk"},
+                              allow_redirects=False)
+    if reply.status != 302:
+        raise AssertionError(f"sign-in of {name} failed: {reply.status}")
+    desk = await client.get("/desk")
+    return csrf_from(await desk.text())

@@ -1,0 +1,61 @@
+"""``python -m desk users add NAME --role agent [--role content] [--skill delivery ...]``.
+
+The password comes from ``MOT_NEW_PASSWORD`` or an interactive prompt, never from the
+command line (it would land in the shell history and the process list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+
+from bot.settings import ConfigError, load_settings
+from desk.users import ROLES, UserInvalid, UserStore, create_user
+
+
+def _password() -> str:
+    given = os.environ.get("MOT_NEW_PASSWORD")
+    if given:
+        return given
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise UserInvalid("the passwords differ")
+    return first
+
+
+async def _list(url: str) -> None:
+    store = await UserStore.open(url)
+    try:
+        for user in await store.all():
+            print(f"{user.name}\troles={','.join(user.roles)}\tskills={','.join(user.skills)}")
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m desk users",
+                                     description="manage the desk's users")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", choices=ROLES, required=True)
+    add.add_argument("--skill", action="append", default=[],
+                     help="routing skill (repeat); see the moments' skills in bot/moments.yml")
+    commands.add_parser("list", help="list the users")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if args.command == "list":
+            asyncio.run(_list(settings.desk_database_url))
+            return 0
+        user = asyncio.run(create_user(settings.desk_database_url, args.name, _password(),
+                                       tuple(args.role), tuple(args.skill)))
+    except (ConfigError, UserInvalid) as error:
+        print(f"desk users: error: {error}")
+        return 2
+    print(f"created {user.name} (roles {', '.join(user.roles)}; "
+          f"skills {', '.join(user.skills) or 'none'})")
+    return 0

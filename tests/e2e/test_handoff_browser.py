@@ -1,0 +1,87 @@
+"""The handoff of issue 4 in a real browser (Debian's Chromium, Playwright).
+
+A customer over socket.io asks for a person; an agent signs in, claims, chats both ways,
+uses a suggested article, resolves; the bot answers the customer's next message again.
+Customer text is shown inert. Everything stays on loopback.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import RunningAssistant, http_json
+from tests.e2e.desk_customer import Customer, add_agent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+HOSTILE = '<b>bold</b><img src=x onerror="window.pwned=1"> my order is NW123456'
+
+
+def _sign_in(page, desk_url: str, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{desk_url}/desk")
+    assert "/login" in page.url
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', password)
+    page.click("#sign-in")
+    page.wait_for_url(f"{desk_url}/desk")
+
+
+def _handoff_id(assistant: RunningAssistant, conversation_id: str) -> str:
+    status, queued = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
+    assert status == 200
+    return next(h["id"] for h in queued if h["conversation_id"] == conversation_id)
+
+
+def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, page) -> None:  # type: ignore[no-untyped-def]
+    name, password = f"agent-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    add_agent(assistant.env, name, password)
+    _sign_in(page, assistant.desk_url, name, password)  # the queue page: the agent is online
+    customer = Customer(assistant.rasa_url)
+    try:
+        customer.say("let me speak to a real person")
+        told = customer.wait_for("passed your conversation to a person")[-1]
+        assert "number 1 in the queue" in told and "expected wait" in told
+
+        handoff = _handoff_id(assistant, customer.session_id)
+        row = page.locator(f'tr[data-handoff="{handoff}"]')
+        row.wait_for(timeout=15_000)  # arrived live (WebSocket) or by the 5 s refresh
+        row.locator("button.claim").click()
+        page.wait_for_url(f"**/desk/handoffs/{handoff}")
+        assert page.locator("#reason").inner_text() == "customer_asked"
+        assert "real person" in page.locator("#transcript").inner_text()
+        customer.wait_for(f"this is {name}")
+
+        customer.say(HOSTILE)  # the bot is paused: only the agent may answer
+        page.locator("#log .line.customer", has_text="NW123456").wait_for(timeout=15_000)
+        assert page.locator("#log b, #log img").count() == 0
+        assert page.evaluate("window.pwned") is None
+        assert customer.replies.empty()
+
+        insert = page.locator(".insert-suggestion").first
+        insert.wait_for(timeout=90_000)  # the desk's model may still be warming up
+        insert.click()
+        suggested = page.input_value("#compose")
+        assert suggested.strip()
+        page.fill("#compose", suggested + "\nTell me if that helps.")
+        page.click("#send")
+        got = customer.wait_for("Tell me if that helps.")
+        assert got == [suggested + "\nTell me if that helps."]  # nothing from the bot between
+        page.locator("#log .line.agent .tick", has_text="✓").last.wait_for(timeout=15_000)
+
+        customer.say("Thanks, that works")
+        page.locator("#log .line.customer", has_text="that works").wait_for(timeout=15_000)
+        page.fill("#compose", "Glad to hear it!")
+        page.click("#send")
+        customer.wait_for("Glad to hear it!")
+
+        page.select_option("#outcome", "resolved")
+        page.click("#close")
+        customer.wait_for("back with the assistant")
+        page.locator("#handoff-status", has_text="closed").wait_for(timeout=10_000)
+
+        customer.say("I got charged twice for the same order!!")
+        assert "Did this solve it?" in customer.wait_for("Did this solve it?")[-1]
+    finally:
+        customer.close()

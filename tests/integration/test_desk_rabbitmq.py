@@ -1,0 +1,62 @@
+"""Scale-out events: Rasa's own Pika broker publishes to RabbitMQ; the desk consumes it.
+
+The broker is configured exactly as ``bot.rasa_config.endpoints`` writes it for
+``MOT_EVENT_BROKER_URL=amqp://...``, on a queue unique to this run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from bot.rasa_config import endpoints
+from desk.app import init_app
+from desk.rasa_client import RecordingCustomerChannel
+from desk.state import MESSAGES
+from desk.testing import desk_settings, make_packet, rasa_user_event
+from knowledge.embedder import HashingEmbedder
+
+pytestmark = pytest.mark.integration
+
+
+async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
+                                                                     aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    import rasa.shared.core.events  # noqa: F401  (the broker uses it; Rasa imports it first)
+    from rasa.core.brokers.pika import PikaEventBroker
+    from rasa.utils.endpoints import EndpointConfig
+
+    queue = f"mot_events_test_{uuid.uuid4().hex[:10]}"
+    settings = desk_settings(tmp_path, MOT_EVENT_BROKER_URL="amqp://guest:guest@127.0.0.1:5672",
+                             MOT_EVENT_QUEUE=queue)
+    broker_config = endpoints(settings)["event_broker"]
+    assert broker_config["type"] == "pika" and broker_config["queues"] == [queue]
+    broker = await PikaEventBroker.from_endpoint_config(EndpointConfig(**broker_config))
+    assert broker is not None
+    desk = await aiohttp_client(init_app(settings, channel=RecordingCustomerChannel(),
+                                         embedder_factory=HashingEmbedder))
+    try:
+        packet = make_packet()
+        created = await (await desk.post("/api/handoffs", json=packet.to_json(), headers={
+            "Authorization": f"Bearer {settings.desk_token}"})).json()
+        for _ in range(50):
+            if broker.is_ready():
+                break
+            await asyncio.sleep(0.1)
+        broker.publish(rasa_user_event(packet.conversation_id, "via rabbitmq", time.time()))
+        log = desk.server.app[MESSAGES]
+        deadline = time.monotonic() + 15
+        while not await log.for_handoff(created["id"]):
+            assert time.monotonic() < deadline, "the event never reached the desk"
+            await asyncio.sleep(0.2)
+        assert [m.text for m in await log.for_handoff(created["id"])] == ["via rabbitmq"]
+    finally:
+        await broker.close()
+        import aio_pika
+
+        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+        await connection.close()

@@ -1,0 +1,114 @@
+"""Calibration, confidence and neighbour maths, checked against brute force on small data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.components.calibration import (
+    expected_calibration_error,
+    linear_scores,
+    out_of_fold_logits,
+    softmax,
+    temperature_for,
+)
+from bot.components.confidence import ConfidenceModel, confidence_features
+from bot.components.moment_model import holdout_split, nearest_similarities
+
+
+def test_softmax_matches_the_definition() -> None:
+    logits = np.random.default_rng(0).normal(size=(5, 4)) * 30
+    expected = np.array([[np.exp(v - row.max()) / np.exp(row - row.max()).sum() for v in row]
+                         for row in logits])
+    assert np.allclose(softmax(logits), expected)
+
+
+def test_temperature_is_recovered_from_labels_drawn_at_that_temperature() -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(4000, 6)) * 4
+    probabilities = softmax(logits / 2.5)
+    y = np.array([rng.choice(6, p=p) for p in probabilities])
+    assert temperature_for(logits, y) == pytest.approx(2.5, rel=0.12)
+
+
+def brute_force_ece(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
+    total = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        rows = [i for i, c in enumerate(confidence) if low < c <= high]
+        if rows:
+            gap = abs(np.mean([correct[i] for i in rows]) - np.mean([confidence[i] for i in rows]))
+            total += len(rows) / len(confidence) * gap
+    return total
+
+
+def test_expected_calibration_error_matches_brute_force() -> None:
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(size=300)
+    correct = rng.uniform(size=300) < confidence ** 2
+    assert expected_calibration_error(confidence, correct, bins=10) == pytest.approx(
+        brute_force_ece(confidence, correct, 10))
+
+
+def test_binary_logistic_regression_becomes_a_two_way_softmax() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(60, 5)), np.repeat([0, 2], 30)  # class 1 never seen
+    model = LogisticRegression().fit(x, y)
+    weights, bias = linear_scores(model, classes=3)
+    probabilities = softmax(x @ weights.T + bias)
+    assert np.allclose(probabilities[:, [0, 2]], model.predict_proba(x), atol=1e-6)
+    assert probabilities[:, 1].max() < 1e-6
+
+
+def test_out_of_fold_logits_come_from_models_that_did_not_see_the_row() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 3)), np.tile([0, 1, 2, 3], 10)
+    logits, fold = out_of_fold_logits(x, y, c=1.0, folds=5)
+    held = fold == 0
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x[~held], y[~held])
+    assert np.allclose(logits[held], model.decision_function(x[held]), atol=1e-6)
+    assert sorted(np.bincount(fold)) == [8] * 5
+
+
+def test_nearest_similarities_match_brute_force_in_small_chunks() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(7, 4))
+    bank = rng.normal(size=(11, 4))
+    labels, top = rng.integers(0, 3, size=11), np.array([0, 1, 2, 0, 1, 2, 0])
+    overall, within = nearest_similarities(x, bank, labels, top, chunk=3)
+    for i in range(len(x)):
+        sims = [float(x[i] @ b) for b in bank]
+        assert overall[i] == pytest.approx(max(sims), abs=1e-5)
+        same = [s for s, label in zip(sims, labels, strict=True) if label == top[i]]
+        assert within[i] == pytest.approx(max(same) if same else -1.0, abs=1e-5)
+
+
+def test_identity_confidence_is_the_top_probability() -> None:
+    probabilities = softmax(np.random.default_rng(6).normal(size=(5, 4)))
+    features = confidence_features(probabilities, np.zeros(5), np.zeros(5))
+    assert np.allclose(ConfidenceModel.identity().predict(features), probabilities.max(axis=1))
+
+
+def test_confidence_model_learns_that_far_messages_are_wrong() -> None:
+    rng = np.random.default_rng(7)
+    similarity = rng.uniform(0.1, 0.9, size=400)
+    correct = rng.uniform(size=400) < similarity
+    probabilities = np.tile([0.7, 0.2, 0.1], (400, 1))
+    model = ConfidenceModel.fit(confidence_features(probabilities, similarity, similarity),
+                                correct)
+    near, far = (confidence_features(probabilities[:1], np.array([s]), np.array([s]))
+                 for s in (0.85, 0.15))
+    assert model.predict(near)[0] > 0.7 > 0.3 > model.predict(far)[0]
+    restored = ConfidenceModel.from_array(model.to_array())
+    assert np.allclose(restored.predict(near), model.predict(near))
+
+
+def test_holdout_split_is_stratified_and_spares_small_classes() -> None:
+    y = np.array([0] * 20 + [1] * 10 + [2] * 3)
+    kept, held = holdout_split(y, 0.1, seed=0)
+    assert sorted(np.concatenate([kept, held]).tolist()) == list(range(len(y)))
+    assert np.bincount(y[held], minlength=3).tolist() == [2, 1, 0]

@@ -1,0 +1,165 @@
+"""The relay in one desk process, with a recording fake of Rasa: customer lines in (stored
+once however often they arrive), agent lines out (stored, acknowledged, delivered once,
+in order), hand-back, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from actions.desk_client import DeskRejected, HandoffSaved, RecordingDeskClient
+from actions.outbox import Outbox, OutboxDeskClient
+from desk.app import init_app
+from desk.rasa_client import RecordingCustomerChannel
+from desk.testing import desk_settings, make_packet, rasa_user_event, sign_in
+from desk.users import create_user
+from knowledge.embedder import HashingEmbedder
+
+
+@pytest.fixture
+async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+    settings = desk_settings(tmp_path)
+    await create_user(settings.desk_database_url, "ann", "pw-ann-1", ("agent",), ("delivery",),
+                      rounds=4)
+    await create_user(settings.desk_database_url, "bob", "pw-bob-1", ("agent",), ("delivery",),
+                      rounds=4)
+    channel = RecordingCustomerChannel()
+    client = await aiohttp_client(init_app(settings, channel=channel,
+                                           embedder_factory=HashingEmbedder))
+    client.channel, client.settings = channel, settings
+    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
+    return client
+
+
+async def _handoff(desk) -> dict:  # type: ignore[no-untyped-def]
+    reply = await desk.post("/api/handoffs", json=make_packet().to_json(), headers=desk.service)
+    assert reply.status == 201
+    return await reply.json()
+
+
+async def _until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_customer_lines_are_stored_once_and_reach_the_agent_socket(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    assert (await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})).status == 200
+    ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
+    event = rasa_user_event(make_packet().conversation_id, "x", time.time())
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    event = rasa_user_event(conversation, "<script>alert(1)</script> still waiting", time.time())
+    for _ in range(3):  # the broker retried; Pika re-delivered; reconciliation found it
+        reply = await desk.post("/api/events", json=[event], headers=desk.service)
+        assert reply.status == 200
+    frames = []
+    while not any(f.get("type") == "message" and f["message"]["speaker"] == "customer"
+                  for f in frames):
+        frames.append(await asyncio.wait_for(ws.receive_json(), 5))
+    lines = await (await desk.get(f"{path}/messages")).json()
+    assert [m["text"] for m in lines if m["speaker"] == "customer"] == [event["text"]]
+    await ws.close()
+
+
+async def test_agent_lines_are_acked_delivered_once_in_order_then_handed_back(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    for n, client_id in enumerate(ids):
+        await ws.send_json({"type": "send", "client_id": client_id, "text": f"reply {n}"})
+    await ws.send_json({"type": "send", "client_id": ids[0], "text": "reply 0"})  # re-send
+    acks = []
+    while len(acks) < 4:
+        frame = await asyncio.wait_for(ws.receive_json(), 5)
+        if frame["type"] == "ack":
+            acks.append(frame)
+    assert len({a["message"]["seq"] for a in acks}) == 3
+    await _until(lambda: len(desk.channel.sent) >= 4)
+    texts = [line.text for line in desk.channel.sent]
+    assert texts[1:] == ["reply 0", "reply 1", "reply 2"] and "joined" not in texts[0]
+    closed = await desk.post(f"{path}/close", json={"outcome": "resolved"},
+                             headers={"X-CSRF-Token": csrf})
+    assert closed.status == 200
+    await _until(lambda: any(line.hand_back_outcome == "resolved"
+                             for line in desk.channel.sent))
+    assert len(desk.channel.sent) == 5
+    await ws.close()
+
+
+async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    desk.channel.fail = True
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    sent = await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
+                           json={"client_id": uuid.uuid4().hex, "text": "are you there?"})
+    assert sent.status == 201  # stored and acknowledged although Rasa is down
+    await asyncio.sleep(1.5)
+    desk.channel.fail = False
+    await _until(lambda: len(desk.channel.sent) == 2, timeout=10)
+    await asyncio.sleep(1.2)
+    assert [line.text for line in desk.channel.sent][1] == "are you there?"
+
+
+async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    await desk.post(f"/api/desk/handoffs/{created['id']}/claim", headers={"X-CSRF-Token": csrf})
+    desk.session.cookie_jar.clear()
+    csrf = await sign_in(desk, "bob", "pw-bob-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    assert (await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})).status == 409
+    sent = await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
+                           json={"client_id": uuid.uuid4().hex, "text": "hi"})
+    assert sent.status == 409
+
+
+async def test_correction_is_kept_as_a_labelled_example(desk) -> None:  # type: ignore[no-untyped-def]
+    from desk.corrections import CorrectionStore
+    from desk.state import STORE
+
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    reply = await desk.post(f"/api/desk/handoffs/{created['id']}/correction",
+                            headers={"X-CSRF-Token": csrf},
+                            json={"moment": "charged_twice", "text": "they took money twice"})
+    assert reply.status == 201
+    examples = await CorrectionStore(desk.server.app[STORE].engine).list()
+    assert [(e.text, e.predicted, e.corrected) for e in examples] == [
+        ("they took money twice", "parcel_late", "charged_twice")]
+
+
+async def test_outbox_keeps_and_retries_the_handoff(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inner = RecordingDeskClient(fail=True)
+    client = OutboxDeskClient(inner, Outbox(tmp_path / "outbox.db"))
+    with pytest.raises(HandoffSaved):
+        await client.submit(make_packet("conv-1"))
+    assert await client.outbox.size() == 1
+    assert await client.flush() == 0  # still down
+    inner.fail = False
+    await client.outbox._run("UPDATE outbox SET next_at = 0")
+    assert await client.flush() == 1
+    assert [p.conversation_id for p in inner.packets] == ["conv-1"]
+    assert await client.outbox.size() == 0
+
+
+async def test_outbox_does_not_keep_refused_packets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    class Refusing(RecordingDeskClient):
+        async def submit(self, packet):  # type: ignore[no-untyped-def]
+            raise DeskRejected("422")
+
+    client = OutboxDeskClient(Refusing(), Outbox(tmp_path / "outbox.db"))
+    with pytest.raises(DeskRejected):
+        await client.submit(make_packet())
+    assert await client.outbox.size() == 0

@@ -1,0 +1,128 @@
+"""The content app inside the desk (in-process, SQLite, hashing embedder): JSON API, pages,
+roles, validation errors and the live index after publish / retire / rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from desk.app import init_app
+from desk.rasa_client import RecordingCustomerChannel
+from desk.testing import csrf_from, desk_settings, sign_in
+from desk.users import create_user
+from knowledge.embedder import HashingEmbedder
+
+ARTICLE = {"id": "fittings-missing", "title": "Screws or fittings missing from furniture",
+           "summary": "Order a free fittings bag.", "moments": ["item_missing_from_order"],
+           "body": "1. Look in the hollow legs.\n2. Order the fittings bag online."}
+
+
+@pytest.fixture
+async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+    settings = desk_settings(tmp_path)
+    await create_user(settings.desk_database_url, "cat", "cat-pw-1", ("content",), rounds=4)
+    await create_user(settings.desk_database_url, "ann", "ann-pw-1", ("agent",), rounds=4)
+    app = init_app(settings, channel=RecordingCustomerChannel(),
+                   embedder_factory=HashingEmbedder)
+    client = await aiohttp_client(app)
+    client.settings = settings
+    return client
+
+
+async def content(desk) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Signs the content user in (desk.testing.sign_in lands on /desk, which is for agents)."""
+    token = csrf_from(await (await desk.get("/login")).text())
+    reply = await desk.post("/login", data={"name": "cat", "password": "cat-pw-1",
+                                            "csrf_token": token, "next": "/content"})
+    assert reply.status == 200
+    return {"X-CSRF-Token": csrf_from(await reply.text())}
+
+
+async def test_only_content_staff_may_change_articles(desk) -> None:  # type: ignore[no-untyped-def]
+    assert (await desk.post("/api/articles", json=ARTICLE)).status == 401
+    service = {"Authorization": f"Bearer {desk.settings.desk_token}"}
+    assert (await desk.get("/api/articles", headers=service)).status == 200
+    assert (await desk.post("/api/articles", json=ARTICLE, headers=service)).status == 401
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    refused = await desk.post("/api/articles", json=ARTICLE, headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403
+    page = await desk.get("/content")
+    assert page.status == 403
+
+
+async def test_create_preview_publish_history(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = await content(desk)
+    created = await desk.post("/api/articles", json=ARTICLE, headers=headers)
+    assert created.status == 201, await created.text()
+    assert (await created.json())["article"]["status"] == "draft"
+    question = {"question": "fittings bag screws missing", "k": 3}
+    live = await (await desk.post("/api/knowledge/preview", json=question,
+                                  headers=headers)).json()
+    assert "fittings-missing" not in [h["id"] for h in live["hits"]]
+    with_draft = await (await desk.post("/api/knowledge/preview", headers=headers, json={
+        **question, "draft": ARTICLE})).json()
+    top = with_draft["hits"][0]
+    assert top["id"] == "fittings-missing" and top["draft"] and top["passage"]
+    published = await desk.post("/api/articles/fittings-missing/publish", json={},
+                                headers=headers)
+    assert published.status == 200
+    status = await (await desk.get("/api/knowledge/status")).json()
+    assert status["knowledge"] == (await published.json())["knowledge"]
+    after = await (await desk.post("/api/knowledge/preview", json=question,
+                                   headers=headers)).json()
+    assert after["hits"][0]["id"] == "fittings-missing"
+    history = await (await desk.get("/api/articles/fittings-missing/history")).json()
+    assert [(e["action"], e["actor"]) for e in history] == [("publish", "cat"), ("create", "cat")]
+
+
+async def test_validation_errors_are_422_with_every_field(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = await content(desk)
+    reply = await desk.post("/api/articles", headers=headers, json={
+        "id": "bad-one", "title": "", "body": "", "moments": ["no_such_moment"]})
+    assert reply.status == 422
+    data = await reply.json()
+    assert {e["field"] for e in data["errors"]} == {"title", "body", "moments"}
+    duplicate = await desk.post("/api/knowledge/validate", headers=headers, json={
+        **ARTICLE, "id": "copy", "title": "Your parcel is late: track it and see what "
+        "happens next"})
+    assert duplicate.status == 200
+    broken = await desk.post("/api/articles", headers=headers, data=b"{nope",
+                             )
+    assert broken.status == 400
+
+
+async def test_edit_conflict_rollback_and_retire(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = await content(desk)
+    await desk.post("/api/articles", json=ARTICLE, headers=headers)
+    await desk.post("/api/articles/fittings-missing/publish", json={}, headers=headers)
+    edit = {**ARTICLE, "title": "Fittings missing? Order a bag", "base_version": 1}
+    assert (await desk.put("/api/articles/fittings-missing", json=edit,
+                           headers=headers)).status == 200
+    stale = await desk.put("/api/articles/fittings-missing", json=edit, headers=headers)
+    assert stale.status == 409
+    rolled = await desk.post("/api/articles/fittings-missing/rollback", json={"version": 1},
+                             headers=headers)
+    assert (await rolled.json())["article"]["live_version"] == 3
+    missing = await desk.post("/api/articles/nope/publish", json={}, headers=headers)
+    assert missing.status == 404
+    await desk.post("/api/articles/fittings-missing/retire", json={}, headers=headers)
+    status = await (await desk.get("/api/knowledge/status")).json()
+    listed = await (await desk.get("/api/articles?status=retired")).json()
+    assert "fittings-missing" in [a["id"] for a in listed]
+    assert status["articles"] == 43
+
+
+async def test_pages_create_and_publish_with_forms(desk) -> None:  # type: ignore[no-untyped-def]
+    await content(desk)
+    token = csrf_from(await (await desk.get("/content/new")).text())
+    form = {**ARTICLE, "moments": "item_missing_from_order", "csrf_token": token}
+    bad = await desk.post("/content/new", data={**form, "title": ""})
+    assert bad.status == 422 and "title" in await bad.text()
+    created = await desk.post("/content/new", data=form)
+    assert created.status == 200 and "Publish v1" in await created.text()
+    published = await desk.post("/content/articles/fittings-missing/publish",
+                                data={"csrf_token": token, "version": "1"})
+    page = await published.text()
+    assert "Done: publish" in page and 'id="article-status">published' in page
+    preview = await desk.get("/content/preview", params={"q": "fittings bag screws"})
+    assert "fittings-missing" in await preview.text()
+    assert (await desk.get("/content/gaps")).status == 200

@@ -1,0 +1,119 @@
+"""The MomentClassifier Rasa component, trained on a tiny catalogue with a fake embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.components.moment_classifier import (
+    EMBEDDING_KEY,
+    RAW_CONFIDENCE_KEY,
+    SIMILARITY_KEY,
+    MomentClassifier,
+    decode_embedding,
+    encode_embedding,
+)
+from knowledge.embedder import HashingEmbedder
+
+EXAMPLES = {
+    "parcel_late": ["my parcel is late", "where is my parcel", "parcel has not arrived",
+                    "the delivery of my parcel is late", "still waiting for my parcel",
+                    "parcel delivery is very late", "late parcel again"],
+    "charged_twice": ["I was charged twice", "double charge on my card", "charged two times",
+                      "you took the payment twice", "my card was charged twice for one order",
+                      "duplicate payment on my card", "twice charged"],
+    "cancel": ["I want to cancel", "cancel my subscription", "please cancel my account",
+               "how do I cancel", "cancel the contract", "I would like to cancel now",
+               "stop and cancel my plan"],
+}
+
+
+def training_data(calibration: dict[str, list[str]] | None = None) -> TrainingData:
+    messages = [Message(data={TEXT: t, INTENT: i}) for i, ts in EXAMPLES.items() for t in ts]
+    for intent, texts in (calibration or {}).items():
+        messages += [Message(data={TEXT: t, INTENT: intent,
+                                   "metadata": {"example": {"calibration": True}}})
+                     for t in texts]
+    return TrainingData(training_examples=messages)
+
+
+def component(tmp_path: Path, **config: object) -> tuple[MomentClassifier, LocalModelStorage]:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    classifier = MomentClassifier.create({**MomentClassifier.get_default_config(), **config},
+                                         storage, Resource("moments"), context,
+                                         embedder=HashingEmbedder(128))
+    return classifier, storage
+
+
+def parse(classifier: MomentClassifier, text: str) -> Message:
+    message = Message(data={TEXT: text})
+    classifier.process([message])
+    return message
+
+
+def test_embedding_survives_the_round_trip() -> None:
+    vector = np.random.default_rng(0).normal(size=384).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    assert np.allclose(decode_embedding(encode_embedding(vector)), vector, atol=2e-3)
+
+
+def test_trained_component_ranks_the_right_moment_with_honest_outputs(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path, debug_scores=True)
+    classifier.train(training_data())
+    message = parse(classifier, "my parcel is still late")
+    ranking = message.get("intent_ranking")
+    assert message.get(INTENT)["name"] == "parcel_late"
+    assert message.get(INTENT) == ranking[0]
+    confidences = [r["confidence"] for r in ranking]
+    assert confidences == sorted(confidences, reverse=True)
+    assert 0.0 < sum(confidences) <= 1.0 + 1e-6
+    assert 0.0 <= message.get(RAW_CONFIDENCE_KEY) <= 1.0
+    vector = decode_embedding(message.get(EMBEDDING_KEY))
+    assert np.allclose(vector, HashingEmbedder(128).encode(["my parcel is still late"])[0],
+                       atol=2e-3)
+    assert message.get(SIMILARITY_KEY) == pytest.approx(
+        float(np.max(classifier.model.bank @ vector)), abs=2e-3)
+
+
+def test_unrelated_message_gets_less_confidence_than_a_known_one(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path)
+    classifier.train(training_data())
+    known = parse(classifier, "I was charged twice on my card").get(INTENT)["confidence"]
+    unrelated = parse(classifier, "what is the weather in paris").get(INTENT)["confidence"]
+    assert unrelated < known
+
+
+def test_persisted_component_loads_and_predicts_the_same(tmp_path: Path) -> None:
+    classifier, storage = component(tmp_path)
+    classifier.train(training_data())
+    loaded = MomentClassifier.load(MomentClassifier.get_default_config(), storage,
+                                   Resource("moments"), ExecutionContext(GraphSchema({}), "test"),
+                                   embedder=HashingEmbedder(128))
+    before = parse(classifier, "cancel my plan").get("intent_ranking")
+    after = parse(loaded, "cancel my plan").get("intent_ranking")
+    assert [r["name"] for r in after] == [r["name"] for r in before]
+    assert np.allclose([r["confidence"] for r in after], [r["confidence"] for r in before],
+                       atol=1e-3)
+
+
+def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path)
+    held = {"cancel": ["end my membership please"] * 3, "parcel_late": ["courier is slow"] * 3}
+    classifier.train(training_data(held))
+    assert classifier.model is not None
+    assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values())
+
+
+def test_untrained_component_still_adds_the_embedding(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path)
+    message = parse(classifier, "hello")
+    assert message.get(EMBEDDING_KEY) and message.get(INTENT) is None
