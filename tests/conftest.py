@@ -130,9 +130,13 @@ def _loopback_only(route) -> None:  # type: ignore[no-untyped-def]
         route.abort()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """Debian's Chromium, headless, driven by Playwright; never a browser download."""
+    """Debian's Chromium, headless, driven by Playwright; never a browser download.
+
+    Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which would stop pytest-asyncio from running the async tests that follow.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
