@@ -7,6 +7,7 @@ Customer text is shown inert. Everything stays on loopback.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -42,7 +43,8 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
     try:
         customer.say("let me speak to a real person")
         told = customer.wait_for("passed your conversation to a person")[-1]
-        assert "number 1 in the queue" in told and "expected wait" in told
+        # Other tests of the session may have queued handoffs before this one.
+        assert re.search(r"number \d+ in the queue", told) and "expected wait" in told
 
         handoff = _handoff_id(assistant, customer.session_id)
         row = page.locator(f'tr[data-handoff="{handoff}"]')
