@@ -37,7 +37,7 @@ from desk.users import create_user
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "desk.json"
 AGENTS, CONVERSATIONS = 50, 500
-MESSAGES, RATE_PER_SECOND = 2000, 200
+MESSAGES, RATE_PER_SECOND = 1000, 50
 REPLIES_PER_AGENT = 20
 PHASE_DEADLINE_SECONDS = 120.0
 
@@ -171,7 +171,9 @@ async def _customer_messages(url: str, token: str, conversations: list[str],
     while len(arrivals) < len(sent) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     latencies = [(arrivals[t] - sent[t]) * 1000 for t in sent if t in arrivals]
+    span = max(arrivals[t] for t in sent if t in arrivals) - min(sent.values())
     return {"messages": len(sent), "arrived": len(latencies),
+            "delivered_per_second": round(len(latencies) / span, 1),
             "offered_rate_per_second": RATE_PER_SECOND,
             "p50_ms": round(statistics.median(latencies), 2),
             "p95_ms": round(_percentile(latencies, 0.95), 2),

@@ -51,14 +51,18 @@ async def visible_handoff(app: web.Application, user: User, handoff_id: str) -> 
     return record
 
 
-async def _announce(app: web.Application, record: HandoffRecord, *lines: Message) -> None:
+async def _announce(app: web.Application, record: HandoffRecord, *lines: Message,
+                    state_changed: bool = True) -> None:
+    """Tells the conversation's viewers; queue pages hear only of state changes (a reply
+    must not wake every queue page)."""
     hub = app[s.HUB]
     for line in lines:
         await hub.publish(f"handoff:{record.id}", {"type": "message", "message": line.view()})
-    await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
-                                               "assignee": record.assignee_name,
-                                               "outcome": record.outcome})
-    await hub.publish("queue", {"type": "queue"})
+    if state_changed:
+        await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
+                                                   "assignee": record.assignee_name,
+                                                   "outcome": record.outcome})
+        await hub.publish("queue", {"type": "queue"})
     if any(line.speaker in ("agent", "control") for line in lines):
         app[s.RELAY].wake()
 
@@ -86,7 +90,7 @@ async def send(app: web.Application, user: User, handoff_id: str, line: SendLine
         key=key, conversation_id=record.conversation_id, handoff_id=record.id,
         speaker="note" if line.note else "agent", text=line.text, author=user.name)])
     if stored:
-        await _announce(app, record, *stored)
+        await _announce(app, record, *stored, state_changed=False)
         return stored[0]
     existing = await app[s.MESSAGES].by_key(key)  # a re-send of a stored line: same answer
     if existing is None:

@@ -48,10 +48,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     user = await current_user(request)
     assert user is not None
     handoff_id = request.query.get("handoff")
-    topics = ["queue"]
+    topics = ["queue"]  # the queue page; a conversation page hears only its conversation
     if handoff_id:
         await handling.visible_handoff(request.app, user, handoff_id)
-        topics.append(f"handoff:{handoff_id}")
+        topics = [f"handoff:{handoff_id}"]
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
     await ws.prepare(request)
     hub, presence = request.app[s.HUB], request.app[s.PRESENCE]
