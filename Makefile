@@ -65,7 +65,7 @@ rasa-validate: install
 	@$(PYTHON) -m rasa data validate --config config.yml --domain bot/domain --data bot/data \
 	  --fail-on-warnings
 
-rasa-test: install ## dialogue stories with `rasa test core`
+rasa-test: install rasa-validate ## `rasa data validate`, then the dialogue stories with `rasa test core`
 	@$(PYTHON) -m bot train >/dev/null
 	@$(PYTHON) -m rasa test core --endpoints tests/stories/endpoints.yml --model $(CACHE)/models/$$($(PYTHON) -c 'from bot.build import model_key; print(model_key())').tar.gz \
 	  --stories tests/stories --out .mot/rasa-test --fail-on-prediction-errors

@@ -85,6 +85,9 @@ def command_up(settings: Settings) -> int:
                          -d '{{"sender": "me", "message": "my parcel is late"}}'
   customer, web chat:  socket.io at {settings.rasa_url} (path /socket.io; rasa-webchat
                        socketUrl "{settings.rasa_url}")
+  agent desk:          {settings.desk_url}/desk
+  content staff:       {settings.desk_url}/content
+                       (users: python -m desk users add NAME --role agent|supervisor|content)
   desk API:            {settings.desk_url}/api/handoffs
                        (Authorization: Bearer <{settings.data_dir}/secrets/desk-token>)
   logs:                {settings.data_dir}/logs/

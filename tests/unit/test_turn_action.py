@@ -108,3 +108,28 @@ async def test_desk_down_is_said_honestly(catalogue, articles) -> None:
     result = await executor.run(recorded("hacked-1"))
     assert result["responses"][0]["response"] == "utter_handoff_unavailable"
     assert not any(e["event"] == "pause" for e in result["events"])
+
+
+async def test_no_agent_online_tells_the_customer_and_asks_for_a_contact(catalogue,
+                                                                         articles) -> None:
+    embedder = HashingEmbedder(384)
+    desk = RecordingDeskClient(agents_online=0)
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              desk)
+    result = await executor.run(recorded("hacked-1"))
+    assert result["responses"][0]["response"] == "utter_no_agent_online"
+    assert desk.packets and any(e["event"] == "pause" for e in result["events"])
+
+
+async def test_desk_down_with_an_outbox_keeps_the_handoff(catalogue, articles,
+                                                          tmp_path: Path) -> None:
+    from actions.outbox import Outbox, OutboxDeskClient
+
+    embedder = HashingEmbedder(384)
+    outbox = Outbox(tmp_path / "outbox.db")
+    client = OutboxDeskClient(RecordingDeskClient(fail=True), outbox)
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              client)
+    result = await executor.run(recorded("hacked-1"))
+    assert result["responses"][0]["response"] == "utter_handoff_saved"
+    assert any(e["event"] == "pause" for e in result["events"])
