@@ -31,12 +31,19 @@ $(VENV)/.complete: requirements.lock scripts/install-venv.sh
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq chromium >/dev/null; else sudo apt-get install -y chromium; fi
 
+WEBCHAT_JS := $(CACHE)/rasa-webchat-1.0.1/index.js
+$(WEBCHAT_JS):
+	@echo "install: the public rasa-webchat 1.0.1 widget (npm pack), for the widget test"
+	@mkdir -p $(dir $@) && cd $(dir $@) && npm pack --silent rasa-webchat@1.0.1 >/dev/null && \
+	  tar xzf rasa-webchat-1.0.1.tgz package/lib/index.js && mv package/lib/index.js index.js && \
+	  rm -rf package rasa-webchat-1.0.1.tgz
+
 install: $(VENV)/.complete ## create the venv from requirements.lock (cached by its hash)
 
 up: install ## start the whole assistant (train and index when stale); Ctrl-C stops it
 	@$(PYTHON) -m bot up
 
-test: install /usr/bin/chromium ## run the whole test suite (rasa test stories, then unit, integration, e2e, browser)
+test: install /usr/bin/chromium $(WEBCHAT_JS) ## run the whole test suite (rasa test stories, then unit, integration, e2e, browser)
 	@$(PYTHON) -m bot train
 	@$(MAKE) --no-print-directory rasa-test
 	@$(PYTHON) -m pytest
