@@ -32,11 +32,27 @@ def turn_section(result: dict[str, Any]) -> str:
     ])
 
 
+def desk_section(result: dict[str, Any]) -> str:
+    latency = result["customer_message_to_agent_screen"]
+    replies = result["agent_replies"]
+    return "\n".join([
+        f"**Desk** (`python -m bench.desk`; {result['agents']} agents, "
+        f"{result['open_conversations']} open conversations; {result['notes']}):",
+        "",
+        "| customer message to agent's screen p50 / p95 / max ms | messages/s | "
+        "handoffs queued/s | agent replies acked/s / delivered/s |",
+        "|---|---|---|---|",
+        f"| {latency['p50_ms']} / {latency['p95_ms']} / {latency['max_ms']} | "
+        f"{latency['delivered_per_second']} | {result['handoffs_queued_per_second']} | "
+        f"{replies['acked_per_second']} / {replies['delivered_per_second']} |",
+    ])
+
+
 def generic_section(name: str, result: dict[str, Any]) -> str:
     """Suites that render themselves provide a "markdown" field; else a JSON summary."""
     if isinstance(result.get("markdown"), str):
         return str(result["markdown"])
-    return f"**{name}**: see `bench/results/{name}.json`."
+    return f"**{name}**: see `bench/results/{name}.json` and its section above."
 
 
 def render() -> str:
@@ -45,7 +61,8 @@ def render() -> str:
         result = _load(name)
         if result is None:
             continue
-        parts.append(turn_section(result) if name == "turn" else generic_section(name, result))
+        renderer = {"turn": turn_section, "desk": desk_section}.get(name)
+        parts.append(renderer(result) if renderer else generic_section(name, result))
     return "\n\n".join(parts) if parts else "_No benchmark has been run yet: `make bench`._"
 
 
