@@ -43,7 +43,13 @@ install: $(VENV)/.complete ## create the venv from requirements.lock (cached by 
 up: install ## start the whole assistant (train and index when stale); Ctrl-C stops it
 	@$(PYTHON) -m bot up
 
+# The scale-out tests use this machine's PostgreSQL, Redis and RabbitMQ; the article store's
+# contract tests get a database of their own (they drop its tables).
+TEST_PG_DB := mot_kb_test
+test: export MOT_TEST_POSTGRES_URL := postgresql+asyncpg://postgres@127.0.0.1:5432/$(TEST_PG_DB)
 test: install /usr/bin/chromium $(WEBCHAT_JS) ## run the whole test suite (rasa test stories, then unit, integration, e2e, browser)
+	@psql -h 127.0.0.1 -U postgres -d test -tAc "SELECT 1 FROM pg_database WHERE datname='$(TEST_PG_DB)'" \
+	  | grep -q 1 || psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $(TEST_PG_DB)"
 	@$(PYTHON) -m bot train
 	@$(MAKE) --no-print-directory rasa-test
 	@$(PYTHON) -m pytest
