@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self._name = model
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
-        self._dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._dimension = int((getattr(self._model, "get_embedding_dimension", None)
+                                   or self._model.get_sentence_embedding_dimension)() or 0)
 
     @property
     def model_name(self) -> str:
