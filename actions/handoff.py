@@ -97,7 +97,7 @@ def build_packet(
            for r in _problem_ranking(events, latest_message, known)
            if r["name"] in known][:5]
     moment_id = moment or (top[0].id if top else None)
-    info = catalogue[moment_id] if moment_id in catalogue else None
+    info = catalogue.get(moment_id)
     return HandoffPacket(
         conversation_id=conversation_id,
         customer_id=customer_id or conversation_id,

@@ -99,7 +99,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     async def resources(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         catalogue = load_catalogue(settings.catalogue_path)
-        model = embedder or await loop.run_in_executor(
+        model: Embedder = embedder if embedder is not None else await loop.run_in_executor(
             None, SentenceTransformerEmbedder, settings.embedding_model)
         snapshot = await live_snapshot(
             settings.desk_database_url, settings.articles_dir, catalogue.ids,

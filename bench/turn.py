@@ -102,7 +102,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
@@ -142,7 +142,8 @@ def main() -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     ports = {"MOT_RASA_PORT": free_port(), "MOT_ACTIONS_PORT": free_port(),
              "MOT_DESK_PORT": free_port()}
-    env = {**rasa_env(), "MOT_DATA_DIR": str(work / "data"), **{k: str(v) for k, v in ports.items()}}
+    env = {**rasa_env(), "MOT_DATA_DIR": str(work / "data"),
+           **{k: str(v) for k, v in ports.items()}}
     bare_dir, bare_port = bare_rasa_model(cache), free_port()
     ours = start([sys.executable, "-m", "bot", "up"], env, REPO, work / "mot.log")
     bare = start([sys.executable, "-m", "rasa", "run", "--model", "models/init.tar.gz",

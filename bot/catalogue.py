@@ -73,6 +73,9 @@ class Catalogue:
                 return moment
         raise KeyError(moment_id)
 
+    def get(self, moment_id: str | None) -> Moment | None:
+        return next((m for m in self.moments if m.id == moment_id), None)
+
     def __contains__(self, moment_id: object) -> bool:
         return any(m.id == moment_id for m in self.moments)
 

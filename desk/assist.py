@@ -55,7 +55,8 @@ class Assist:
         while self._retriever is None:
             try:
                 snapshot = await loop.run_in_executor(None, load_current, self._dir)
-                embedder = embedder or await loop.run_in_executor(None, self._factory)
+                if embedder is None:
+                    embedder = await loop.run_in_executor(None, self._factory)
                 retriever = Retriever(snapshot, embedder)
                 await loop.run_in_executor(None, retriever.encode, "warm up")
                 self._retriever = retriever
@@ -73,7 +74,7 @@ class Assist:
             retriever = self._retriever
             try:
                 if retriever and await loop.run_in_executor(
-                        None, retriever.reload_if_changed, self._dir):
+                        None, retriever.reload_if_changed, self._dir):  # type: ignore[arg-type]
                     log.info("agent assist now on snapshot %s", retriever.snapshot.key)
             except Exception:
                 log.exception("could not load the published snapshot; keeping the old one")

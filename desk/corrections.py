@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,9 +39,10 @@ class CorrectionStore:
 
     async def add(self, handoff_id: str, conversation_id: str, text: str,
                   predicted: str | None, corrected: str, agent_id: str) -> Correction:
-        values = {"handoff_id": handoff_id, "conversation_id": conversation_id, "text": text,
-                  "predicted": predicted, "corrected": corrected, "agent_id": agent_id,
-                  "at": time.time(), "status": "pending_review"}
+        values: dict[str, Any] = {
+            "handoff_id": handoff_id, "conversation_id": conversation_id, "text": text,
+            "predicted": predicted, "corrected": corrected, "agent_id": agent_id,
+            "at": time.time(), "status": "pending_review"}
         async with self._engine.begin() as connection:
             result = await connection.execute(corrections.insert().values(**values))
         return Correction(id=int(result.inserted_primary_key[0]), **values)

@@ -54,7 +54,8 @@ class RasaEvent:
         if not isinstance(sender, str) or not isinstance(text, str) or not text \
                 or not isinstance(timestamp, int | float):
             return None
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        raw_metadata = data.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         if data["event"] == "user":
             key = f"rasa:u:{sender}:{data.get('message_id') or repr(float(timestamp))}"
         else:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,7 +163,6 @@ def http_json(url: str, data: object | None = None, token: str | None = None,
               method: str | None = None) -> tuple[int, object]:
     """Small blocking JSON client for e2e tests."""
     import json
-    import urllib.error
 
     body = None if data is None else (data if isinstance(data, bytes) else
                                       json.dumps(data).encode())

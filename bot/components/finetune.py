@@ -146,7 +146,8 @@ def freeze_word_embeddings(model: Any) -> None:
 
 
 def fine_tune(model: Any, texts: Sequence[str], y: np.ndarray, classes: int,
-              initial_embeddings: np.ndarray, settings: FineTuneSettings) -> np.ndarray:
+              initial_embeddings: np.ndarray, settings: FineTuneSettings,
+              rows: np.ndarray | None = None) -> np.ndarray:
     """Fine-tunes ``model`` (a SentenceTransformer) in place under a cosine-softmax head.
 
     Args:
@@ -156,6 +157,7 @@ def fine_tune(model: Any, texts: Sequence[str], y: np.ndarray, classes: int,
         classes: number of moments.
         initial_embeddings: (n, d) float32 frozen embeddings, for the head's initial prototypes.
         settings: hyper-parameters.
+        rows: which rows of ``initial_embeddings`` are filled in (default: all).
 
     Returns:
         (classes, d) float32 L2-normalised class prototypes of the trained head.
@@ -165,7 +167,9 @@ def fine_tune(model: Any, texts: Sequence[str], y: np.ndarray, classes: int,
     torch.manual_seed(settings.seed)
     if settings.freeze_word_embeddings:
         freeze_word_embeddings(model)
-    head = torch.nn.Parameter(torch.from_numpy(class_centroids(initial_embeddings, y, classes)))
+    rows = np.arange(len(y)) if rows is None else rows
+    centroids = class_centroids(initial_embeddings[rows], np.asarray(y)[rows], classes)
+    head = torch.nn.Parameter(torch.from_numpy(centroids))
     steps = max(1, int(settings.epochs * math.ceil(len(texts) / settings.batch_size)))
     model.train()
     _train(model, head, _tokenize(model, texts, settings.max_seq_length), y, settings,

@@ -21,6 +21,7 @@ cosine to the nearest training example.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from bot.components.moment_model import (
     calibrate,
     holdout_split,
     nearest_similarities,
+    per_class_sample,
     train_frozen,
 )
 from knowledge.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
@@ -59,6 +61,9 @@ SIMILARITY_KEY = "moment_similarity"
 #: Only with ``debug_scores``: the top softmax probability before calibration (benchmarks).
 RAW_CONFIDENCE_KEY = "moment_raw_confidence"
 ENCODER_DIRECTORY = "encoder"
+#: Modules whose code shapes a trained classifier (see ``fingerprint_addon``).
+SOURCE_MODULES = ("moment_classifier.py", "moment_model.py", "confidence.py", "calibration.py",
+                  "finetune.py")
 
 EmbedderFactory = Callable[[str, int | None], Embedder]
 
@@ -128,9 +133,19 @@ class MomentClassifier(GraphComponent):
         self._threads: int | None = self._config["threads"] or None
 
     @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """The classifier's own code, so that Rasa's training cache never restores a model
+        trained (and persisted in another format) by an older version of it."""
+        digest = hashlib.sha256()
+        for module in SOURCE_MODULES:
+            digest.update((Path(__file__).with_name(module)).read_bytes())
+        return digest.hexdigest()
+
+    @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext, **kwargs: Any) -> MomentClassifier:
-        return cls(config, model_storage, resource, execution_context, **kwargs)
+        injected = {k: v for k, v in kwargs.items() if k in ("embedder", "embedder_factory")}
+        return cls(config, model_storage, resource, execution_context, **injected)
 
     @property
     def embedder(self) -> Embedder:
@@ -186,9 +201,14 @@ class MomentClassifier(GraphComponent):
             fraction = self._config["holdout"] if self._config["calibrate"] else 0.0
             kept, held = holdout_split(y, fraction, seed=self._config["seed"])
         kept_texts = [texts[i] for i in kept]
+        # The head starts at class centroids of the frozen embeddings; 16 examples a class
+        # place them well enough, and encoding all of CLINC150 for it cost minutes.
+        sample = per_class_sample(y[kept], 16, seed=self._config["seed"])
+        initial = np.zeros((len(kept), self.embedder.dimension), dtype=np.float32)
+        initial[sample] = self.embedder.encode([kept_texts[i] for i in sample])
         encoder = self.embedder.model  # type: ignore[attr-defined]
-        prototypes = fine_tune(encoder, kept_texts, y[kept], len(labels),
-                               self.embedder.encode(kept_texts), settings)
+        prototypes = fine_tune(encoder, kept_texts, y[kept], len(labels), initial, settings,
+                               rows=sample)
         self.fine_tuned = True
         bank = self.embedder.encode(kept_texts)
         model = MomentModel(labels, prototypes * settings.scale,
@@ -207,14 +227,16 @@ class MomentClassifier(GraphComponent):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> MomentClassifier:
-        component = cls(config, model_storage, resource, execution_context, **kwargs)
+        # Rasa may pass graph inputs as keyword arguments; only injected collaborators are ours.
+        injected = {k: v for k, v in kwargs.items() if k in ("embedder", "embedder_factory")}
+        component = cls(config, model_storage, resource, execution_context, **injected)
         component._threads = component._config["inference_threads"] or None
         try:
             with model_storage.read_from(resource) as directory:
                 component.model = MomentModel.load(directory)
                 component._load_encoder(directory)
-        except (ValueError, FileNotFoundError):
-            log.warning("no trained moment classifier found; every message will be unsure")
+        except (ValueError, FileNotFoundError, KeyError):
+            log.warning("no usable trained moment classifier; every message will be unsure")
             return component
         component.embedder.encode(["warm up"])  # the first call is slow; keep it off a turn
         return component

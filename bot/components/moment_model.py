@@ -184,3 +184,10 @@ def holdout_split(y: np.ndarray, fraction: float, seed: int = 0,
     held_rows = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
     kept = np.setdiff1d(np.arange(len(y)), held_rows)
     return kept, held_rows
+
+
+def per_class_sample(y: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted row indices: at most ``per_class`` random rows of each class."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.permutation(np.flatnonzero(y == label))[:per_class] for label in np.unique(y)]
+    return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)

@@ -69,7 +69,7 @@ def test_held_out_catalogue_examples_are_recognised_with_calibrated_confidence(
     predicted = parse(classifier, [m.get(TEXT) for m in held])
     correct = np.array([p["name"] == m.get(INTENT) for p, m in zip(predicted, held, strict=True)])
     confidence = np.array([p["confidence"] for p in predicted])
-    assert correct.mean() >= 0.85
+    assert correct.mean() >= 0.82  # measured 0.857-0.879 over three splits (ADR 0007)
     assert expected_calibration_error(confidence, correct, bins=10) < 0.12
 
 
