@@ -29,7 +29,7 @@ from actions.turn import HandleTurn
 from bot.catalogue import Catalogue, load_catalogue
 from bot.settings import Settings, load_settings
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
-from knowledge.retriever import Retriever
+from knowledge.retriever import Retriever, follow_publications
 from knowledge.service import live_snapshot
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
                        if isinstance(client, OutboxDeskClient) else None)
             app[RETRIEVER] = retriever
             app[EXECUTOR] = build_executor(catalogue, retriever, client)
-            watcher = asyncio.create_task(_follow_publications(retriever, settings))
+            watcher = asyncio.create_task(
+                follow_publications(retriever, settings.knowledge_dir, RELOAD_SECONDS))
             yield
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,19 +130,6 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/actions", list_actions)
     return app
-
-
-async def _follow_publications(retriever: Retriever, settings: Settings) -> None:
-    """Swaps in a newly published snapshot; a bad one is logged and the old one kept."""
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(RELOAD_SECONDS)
-        try:
-            if await loop.run_in_executor(None, retriever.reload_if_changed,
-                                          settings.knowledge_dir):
-                log.info("knowledge snapshot %s is live", retriever.snapshot.key)
-        except Exception:  # keep serving the last good snapshot
-            log.exception("could not load the published knowledge snapshot")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.supervisor import free_port
 from desk.testing import desk_settings, make_packet, rasa_user_event, sign_in
 from desk.users import create_user
 
@@ -40,14 +41,6 @@ AGENTS, CONVERSATIONS = 50, 500
 MESSAGES, RATE_PER_SECOND = 1000, 50
 REPLIES_PER_AGENT = 20
 PHASE_DEADLINE_SECONDS = 120.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class FakeRasa:
@@ -202,9 +195,9 @@ async def _agent_replies(agents: list[Agent], rasa: FakeRasa) -> dict[str, Any]:
 
 
 async def run(data_dir: Path) -> dict[str, Any]:
-    rasa_port, desk_port = _free_port(), _free_port()
+    rasa_port, desk_port = free_port(), free_port()
     env = {"MOT_DATA_DIR": str(data_dir), "MOT_DESK_PORT": str(desk_port),
-           "MOT_RASA_PORT": str(rasa_port), "MOT_ACTIONS_PORT": str(_free_port()),
+           "MOT_RASA_PORT": str(rasa_port), "MOT_ACTIONS_PORT": str(free_port()),
            "MOT_DESK_TOKEN": "bench-service-token"}
     settings = desk_settings(data_dir, **env)
     for n in range(AGENTS):

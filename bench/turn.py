@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from typing import Any
 
 from bot.build import rasa_env
 from bot.settings import REPO
+from bot.supervisor import free_port, stop_group
 
 RESULTS = REPO / "bench" / "results"
 TURNS = 300
@@ -38,12 +37,6 @@ MESSAGES = [
     "the package arrived damaged", "I can't finish registration", "where is my invoice",
     "promo code does not work",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def turn(url: str, text: str) -> float:
@@ -89,15 +82,6 @@ def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subp
     with log.open("wb") as output:
         return subprocess.Popen(command, env=env, cwd=cwd, stdout=output,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,8 +140,8 @@ def main() -> dict[str, Any]:
         wait_for(ours_url, ours, 900)
         result = measure(ours_url, bare_url)
     finally:
-        stop(ours)
-        stop(bare)
+        stop_group(ours)
+        stop_group(bare)
     result.update({"command": "python -m bench.turn", "machine": f"{os.cpu_count()} cores",
                    "concurrency": CONCURRENCY, "measured_at": time.strftime("%Y-%m-%d %H:%M")})
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,9 @@ stopped. Ctrl-C (or SIGTERM) stops all three cleanly.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +29,25 @@ STOP_SECONDS = 15
 
 class ProcessDied(RuntimeError):
     pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (for tests and benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Ctrl-C to a process started with ``start_new_session``, then SIGKILL after ``timeout``."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.embedder import Embedder
-from knowledge.retriever import Retriever
+from knowledge.retriever import Retriever, follow_publications
 from knowledge.snapshot import load_current
 
 log = logging.getLogger(__name__)
@@ -68,16 +68,8 @@ class Assist:
     async def follow(self) -> None:
         """Loads, then swaps in each newly published snapshot (a bad one is skipped)."""
         await self.start()
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(FOLLOW_SECONDS)
-            retriever = self._retriever
-            try:
-                if retriever and await loop.run_in_executor(
-                        None, retriever.reload_if_changed, self._dir):  # type: ignore[arg-type]
-                    log.info("agent assist now on snapshot %s", retriever.snapshot.key)
-            except Exception:
-                log.exception("could not load the published snapshot; keeping the old one")
+        assert self._retriever is not None
+        await follow_publications(self._retriever, self._dir, FOLLOW_SECONDS)
 
     async def suggest(self, text: str, moment: str | None = None,
                       channel: str | None = None, k: int = 3) -> list[Suggestion]:

@@ -8,6 +8,8 @@ so a search running during a reload sees either the old or the new snapshot, nev
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ import numpy as np
 from knowledge.articles import Article
 from knowledge.embedder import Embedder
 from knowledge.snapshot import Snapshot, current_key, load_snapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,20 @@ def _rows_by_moment(snapshot: Snapshot) -> dict[str, np.ndarray]:
         for moment in snapshot.articles[passage.article_id].moments:
             rows[moment].append(row)
     return {moment: np.asarray(r, dtype=np.int64) for moment, r in rows.items()}
+
+
+async def follow_publications(retriever: Retriever, directory: Path,
+                              interval_seconds: float = 0.5) -> None:
+    """Swaps in each snapshot published to ``directory``, until cancelled.
+
+    Used by every process that serves retrieval (action server, desk). A snapshot that
+    cannot be loaded is logged and the last good one stays live.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            if await loop.run_in_executor(None, retriever.reload_if_changed, directory):
+                log.info("knowledge snapshot %s is live", retriever.snapshot.key)
+        except Exception:
+            log.exception("could not load the published knowledge snapshot; keeping the old one")

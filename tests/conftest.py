@@ -7,8 +7,6 @@ Expensive things are session-scoped: the embedder (loaded once), the running ass
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.supervisor import free_port, stop_group
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MOT_CHROMIUM", "/usr/bin/chromium")
 #: Every host but loopback fails to resolve: no test reaches outside this machine.
@@ -30,12 +30,6 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -113,12 +107,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssis
             data_dir=data_dir, env=env,
         )
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
 
 
 def _loopback_only(route) -> None:  # type: ignore[no-untyped-def]

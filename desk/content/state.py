@@ -14,7 +14,7 @@ from bot.catalogue import load_catalogue
 from bot.settings import Settings
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
 from knowledge.publish import Publisher, ensure_live_snapshot
-from knowledge.retriever import Retriever
+from knowledge.retriever import Retriever, follow_publications
 from knowledge.service import open_store
 from knowledge.store import ArticleStore
 
@@ -57,7 +57,8 @@ def content_context(settings: Settings, embedder_factory: Callable[[], Embedder]
         publisher = Publisher(store, embedder, settings.knowledge_dir, on_live=retriever.swap)
         app[CONTENT] = ContentState(store, retriever, publisher,
                                     [(m.id, m.title) for m in catalogue.moments])
-        follower = asyncio.create_task(_follow(retriever, settings))
+        follower = asyncio.create_task(
+            follow_publications(retriever, settings.knowledge_dir, FOLLOW_SECONDS))
         yield
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -65,15 +66,3 @@ def content_context(settings: Settings, embedder_factory: Callable[[], Embedder]
         await store.close()
 
     return resources
-
-
-async def _follow(retriever: Retriever, settings: Settings) -> None:
-    """Swaps in snapshots published elsewhere; a bad one is logged, the last good one kept."""
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(FOLLOW_SECONDS)
-        try:
-            await loop.run_in_executor(None, retriever.reload_if_changed,
-                                       settings.knowledge_dir)
-        except Exception:
-            log.exception("could not load the published knowledge snapshot")
