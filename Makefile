@@ -16,7 +16,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # Rasa 3.6's dependencies print pages of deprecation warnings; keep the logs readable.
 export PYTHONWARNINGS := ignore::DeprecationWarning,ignore::PendingDeprecationWarning
 
-.PHONY: help install up test test-unit check lint typecheck train index validate \
+.PHONY: help install python up test test-unit check lint typecheck train index validate \
         rasa-validate rasa-test bench bench-nlu lock clean
 
 help: ## list the targets
@@ -39,6 +39,9 @@ $(WEBCHAT_JS):
 	  rm -rf package rasa-webchat-1.0.1.tgz
 
 install: $(VENV)/.complete ## create the venv from requirements.lock (cached by its hash)
+
+python: install ## print the venv's python, for other commands: $$(make -s python) -m desk users list
+	@echo $(PYTHON)
 
 up: install ## start the whole assistant (train and index when stale); Ctrl-C stops it
 	@$(PYTHON) -m bot up
