@@ -40,7 +40,7 @@ $(WEBCHAT_JS):
 
 install: $(VENV)/.complete ## create the venv from requirements.lock (cached by its hash)
 
-python: install ## print the venv's python, for other commands: $$(make -s python) -m desk users list
+python: install ## print the venv's python (for other commands, e.g. python -m desk users list)
 	@echo $(PYTHON)
 
 up: install ## start the whole assistant (train and index when stale); Ctrl-C stops it
