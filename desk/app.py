@@ -9,7 +9,6 @@ domain errors become HTTP statuses in :func:`errors` only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -141,6 +140,9 @@ def _hub(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]
     return hub
 
 
+STOP_SECONDS = 10
+
+
 def _workers(settings: Settings, channel: CustomerChannel | None,
              embedder_factory: Callable[[], Embedder] | None,
              ) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -166,9 +168,10 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
             yield
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # Bounded: a worker that does not stop must not hang the desk's shutdown.
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+            for task in stuck:
+                log.error("desk worker %r did not stop within %s s", task, STOP_SECONDS)
     return workers
 
 

@@ -10,7 +10,6 @@ that" does not send it twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from desk.hub import Hub
@@ -44,8 +43,7 @@ class Relay:
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
+            await self._sleep_or_wake()
             self._wake.clear()
             try:
                 while await self.deliver_pending():
@@ -54,6 +52,18 @@ class Relay:
                 raise
             except Exception:  # the database hiccupped: keep the worker alive, sweep again
                 log.exception("delivery sweep failed")
+
+    async def _sleep_or_wake(self) -> None:
+        """Waits for :meth:`wake` or SWEEP_SECONDS.
+
+        Not ``asyncio.wait_for``: on Python 3.10 it can swallow a cancellation that arrives
+        as the wait ends, and the worker would then never stop (seen as a hung shutdown).
+        """
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=SWEEP_SECONDS)
+        finally:
+            waiter.cancel()
 
     async def deliver_pending(self) -> int:
         """One pass: each conversation's next line; returns how many were delivered."""
