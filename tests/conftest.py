@@ -164,3 +164,14 @@ def http_json(url: str, data: object | None = None, token: str | None = None,
             return reply.status, json.loads(reply.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def browser_sign_in(page, desk_url: str, name: str, password: str,  # type: ignore[no-untyped-def]
+                    home: str) -> None:
+    """Opens ``home`` on the desk, is sent to the sign-in form, signs in, lands on ``home``."""
+    page.goto(f"{desk_url}{home}")
+    assert "/login" in page.url
+    page.fill('input[name="name"]', name)
+    page.fill('input[name="password"]', password)
+    page.click("#sign-in")
+    page.wait_for_url(f"{desk_url}{home}")

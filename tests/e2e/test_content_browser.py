@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REPO, RunningAssistant, http_json
+from tests.conftest import REPO, RunningAssistant, browser_sign_in, http_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,12 +55,7 @@ def test_content_staff_publish_and_the_assistant_answers(assistant: RunningAssis
     desk = assistant.desk_url
     assert TITLE not in ask(assistant, QUESTION)
 
-    page.goto(f"{desk}/content")
-    assert "/login" in page.url
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', password)
-    page.click("#sign-in")
-    page.wait_for_url(f"{desk}/content")
+    browser_sign_in(page, desk, name, password, home="/content")
 
     page.click("#nav-new")
     page.fill("#article-id", article_id)

@@ -12,21 +12,12 @@ import uuid
 
 import pytest
 
-from tests.conftest import RunningAssistant, http_json
+from tests.conftest import RunningAssistant, browser_sign_in, http_json
 from tests.e2e.desk_customer import Customer, add_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 HOSTILE = '<b>bold</b><img src=x onerror="window.pwned=1"> my order is NW123456'
-
-
-def _sign_in(page, desk_url: str, name: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{desk_url}/desk")
-    assert "/login" in page.url
-    page.fill('input[name="name"]', name)
-    page.fill('input[name="password"]', password)
-    page.click("#sign-in")
-    page.wait_for_url(f"{desk_url}/desk")
 
 
 def _handoff_id(assistant: RunningAssistant, conversation_id: str) -> str:
@@ -38,7 +29,8 @@ def _handoff_id(assistant: RunningAssistant, conversation_id: str) -> str:
 def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, page) -> None:  # type: ignore[no-untyped-def]
     name, password = f"agent-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     add_agent(assistant.env, name, password)
-    _sign_in(page, assistant.desk_url, name, password)  # the queue page: the agent is online
+    # The queue page: signed in there, the agent is online.
+    browser_sign_in(page, assistant.desk_url, name, password, home="/desk")
     customer = Customer(assistant.rasa_url)
     try:
         customer.say("let me speak to a real person")
