@@ -17,10 +17,18 @@ from bot.catalogue import SKILLS
 from desk import handling
 from desk import state as s
 from desk.auth import current_user, require
+from desk.customer_view import confirm_same_customer, customer_view
 from desk.service_api import AVERAGE_HANDLE_SECONDS, handoff_view
 from desk.store import HandoffRecord
 from desk.users import User
-from desk.wire import CloseRequest, CorrectionRequest, RequestInvalid, SendLine, TransferRequest
+from desk.wire import (
+    CloseRequest,
+    CorrectionRequest,
+    IdentityConfirmation,
+    RequestInvalid,
+    SendLine,
+    TransferRequest,
+)
 
 
 async def _user(request: web.Request) -> User:
@@ -58,14 +66,23 @@ async def queue(request: web.Request) -> web.Response:
 
 @require("agent")
 async def handoff(request: web.Request) -> web.Response:
-    """Everything about one handoff: packet, live lines, the customer's earlier handoffs."""
+    """Everything about one handoff: packet, live lines, the customer on every channel."""
     user = await _user(request)
     record = await handling.visible_handoff(request.app, user, request.match_info["id"])
     lines = await request.app[s.MESSAGES].for_handoff(record.id)
-    history = [_summary(h) for h in await request.app[s.STORE].history(record.customer_id)
-               if h.id != record.id and handling.may_see(user, h)]
+    customer = await customer_view(request.app, user, record)
     return web.json_response({**handoff_view(record), "messages": [m.view() for m in lines],
-                              "history": history, "may_act": handling.may_act(user, record)})
+                              "customer": customer.view(),
+                              "may_act": handling.may_act(user, record)})
+
+
+@require("agent")
+async def same_customer(request: web.Request) -> web.Response:
+    """Confirms a "possibly the same customer" hint: ``{"kind": "email", "value": ...}``."""
+    confirmation = IdentityConfirmation.parse(await _body(request))
+    customer = await confirm_same_customer(request.app, await _user(request),
+                                           request.match_info["id"], confirmation)
+    return web.json_response(customer.view())
 
 
 @require("agent")
@@ -156,3 +173,4 @@ def add_agent_routes(app: web.Application) -> None:
     app.router.add_post(f"{base}/handoffs/{{id}}/close", close)
     app.router.add_post(f"{base}/handoffs/{{id}}/correction", correct)
     app.router.add_get(f"{base}/handoffs/{{id}}/suggestions", suggestions)
+    app.router.add_post(f"{base}/handoffs/{{id}}/same-customer", same_customer)

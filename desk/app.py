@@ -24,12 +24,16 @@ from bot.catalogue import load_catalogue
 from bot.settings import Settings, load_settings
 from desk import state as s
 from desk.agent_api import add_agent_routes
-from desk.assist import Assist, AssistUnavailable
+from desk.assist import Assist
 from desk.auth import setup_auth
 from desk.content import setup_content
+from desk.content.state import CONTENT
+from desk.correction_review import add_review_routes
+from desk.corrections import CorrectionNotFound
 from desk.events import Ingestor, consume_rabbitmq, keep_reconciling
 from desk.hours import parse_hours
 from desk.hub import LocalHub, RedisHub
+from desk.identity import IdentityLinks
 from desk.live import add_live_routes
 from desk.messages import MessageLog
 from desk.packet import PacketInvalid
@@ -38,6 +42,14 @@ from desk.presence import Presence
 from desk.rasa_client import CustomerChannel, RasaCustomerChannel
 from desk.relay import Relay
 from desk.service_api import add_service_routes
+from desk.sign_in_limits import (
+    SIGN_IN_GUARD,
+    MemoryAttemptLog,
+    RedisAttemptLog,
+    SignInGuard,
+    SignInLimits,
+    load_sign_in_limits,
+)
 from desk.store import HandoffConflict, HandoffNotFound, SqlHandoffStore
 from desk.wire import RequestInvalid
 from knowledge.embedder import Embedder
@@ -73,8 +85,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _json_error(404, str(missing))
     except HandoffConflict as conflict:
         return _json_error(409, str(conflict))
-    except AssistUnavailable as unavailable:
-        return _json_error(503, str(unavailable))
+    except CorrectionNotFound as missing:
+        return _json_error(404, str(missing))
 
 
 async def health(_: web.Request) -> web.Response:
@@ -82,8 +94,11 @@ async def health(_: web.Request) -> web.Response:
 
 
 def init_app(settings: Settings, channel: CustomerChannel | None = None,
-             embedder_factory: Callable[[], Embedder] | None = None) -> web.Application:
-    """The desk for ``settings``; ``channel`` and ``embedder_factory`` may be given (tests)."""
+             embedder_factory: Callable[[], Embedder] | None = None,
+             sign_in_limits: SignInLimits | None = None) -> web.Application:
+    """The desk for ``settings``; ``channel``, ``embedder_factory`` and ``sign_in_limits``
+    may be given (tests); the limits are otherwise read from ``MOT_SIGNIN_*``."""
+    limits = sign_in_limits or load_sign_in_limits()
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
     app[s.SETTINGS] = settings
     app[s.HOURS] = parse_hours(settings.business_hours, settings.business_timezone)
@@ -95,13 +110,14 @@ def init_app(settings: Settings, channel: CustomerChannel | None = None,
     setup_content(app, settings, embedder_factory)
     # --------------------------------------------------------------------------------------
     app.cleanup_ctx.append(_database(settings))
-    app.cleanup_ctx.append(_hub(settings))
-    app.cleanup_ctx.append(_workers(settings, channel, embedder_factory))
+    app.cleanup_ctx.append(_shared(settings, limits))
+    app.cleanup_ctx.append(_workers(settings, channel))
     app.router.add_get("/health", health)
     app.router.add_static("/static", STATIC)
     add_service_routes(app)
     add_agent_routes(app)
     add_page_routes(app)
+    add_review_routes(app)
     add_live_routes(app)
     return app
 
@@ -112,17 +128,23 @@ def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[N
         store = await SqlHandoffStore.open(settings.desk_database_url)
         app[s.STORE] = store
         app[s.MESSAGES] = MessageLog(store.engine)
+        app[s.IDENTITIES] = IdentityLinks(store.engine)
         app[s.PRESENCE] = Presence(store.engine, app[s.REPLICA])
         yield
         await store.close()
     return database
 
 
-def _hub(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Redis pub/sub when MOT_REDIS_URL is set (replicas), else in-process."""
-    async def hub(app: web.Application) -> AsyncIterator[None]:
+def _shared(settings: Settings, limits: SignInLimits,
+            ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """What replicas must share: the live fan-out hub and the sign-in attempt counts.
+
+    Redis when MOT_REDIS_URL is set (replicas), else in-process.
+    """
+    async def shared(app: web.Application) -> AsyncIterator[None]:
         if not settings.redis_url:
             app[s.HUB] = LocalHub()
+            app[SIGN_IN_GUARD] = SignInGuard(MemoryAttemptLog(), limits)
             yield
             return
         import redis.asyncio as aioredis
@@ -134,23 +156,21 @@ def _hub(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]
         redis_hub = RedisHub(client, prefix)
         await redis_hub.start()
         app[s.HUB] = redis_hub
+        app[SIGN_IN_GUARD] = SignInGuard(RedisAttemptLog(client, f"{prefix}:sign-in"),
+                                         limits)
         yield
         await redis_hub.stop()
         await client.close()
-    return hub
+    return shared
 
 
 STOP_SECONDS = 10
 
 
 def _workers(settings: Settings, channel: CustomerChannel | None,
-             embedder_factory: Callable[[], Embedder] | None,
              ) -> Callable[[web.Application], AsyncIterator[None]]:
-    def default_embedder() -> Embedder:
-        from knowledge.embedder import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(settings.embedding_model)
-
+    """The HTTP session to Rasa and the background jobs; agent assist shares the knowledge
+    app's retriever (one model, one snapshot follower per desk process)."""
     async def workers(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             customers = channel or RasaCustomerChannel(
@@ -158,8 +178,8 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
             app[s.CHANNEL] = customers
             app[s.RELAY] = Relay(app[s.MESSAGES], customers, app[s.HUB])
             app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB])
-            app[s.ASSIST] = Assist(settings.knowledge_dir, embedder_factory or default_embedder)
-            jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(), app[s.ASSIST].follow(),
+            app[s.ASSIST] = Assist(app[CONTENT].retriever)
+            jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(),
                     keep_reconciling(app[s.STORE], app[s.INGESTOR], customers)]
             if settings.event_broker_url:
                 jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,

@@ -1,26 +1,19 @@
 """Agent assist: the best published articles for a customer's message.
 
-Uses the same live knowledge snapshot as the bot (``<data>/knowledge``, followed through
-its ``CURRENT`` file, so a publication reaches the desk without a restart). The model is
-loaded in the background at start-up: the desk serves agents at once and suggestions
-appear once it is warm. Encoding and search run in an executor, never on the event loop.
+Uses the desk's one live retriever (opened by the knowledge app, :mod:`desk.content.state`):
+one sentence-transformers model and one follower of ``<data>/knowledge``'s ``CURRENT``
+file serve both the content staff's preview and the agents' suggestions, so the desk holds
+the model in memory once and a publication reaches both at the same moment. Encoding and
+search run in an executor, never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from knowledge.embedder import Embedder
-from knowledge.retriever import Retriever, follow_publications
-from knowledge.snapshot import load_current
+from knowledge.retriever import Retriever
 
-log = logging.getLogger(__name__)
-
-FOLLOW_SECONDS = 1.0
 MAX_QUERY_CHARS = 2000
 
 
@@ -34,52 +27,22 @@ class Suggestion:
     reply: str  # a ready-to-send text the agent may insert as is or adapt
 
 
-class AssistUnavailable(RuntimeError):
-    """No model or no published snapshot yet."""
-
-
 class Assist:
-    """Suggestions over the live snapshot; ``start`` loads it, ``follow`` keeps it current."""
+    """Suggestions over the live snapshot of ``retriever`` (shared, kept current elsewhere)."""
 
-    def __init__(self, knowledge_dir: Path, embedder_factory: Callable[[], Embedder]) -> None:
-        self._dir, self._factory = knowledge_dir, embedder_factory
-        self._retriever: Retriever | None = None
+    def __init__(self, retriever: Retriever) -> None:
+        self._retriever = retriever
 
     @property
-    def ready(self) -> bool:
-        return self._retriever is not None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        embedder: Embedder | None = None
-        while self._retriever is None:
-            try:
-                snapshot = await loop.run_in_executor(None, load_current, self._dir)
-                if embedder is None:
-                    embedder = await loop.run_in_executor(None, self._factory)
-                retriever = Retriever(snapshot, embedder)
-                await loop.run_in_executor(None, retriever.encode, "warm up")
-                self._retriever = retriever
-                log.info("agent assist ready on snapshot %s", snapshot.key)
-            except Exception as error:  # nothing published yet: try again shortly
-                log.warning("agent assist not ready: %s", error)
-                await asyncio.sleep(5)
-
-    async def follow(self) -> None:
-        """Loads, then swaps in each newly published snapshot (a bad one is skipped)."""
-        await self.start()
-        assert self._retriever is not None
-        await follow_publications(self._retriever, self._dir, FOLLOW_SECONDS)
+    def retriever(self) -> Retriever:
+        return self._retriever
 
     async def suggest(self, text: str, moment: str | None = None,
                       channel: str | None = None, k: int = 3) -> list[Suggestion]:
         """Best ``k`` articles for ``text``; the moment's own articles first when known."""
-        retriever = self._retriever
-        if retriever is None:
-            raise AssistUnavailable("agent assist is still loading")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, _suggest, retriever, text[:MAX_QUERY_CHARS],
-                                          moment, channel, k)
+        return await loop.run_in_executor(None, _suggest, self._retriever,
+                                          text[:MAX_QUERY_CHARS], moment, channel, k)
 
 
 def _suggest(retriever: Retriever, text: str, moment: str | None, channel: str | None,

@@ -29,6 +29,7 @@ from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.settings import Settings
+from desk.sign_in_limits import SIGN_IN_GUARD, SignInRefused
 from desk.users import ROLES, User, UserStore, check_password, hash_password
 
 __all__ = ["ROLES", "USERS", "User", "check_csrf", "csrf_token", "current_user", "require",
@@ -203,24 +204,50 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """Checks name and password (off the event loop); rotates the session on success."""
+    """Checks name and password (off the event loop); rotates the session on success.
+
+    Repeated failures are slowed, then refused with 429 (see :mod:`desk.sign_in_limits`).
+    Clients that ask for JSON (``Accept: application/json``) get JSON errors.
+    """
     await check_csrf(request)
     form = await request.post()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
+    guard = request.app[SIGN_IN_GUARD]
+    try:
+        attempt = await guard.begin(name, request.remote or "")
+    except SignInRefused as refused:
+        log.warning("sign-in refused for %r from %s: too many failures", name[:100],
+                    request.remote)
+        return _login_error(request, target, str(refused), 429,
+                            {"Retry-After": str(refused.retry_after_seconds)},
+                            retry_after_seconds=refused.retry_after_seconds)
+    if attempt.delay_seconds:
+        await asyncio.sleep(attempt.delay_seconds)
     user, hashed = await request.app[USERS].password_hash(name)
     ok = await asyncio.get_running_loop().run_in_executor(None, check_password, password,
                                                           hashed)
     if user is None or not ok:
         log.info("failed sign-in for %r", name[:100])
-        return aiohttp_jinja2.render_template(
-            "login.html", request, {"next": target, "error": "Wrong name or password."},
-            status=401)
+        await guard.failed(attempt)
+        return _login_error(request, target, "Wrong name or password.", 401)
+    await guard.succeeded(attempt)
     session = await new_session(request)
     session["uid"] = user.id
     session["csrf"] = secrets.token_urlsafe(32)
     log.info("%s signed in", user.name)
     raise web.HTTPFound(target)
+
+
+def _login_error(request: web.Request, target: str, text: str, status: int,
+                 headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+    """The sign-in page with ``text`` shown, or ``{"error": text, ...}`` for JSON clients."""
+    if "json" in request.headers.get("Accept", ""):
+        return web.json_response({"error": text, **extra}, status=status, headers=headers)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request, {"next": target, "error": text}, status=status)
+    response.headers.update(headers or {})
+    return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

@@ -48,6 +48,22 @@ class OfferedArticle:
 
 
 @dataclass(frozen=True)
+class CustomerIdentity:
+    """Who the customer is, as far as the *channel* vouches for it (optional, since issue 4).
+
+    Only what a channel verified belongs here: the id of a signed-in website user (checked
+    by the site, e.g. a signed token), an e-mail confirmed by a link, a phone number the
+    carrier delivered (SMS/WhatsApp sender). The desk links the customer's conversations on
+    every channel through these; an e-mail merely typed in the chat is *not* one of them
+    (it stays in ``entities`` and only gives the agent a hint to confirm).
+    """
+
+    customer_key: str | None = None   # the company's customer/account id
+    verified_email: str | None = None
+    verified_phone: str | None = None
+
+
+@dataclass(frozen=True)
 class HandoffPacket:
     conversation_id: str
     customer_id: str
@@ -64,9 +80,15 @@ class HandoffPacket:
     created_at: str
     schema: str = SCHEMA_ID
     metadata: dict[str, Any] = field(default_factory=dict)
+    identity: CustomerIdentity | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The wire form; ``identity`` is left out when absent, so a packet without one is
+        byte-for-byte what a desk from before the field accepts."""
+        data = asdict(self)
+        if self.identity is None:
+            del data["identity"]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> HandoffPacket:
@@ -80,7 +102,9 @@ class HandoffPacket:
             **{**data,
                "top_moments": [MomentScore(**m) for m in data["top_moments"]],
                "transcript": [TranscriptLine(**t) for t in data["transcript"]],
-               "articles_offered": [OfferedArticle(**a) for a in data["articles_offered"]]},
+               "articles_offered": [OfferedArticle(**a) for a in data["articles_offered"]],
+               "identity": (CustomerIdentity(**data["identity"]) if data.get("identity")
+                            else None)},
         )
 
 

@@ -14,7 +14,9 @@ from bot.catalogue import SKILLS
 from desk import handling
 from desk import state as s
 from desk.auth import current_user, require
+from desk.customer_view import confirm_same_customer, customer_view
 from desk.store import OUTCOMES
+from desk.wire import IdentityConfirmation
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -37,18 +39,30 @@ async def conversation_page(request: web.Request) -> web.Response:
     user = await current_user(request)
     assert user is not None
     record = await handling.visible_handoff(request.app, user, request.match_info["id"])
-    history = [h for h in await request.app[s.STORE].history(record.customer_id)
-               if h.id != record.id and handling.may_see(user, h)]
+    customer = await customer_view(request.app, user, record)
     earlier = await request.app[s.MESSAGES].for_conversation(record.conversation_id, 50)
     return aiohttp_jinja2.render_template("conversation.html", request, {
-        "handoff": record, "packet": record.packet, "history": history,
+        "handoff": record, "packet": record.packet, "customer": customer,
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
         "earlier": [m for m in earlier if m.handoff_id != record.id][-20:],
     })
 
 
+@require("agent")
+async def same_customer_form(request: web.Request) -> web.Response:
+    """The hint's *Same customer* button (a form: CSRF checked by desk.auth's middleware)."""
+    user = await current_user(request)
+    assert user is not None
+    form = await request.post()
+    handoff_id = request.match_info["id"]
+    await confirm_same_customer(request.app, user, handoff_id,
+                                IdentityConfirmation.parse(dict(form)))
+    raise web.HTTPSeeOther(f"/desk/handoffs/{handoff_id}#customer")
+
+
 def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/desk", queue_page)
     app.router.add_get("/desk/handoffs/{id}", conversation_page)
+    app.router.add_post("/desk/handoffs/{id}/same-customer", same_customer_form)

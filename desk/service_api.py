@@ -44,6 +44,7 @@ async def create_handoff(request: web.Request) -> web.Response:
     packet = HandoffPacket.from_json(json.loads(raw.decode("utf-8")))
     app = request.app
     record = await app[s.STORE].add(packet)
+    await app[s.IDENTITIES].link_packet(packet)  # the single customer view
     await app[s.MESSAGES].adopt(record.conversation_id, record.id, record.created_at)
     position = await app[s.STORE].position(record)
     online = await app[s.PRESENCE].online()

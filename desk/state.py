@@ -11,6 +11,7 @@ from desk.auth import USERS as USERS_STORE  # noqa: F401  (the user store, opene
 from desk.events import Ingestor
 from desk.hours import BusinessHours
 from desk.hub import LocalHub
+from desk.identity import IdentityLinks
 from desk.messages import MessageLog
 from desk.presence import Presence
 from desk.rasa_client import CustomerChannel
@@ -22,6 +23,7 @@ HOURS = web.AppKey("hours", BusinessHours)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 REPLICA = web.AppKey("replica", str)
 STORE = web.AppKey("store", SqlHandoffStore)
+IDENTITIES = web.AppKey("identities", IdentityLinks)
 MESSAGES = web.AppKey("messages", MessageLog)
 PRESENCE = web.AppKey("presence", Presence)
 HUB = web.AppKey("hub", LocalHub)

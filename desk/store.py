@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.packet import HandoffPacket
-from desk.tables import handoffs, open_engine
+from desk.tables import handoffs, identity_links, open_engine
 
 QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
 OPEN = (QUEUED, ASSIGNED)
@@ -193,12 +193,25 @@ class SqlHandoffStore:
     async def set_moment(self, handoff_id: str, moment: str) -> None:
         await self._update(handoff_id, sa.true(), moment=moment)
 
-    async def history(self, customer_id: str, limit: int = 20) -> list[HandoffRecord]:
-        """The customer's handoffs on every channel, newest first."""
+    async def history(self, channel: str, customer_id: str,
+                      limit: int = 20) -> list[HandoffRecord]:
+        """The customer's handoffs on every channel, newest first (this one included).
+
+        Every channel identity linked to the same customer (:mod:`desk.identity`) counts;
+        a conversation never linked (stored before the links existed) has its own only.
+        """
+        linked = identity_links.alias("linked")
+        mine = identity_links.alias("mine")
+        key = sa.select(mine.c.customer_key).where(
+            mine.c.channel == channel, mine.c.sender_id == customer_id).scalar_subquery()
+        same_customer = sa.select(linked.c.channel, linked.c.sender_id).where(
+            linked.c.customer_key == key)
+        query = sa.select(handoffs).where(sa.or_(
+            sa.and_(handoffs.c.channel == channel, handoffs.c.customer_id == customer_id),
+            sa.tuple_(handoffs.c.channel, handoffs.c.customer_id).in_(same_customer)))
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
-                sa.select(handoffs).where(handoffs.c.customer_id == customer_id)
-                .order_by(handoffs.c.created_at.desc()).limit(limit))).all()
+                query.order_by(handoffs.c.created_at.desc()).limit(limit))).all()
         return [_record(r) for r in rows]
 
     async def _update(self, handoff_id: str, condition: Any, **values: Any) -> bool:

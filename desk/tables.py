@@ -71,6 +71,45 @@ corrections = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, default="pending_review"),
 )
 
+#: The single customer view: each channel identity (a Rasa channel and its sender id, or a
+#: vouched identifier under a reserved "@account" / "@email" / "@phone" channel) -> one
+#: customer key. Only strong identities are linked automatically (see desk.identity).
+identity_links = sa.Table(
+    "desk_identity_links", metadata,
+    sa.Column("channel", sa.String(50), primary_key=True),
+    sa.Column("sender_id", sa.String(320), primary_key=True),
+    sa.Column("customer_key", sa.String(40), nullable=False, index=True),
+    # conversation | channel_account | verified_email | verified_phone | agent_confirmed
+    sa.Column("source", sa.String(30), nullable=False),
+    sa.Column("linked_by", sa.String(40), nullable=False, default=""),  # a user id, or ""
+    sa.Column("linked_at", sa.Float, nullable=False),
+)
+
+#: E-mails and phone numbers the customer typed in a chat: never linked on their own, only
+#: offered to an agent as "possibly the same customer" to confirm.
+typed_identifiers = sa.Table(
+    "desk_typed_identifiers", metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),     # email | phone
+    sa.Column("value", sa.String(320), primary_key=True),   # normalised
+    sa.Column("channel", sa.String(50), primary_key=True),
+    sa.Column("sender_id", sa.String(200), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_desk_typed_identifiers_sender", typed_identifiers.c.channel,
+         typed_identifiers.c.sender_id)
+
+#: Who did what to which desk record, written in the same transaction as the change.
+audit = sa.Table(
+    "desk_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor_id", sa.String(40), nullable=False),
+    sa.Column("actor_name", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False, index=True),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+)
+
 presence = sa.Table(
     "desk_presence", metadata,
     sa.Column("user_id", sa.String(40), primary_key=True),

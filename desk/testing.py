@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings, load_settings
-from desk.packet import HandoffPacket, MomentScore, OfferedArticle, TranscriptLine
+from desk.packet import (
+    CustomerIdentity,
+    HandoffPacket,
+    MomentScore,
+    OfferedArticle,
+    TranscriptLine,
+)
 
 
 def desk_settings(data_dir: Path, **env: str) -> Settings:
@@ -24,19 +30,22 @@ def desk_settings(data_dir: Path, **env: str) -> Settings:
 def make_packet(conversation_id: str | None = None, skill: str = "delivery",
                 priority: int = 3, moment: str = "parcel_late",
                 text: str = "my parcel is late and I need it tomorrow",
-                channel: str = "socketio") -> HandoffPacket:
+                channel: str = "socketio", identity: CustomerIdentity | None = None,
+                entities: list[dict[str, Any]] | None = None) -> HandoffPacket:
+    """A valid packet; ``identity`` is what the channel vouches for (none by default)."""
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     conversation_id = conversation_id or f"c-{uuid.uuid4().hex[:10]}"
     return HandoffPacket(
         conversation_id=conversation_id, customer_id=conversation_id, channel=channel,
         reply_via="rasa", reason="customer_asked", moment=moment, skill=skill,
         priority=priority, top_moments=[MomentScore(moment, 0.81)],
-        entities=[{"entity": "order_number", "value": "NW123456"}],
+        entities=entities if entities is not None else [
+            {"entity": "order_number", "value": "NW123456"}],
         transcript=[TranscriptLine(now, "customer", text, channel),
                     TranscriptLine(now, "bot", "Here is what usually fixes this", channel)],
         articles_offered=[OfferedArticle("parcel-late-tracking", "Track a late parcel", 1,
                                          "rejected")],
-        created_at=now)
+        created_at=now, identity=identity)
 
 
 def rasa_user_event(conversation_id: str, text: str, timestamp: float,

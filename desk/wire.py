@@ -97,3 +97,19 @@ class CorrectionRequest:
         if moment not in moments:
             raise RequestInvalid(f"unknown moment {moment!r}")
         return cls(moment, _text(data, "text"))
+
+
+@dataclass(frozen=True)
+class IdentityConfirmation:
+    """An agent confirms a "possibly the same customer" hint, named by kind and value."""
+
+    kind: str
+    value: str
+
+    @classmethod
+    def parse(cls, data: Any) -> IdentityConfirmation:
+        data = _object(data)
+        kind = _text(data, "kind", 20)
+        if kind not in ("email", "phone"):
+            raise RequestInvalid("'kind' must be 'email' or 'phone'")
+        return cls(kind, _text(data, "value", 320))

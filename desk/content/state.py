@@ -1,4 +1,9 @@
-"""The content app's state on the desk application, opened and closed in ``cleanup_ctx``."""
+"""The content app's state on the desk application, opened and closed in ``cleanup_ctx``.
+
+Its retriever is the desk's only one: agent assist (:mod:`desk.assist`) searches the same
+object, so the desk loads the sentence-transformers model once and follows the published
+snapshot with one task.
+"""
 
 from __future__ import annotations
 

@@ -77,5 +77,9 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
 
         customer.say("I got charged twice for the same order!!")
         assert "Did this solve it?" in customer.wait_for("Did this solve it?")[-1]
+
+        # The review of corrected examples is for supervisors and content staff only.
+        refused = page.goto(f"{assistant.desk_url}/content/corrections")
+        assert refused is not None and refused.status == 403
     finally:
         customer.close()

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from desk import audit
+from desk.identity import IdentityLinks
 from desk.messages import MessageLog, NewMessage
+from desk.packet import CustomerIdentity
 from desk.store import HandoffConflict, SqlHandoffStore
 from desk.testing import make_packet
+from desk.users import User
+from desk.wire import RequestInvalid
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +120,78 @@ async def test_outgoing_lines_are_leased_first_per_conversation(store) -> None: 
     await log.release("b0")
     assert [m.key for m in await log.lease_pending()] == ["b0"]
     assert await log.undelivered_count() == 3
+
+
+# --- single customer view: identity links ------------------------------------------------
+
+ANN = User("u-ann", "ann", ("agent",), ("delivery",))
+
+
+async def _handoff(store, links, channel: str, sender: str, **packet):  # type: ignore[no-untyped-def]
+    made = make_packet(channel=channel, **packet)
+    made = dataclasses.replace(made, conversation_id=sender, customer_id=sender)
+    record = await store.add(made)
+    await links.link_packet(made)
+    await store.finish(record.id, "resolved")
+    return record
+
+
+async def test_a_vouched_account_joins_the_customers_channels(store) -> None:  # type: ignore[no-untyped-def]
+    links = IdentityLinks(store.engine)
+    web = await _handoff(store, links, "socketio", "s-1",
+                         identity=CustomerIdentity(customer_key="acct-42"))
+    telegram = await _handoff(store, links, "telegram", "tg-9",
+                              identity=CustomerIdentity(customer_key="acct-42"))
+    sms = await _handoff(store, links, "twilio", "+4479460958",
+                         identity=CustomerIdentity(verified_phone="+44 794 60958"))
+    stranger = await _handoff(store, links, "telegram", "tg-10")
+    assert {r.id for r in await store.history("telegram", "tg-9")} == {web.id, telegram.id}
+    # a verified phone seen later under the account joins the SMS conversation too
+    again = await _handoff(store, links, "socketio", "s-2", identity=CustomerIdentity(
+        customer_key="acct-42", verified_phone="+4479460958"))
+    assert {r.id for r in await store.history("twilio", "+4479460958")} == {
+        web.id, telegram.id, sms.id, again.id}
+    assert [r.id for r in await store.history("telegram", "tg-10")] == [stranger.id]
+
+
+async def test_an_email_typed_in_chat_only_hints_until_an_agent_confirms(store) -> None:  # type: ignore[no-untyped-def]
+    links = IdentityLinks(store.engine)
+    verified = await _handoff(store, links, "socketio", "s-1", identity=CustomerIdentity(
+        customer_key="acct-7", verified_email="Ann@Example.com"))
+    typed = [{"entity": "email", "value": "ann@example.COM "}]
+    chat = await _handoff(store, links, "telegram", "tg-1", entities=typed)
+    assert [r.id for r in await store.history("telegram", "tg-1")] == [chat.id]
+    hints = await links.hints("telegram", "tg-1")
+    assert [(h.kind, h.value, h.conversations) for h in hints] == [
+        ("email", "ann@example.com", 1)]
+    with pytest.raises(RequestInvalid):
+        await links.confirm("telegram", "tg-1", "email", "bob@example.com", ANN, chat.id)
+    await links.confirm("telegram", "tg-1", "email", "ann@example.com", ANN, chat.id)
+    assert {r.id for r in await store.history("telegram", "tg-1")} == {verified.id, chat.id}
+    assert await links.hints("telegram", "tg-1") == []
+    entry = (await audit.entries(store.engine, f"handoff:{chat.id}"))[0]
+    assert (entry.actor_name, entry.action) == ("ann", "identity.confirm")
+
+
+async def test_two_typed_emails_hint_both_ways(store) -> None:  # type: ignore[no-untyped-def]
+    links = IdentityLinks(store.engine)
+    typed = [{"entity": "email", "value": "cy@example.com"}]
+    await _handoff(store, links, "socketio", "s-1", entities=typed)
+    await _handoff(store, links, "telegram", "tg-1", entities=typed)
+    assert [h.value for h in await links.hints("socketio", "s-1")] == ["cy@example.com"]
+    assert [h.value for h in await links.hints("telegram", "tg-1")] == ["cy@example.com"]
+
+
+async def test_two_accounts_are_never_merged_and_a_shared_session_moves(store) -> None:  # type: ignore[no-untyped-def]
+    links = IdentityLinks(store.engine)
+    first = await _handoff(store, links, "socketio", "shared",
+                           identity=CustomerIdentity(customer_key="acct-1"))
+    other = await _handoff(store, links, "telegram", "tg-2",
+                           identity=CustomerIdentity(customer_key="acct-2"))
+    await _handoff(store, links, "socketio", "shared",
+                   identity=CustomerIdentity(customer_key="acct-2"))
+    assert await links.key_of("socketio", "shared") == await links.key_of("telegram", "tg-2")
+    assert await links.key_of("@account", "acct-1") != await links.key_of("@account", "acct-2")
+    assert other.id in {r.id for r in await store.history("socketio", "shared")}
+    assert first.id in {r.id for r in await store.history("socketio", "shared")}  # same pair
+

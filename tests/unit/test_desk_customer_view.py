@@ -1,0 +1,98 @@
+"""Single customer view in the desk: earlier conversations on every channel, hints, confirm."""
+
+from __future__ import annotations
+
+import pytest
+
+from desk import audit
+from desk import state as s
+from desk.app import init_app
+from desk.packet import CustomerIdentity, HandoffPacket, PacketInvalid
+from desk.rasa_client import RecordingCustomerChannel
+from desk.testing import desk_settings, make_packet, sign_in
+from desk.users import create_user
+from knowledge.embedder import HashingEmbedder
+
+TYPED = [{"entity": "email", "value": "ann.customer@example.com"}]
+
+
+def test_packets_without_identity_keep_their_old_wire_form() -> None:
+    packet = make_packet()
+    assert "identity" not in packet.to_json()
+    assert HandoffPacket.from_json(packet.to_json()) == packet
+    vouched = make_packet(identity=CustomerIdentity(verified_email="a@b.example"))
+    assert HandoffPacket.from_json(vouched.to_json()) == vouched
+    with pytest.raises(PacketInvalid, match=r"\$\.identity"):
+        HandoffPacket.from_json({**packet.to_json(), "identity": {"email": "typed@x.y"}})
+
+
+@pytest.fixture
+async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+    settings = desk_settings(tmp_path)
+    for name, roles in (("ann", ("agent",)), ("bob", ("agent",)), ("sue", ("supervisor",))):
+        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
+                          ("delivery",), rounds=4)
+    app = init_app(settings, channel=RecordingCustomerChannel(),
+                   embedder_factory=HashingEmbedder)
+    client = await aiohttp_client(app)
+    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
+    client.app_ = app
+    return client
+
+
+async def _handoff(desk, **packet) -> str:  # type: ignore[no-untyped-def]
+    reply = await desk.post("/api/handoffs", json=make_packet(**packet).to_json(),
+                            headers=desk.service)
+    assert reply.status == 201, await reply.text()
+    return str((await reply.json())["id"])
+
+
+async def test_the_context_panel_joins_channels_and_hints_typed_email(desk) -> None:  # type: ignore[no-untyped-def]
+    billing = await _handoff(desk, channel="socketio", skill="billing", moment="charged_twice",
+                             identity=CustomerIdentity(customer_key="acct-1"))
+    verified = await _handoff(desk, channel="socketio", identity=CustomerIdentity(
+        verified_email="Ann.Customer@example.com"))
+    today = await _handoff(desk, channel="telegram", entities=TYPED,
+                           identity=CustomerIdentity(customer_key="acct-1"))
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    assert (await desk.post(f"/api/desk/handoffs/{today}/claim",
+                            headers={"X-CSRF-Token": csrf})).status == 200
+    page = await (await desk.get(f"/desk/handoffs/{today}")).text()
+    assert f'data-handoff="{billing}"' in page and f'href="/desk/handoffs/{billing}"' not in page
+    assert "Possibly the same customer (e-mail typed in chat)" in page
+    assert 'class="confirm-same-customer"' in page
+    view = (await (await desk.get(f"/api/desk/handoffs/{today}")).json())["customer"]
+    assert [(e["id"], e["channel"], e["readable"]) for e in view["earlier"]] == [
+        (billing, "socketio", False)]
+    assert [h["value"] for h in view["hints"]] == ["ann.customer@example.com"]
+    path = f"/api/desk/handoffs/{today}/same-customer"
+    body = {"kind": "email", "value": "ann.customer@example.com"}
+    assert (await desk.post(path, json=body)).status == 403  # no CSRF token
+    bad = await desk.post(path, json={"kind": "fax", "value": "1"},
+                          headers={"X-CSRF-Token": csrf})
+    assert bad.status == 422 and "'kind'" in (await bad.json())["error"]
+    form = await desk.post(f"/desk/handoffs/{today}/same-customer",
+                           data={**body, "csrf_token": csrf}, allow_redirects=False)
+    assert form.status == 303
+    view = (await (await desk.get(f"/api/desk/handoffs/{today}")).json())["customer"]
+    assert {e["id"] for e in view["earlier"]} == {billing, verified} and view["hints"] == []
+    engine = desk.app_[s.STORE].engine
+    assert (await audit.entries(engine, f"handoff:{today}"))[0].action == "identity.confirm"
+
+
+async def test_only_the_holder_or_a_supervisor_confirms(desk) -> None:  # type: ignore[no-untyped-def]
+    await _handoff(desk, channel="socketio", entities=TYPED)
+    today = await _handoff(desk, channel="telegram", entities=TYPED)
+    csrf = await sign_in(desk, "bob", "bob-pw-1")  # sees the queue, holds nothing
+    page = await (await desk.get(f"/desk/handoffs/{today}")).text()
+    assert "Possibly the same customer" in page and "confirm-same-customer" not in page
+    refused = await desk.post(f"/api/desk/handoffs/{today}/same-customer",
+                              json={"kind": "email", "value": "ann.customer@example.com"},
+                              headers={"X-CSRF-Token": csrf})
+    assert refused.status == 409
+    await desk.post("/logout", data={"csrf_token": csrf})
+    csrf = await sign_in(desk, "sue", "sue-pw-1")
+    done = await desk.post(f"/api/desk/handoffs/{today}/same-customer",
+                           json={"kind": "email", "value": "ann.customer@example.com"},
+                           headers={"X-CSRF-Token": csrf})
+    assert done.status == 200 and len((await done.json())["earlier"]) == 1
