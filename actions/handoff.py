@@ -6,8 +6,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.catalogue import PERSON_MOMENT, Catalogue
+from channels.identity import VERIFIED_KEY
 from desk.packet import (
     SEVERITY_PRIORITY,
+    CustomerIdentity,
     HandoffPacket,
     MomentScore,
     OfferedArticle,
@@ -39,6 +41,22 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
         if text:
             lines.append(TranscriptLine(iso(event.get("timestamp")), speaker, text, channel))
     return lines
+
+
+def verified_identity(events: list[dict[str, Any]]) -> CustomerIdentity | None:
+    """What a channel verified about the customer (its latest say), or None.
+
+    Only the channels write ``mot_verified_identity`` into a message's metadata, after
+    checking the website's signed customer token (channels/identity.py).
+    """
+    for event in reversed(events):
+        if event.get("event") != "user":
+            continue
+        vouched = (event.get("metadata") or {}).get(VERIFIED_KEY)
+        if isinstance(vouched, dict) and vouched:
+            known = ("customer_key", "verified_email", "verified_phone")
+            return CustomerIdentity(**{k: str(v) for k, v in vouched.items() if k in known})
+    return None
 
 
 def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any],
@@ -113,4 +131,5 @@ def build_packet(
         articles_offered=[OfferedArticle(a, t, v, feedback.get(a, "none"))
                           for a, t, v in offered],
         created_at=iso(datetime.now(timezone.utc).timestamp()),
+        identity=verified_identity(events),
     )

@@ -57,8 +57,10 @@ def credentials(settings: Settings) -> dict[str, Any]:
     limit = {"max_message_chars": settings.max_message_chars}
     return {
         REST_CHANNEL: limit,
+        # rasa-webchat sends the page's metadata (e.g. a customer token) as customData
         SOCKETIO_CHANNEL: {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
-                           "session_persistence": True, **limit},
+                           "session_persistence": True, "metadata_key": "customData",
+                           **limit},
     }
 
 

@@ -2,7 +2,8 @@
 
 Same wire as Rasa's REST channel: POST ``{"sender": "...", "message": "..."}`` answers a
 JSON list of bot messages. Malformed JSON, a missing sender, and empty, oversized or binary
-messages answer 400/413 with ``{"error": "..."}`` instead of reaching the bot.
+messages answer 400/413 with ``{"error": "..."}`` instead of reaching the bot; a customer
+token in ``metadata`` is checked (channels/identity.py), 401 if it cannot be trusted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import MessageRejected, check_sender, check_text
+from channels.identity import token_secret, verified_metadata
 
 log = structlog.get_logger()
 DEFAULT_MAX_CHARS = 5000
@@ -51,7 +53,8 @@ class GuardedRestInput(RestInput):
         if metadata is not None and not isinstance(metadata, dict):
             raise MessageRejected("'metadata' must be a JSON object")
         return (check_sender(body.get("sender")),
-                check_text(body.get("message"), self.max_message_chars), metadata)
+                check_text(body.get("message"), self.max_message_chars),
+                verified_metadata(metadata, token_secret()))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)

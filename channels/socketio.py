@@ -2,11 +2,13 @@
 
 Rasa's socket.io channel (session_request/session_confirm, user_uttered/bot_uttered) with
 input checks: an empty, oversized, binary or malformed message is answered with a
-``bot_uttered`` that says what is wrong, and never reaches the bot.
+``bot_uttered`` that says what is wrong, and never reaches the bot. A customer token in the
+metadata (rasa-webchat's ``customData``) is checked as on REST (channels/identity.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
 from channels.guard import MessageRejected, check_text
+from channels.identity import token_secret, verified_metadata
 
 log = structlog.get_logger()
 DEFAULT_MAX_CHARS = 5000
@@ -50,6 +53,8 @@ class GuardedSocketIOInput(SocketIOInput):
                     raise MessageRejected("a message must be an object with 'message' and "
                                           "'session_id'")
                 data["message"] = check_text(data.get("message"), self.max_message_chars)
+                data[self.metadata_key] = verified_metadata(
+                    _metadata(data.get(self.metadata_key)), token_secret()) or {}
             except MessageRejected as rejected:
                 log.info("socketio.message.rejected", reason=rejected.reason)
                 await sio.emit(self.bot_message_evt,
@@ -60,3 +65,17 @@ class GuardedSocketIOInput(SocketIOInput):
 
         sio.handlers[namespace][self.user_message_evt] = checked
         return blueprint
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """The message's metadata object (Rasa also accepts it as a JSON string)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise MessageRejected("the message's metadata is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise MessageRejected("the message's metadata must be an object")
+    return value

@@ -22,6 +22,8 @@ from bot.supervisor import free_port, stop_group
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MOT_CHROMIUM", "/usr/bin/chromium")
+#: The website's customer-token secret the test assistant shares (channels/identity.py).
+CUSTOMER_TOKEN_SECRET = "test-secret-of-the-website-0123456789"
 #: Every host but loopback fails to resolve: no test reaches outside this machine.
 HOST_RULES = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , "
               "EXCLUDE 127.0.0.1 , EXCLUDE [::1]")
@@ -89,6 +91,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssis
     ports = {"MOT_RASA_PORT": free_port(), "MOT_ACTIONS_PORT": free_port(),
              "MOT_DESK_PORT": free_port()}
     env = {**os.environ, "MOT_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO),
+           "MOT_CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET,
            **{k: str(v) for k, v in ports.items()}}
     log = data_dir / "up.log"
     with log.open("wb") as output:

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from bot.catalogue import load_catalogue
-from tests.conftest import REPO, RunningAssistant, http_json
+from tests.conftest import CUSTOMER_TOKEN_SECRET, REPO, RunningAssistant, http_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PACKET_FIELDS = json.loads((REPO / "desk/schemas/handoff-1.json").read_text())["required"]
@@ -76,6 +76,44 @@ def test_person_on_request_gets_the_full_context_and_the_bot_pauses(assistant) -
     assert packet["top_moments"][0]["id"] == "charged_twice"
     assert packet["articles_offered"][0]["feedback"] == "none"
     assert say(assistant, sender, "hello? anyone?") == []  # the bot stays silent
+
+
+def customer_token(subject: str, seconds: int = 600, secret: str = CUSTOMER_TOKEN_SECRET,
+                   **claims: str) -> str:
+    import time
+
+    import jwt
+
+    return jwt.encode({"sub": subject, "exp": int(time.time()) + seconds, **claims}, secret,
+                      algorithm="HS256")
+
+
+def test_customer_the_website_vouches_for_reaches_the_desk_with_their_identity(
+        assistant) -> None:
+    sender = f"signed-{uuid.uuid4().hex[:8]}"
+    token = customer_token("cust-77", email="ann@example.com")
+    for text in ("I was charged twice", "I want to talk to a human"):
+        status, _ = http_json(assistant.rest_url, {"sender": sender, "message": text,
+                                                   "metadata": {"customer_token": token}})
+        assert status == 200
+    assert handoff_of(assistant, sender)["packet"]["identity"] == {
+        "customer_key": "cust-77", "verified_email": "ann@example.com", "verified_phone": None}
+
+
+def test_untrusted_customer_identity_is_refused_or_dropped(assistant) -> None:
+    sender = f"forged-{uuid.uuid4().hex[:8]}"
+    for token, needle in ((customer_token("cust-1", secret="not-the-website-secret-0123456789-abcdef"), "not valid"),
+                          (customer_token("cust-1", seconds=-600), "expired"),
+                          ("garbage", "not valid")):
+        status, body = http_json(assistant.rest_url, {"sender": sender, "message": "hi",
+                                                      "metadata": {"customer_token": token}})
+        assert status == 401 and needle in body["error"]  # type: ignore[index]
+    forged = {"mot_verified_identity": {"customer_key": "someone-else"}}
+    for text in ("I was charged twice", "I want to talk to a human"):
+        status, _ = http_json(assistant.rest_url, {"sender": sender, "message": text,
+                                                   "metadata": forged})
+        assert status == 200
+    assert "identity" not in handoff_of(assistant, sender)["packet"]
 
 
 @pytest.mark.parametrize(
