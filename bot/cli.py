@@ -5,6 +5,7 @@
     mot index       build the knowledge index if the articles changed
     mot generate    write the catalogue-generated Rasa files (--check: fail if stale)
     mot validate    check the catalogue and articles, report every problem with its place
+    mot thresholds  choose the moments' confidence thresholds on validation data (--write)
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 
-from bot.build import BuildError, generate, load_content, train
+from bot.build import REPO, BuildError, generate, load_content, train
 from bot.catalogue import CatalogueError
 from bot.rasa_config import write_rasa_files
 from bot.settings import ConfigError, Settings, load_settings
 from bot.supervisor import ProcessDied, Supervisor, services
+from bot.thresholds import DEFAULT_OUT_OF_SCOPE
 from knowledge.articles import ArticleError
 
 
@@ -63,6 +66,53 @@ def command_train(settings: Settings, force: bool = False) -> int:
     generate(catalogue)
     say(f"catalogue: {len(catalogue.moments)} moments")
     train(settings, say, force=force)
+    return 0
+
+
+def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
+                       report: Path) -> int:
+    """Measures the per-severity thresholds (bot/thresholds.py); ``write`` puts them in the
+    catalogue. Prints the figures and keeps them in ``report``."""
+    import json
+
+    import yaml
+    from rasa.shared.nlu.constants import INTENT, TEXT
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot import thresholds
+    from knowledge.embedder import SentenceTransformerEmbedder
+
+    catalogue, _ = load_content(settings)
+    generate(catalogue)
+    data = load_data(str(REPO / "bot" / "data" / "nlu_moments.yml")).merge(
+        load_data(str(REPO / "bot" / "data" / "conversation.yml")))
+    examples = [m for m in data.intent_examples if m.get(TEXT)]
+    outside = thresholds.read_out_of_scope(out_of_scope) if out_of_scope.exists() else []
+    if not outside:
+        say(f"warning: no out-of-scope messages at {out_of_scope}; thresholds from in-scope "
+            "messages only")
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    c = next((float(part.get("C", 10.0)) for part in config["pipeline"]
+              if part["name"].endswith("MomentClassifier")), 10.0)
+    say(f"validating on {len(examples)} catalogue examples (5-fold) and {len(outside)} "
+        "out-of-scope messages")
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    scored = thresholds.validation_predictions(
+        [str(m.get(TEXT)) for m in examples], [str(m.get(INTENT)) for m in examples],
+        outside, embedder.encode, c)
+    result = thresholds.choose_all(scored, catalogue)
+    result["validation"] = {"in_scope": len(examples), "out_of_scope": len(outside),
+                            "out_of_scope_source": str(out_of_scope)}
+    report.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for severity, figure in result["severities"].items():
+        say(f"{severity:>8}: threshold {figure['threshold']:.2f} for {figure['moments']} "
+            f"moments: precision {figure['precision']} (target {figure['target_precision']}), "
+            f"answered right {figure['coverage']:.0%} of their messages")
+    say(f"out-of-scope messages answered with an article: {result['out_of_scope_answered']}")
+    if write:
+        changed = thresholds.write_thresholds(settings.catalogue_path, result["thresholds"])
+        say(f"{settings.catalogue_path}: " + ("thresholds written" if changed else "unchanged"))
+    say(f"report: {report}")
     return 0
 
 
@@ -115,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     generate_parser = commands.add_parser("generate", help="write catalogue-generated files")
     generate_parser.add_argument("--check", action="store_true", help="fail if they are stale")
     commands.add_parser("validate", help="check the catalogue and the articles")
+    thresholds_parser = commands.add_parser(
+        "thresholds", help="choose the moments' thresholds on validation data")
+    thresholds_parser.add_argument("--out-of-scope", type=Path, default=DEFAULT_OUT_OF_SCOPE,
+                                   help="out-of-scope messages (CLINC150 JSON or one a line)")
+    thresholds_parser.add_argument("--write", action="store_true",
+                                   help="write the thresholds into the catalogue")
+    thresholds_parser.add_argument("--report", type=Path,
+                                   default=REPO / "bench" / "results" / "thresholds.json")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -127,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "generate":
             return command_generate(settings, args.check)
+        if args.command == "thresholds":
+            return command_thresholds(settings, args.out_of_scope, args.write, args.report)
         catalogue, articles = load_content(settings)
         say(f"ok: {len(catalogue.moments)} moments, {len(articles)} articles")
         return 0

@@ -80,27 +80,37 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                 seed: int = 20240607, out_of_scope: str | None = "oos") -> Splits:
     """Train/validation/test from the files, cutting what they lack.
 
-    The test split comes from, in order: ``test_path``'s training part, the file's ``test``
-    part, its ``val`` part (CLINC150's public test is held back, so its official validation
-    set is our test set), else a stratified ``test_fraction`` of the training data (seed).
-    The validation split is always a stratified ``validation_fraction`` of what remains
-    (seed + 1), never the test data.
+    Test, in order: ``test_path`` (its rows, or its ``test`` part), the file's ``test`` part,
+    else half of the file's ``val`` part (CLINC150's public test is held back), else a
+    stratified ``test_fraction`` of the training data (seed).
+
+    Validation (calibration and thresholds), in order: the file's ``val`` part (the rest of
+    it, if half became the test), else a stratified ``validation_fraction`` of the training
+    data (seed + 1), never the test data. A ``val`` part is collected like the test data, so
+    a threshold chosen on it holds on the test data; one cut from the training data is
+    easier (same writers, same templates) and chose too strict a threshold (ADR 0007).
     """
     train = read_examples(train_path, "train")
     notes = [f"train: {train_path.name}"]
+    validation = read_examples(train_path, "val")
     if test_path is not None:
         test = read_examples(test_path, "train") or read_examples(test_path, "test")
         notes.append(f"test: {test_path.name}")
+    elif test := read_examples(train_path, "test"):
+        notes.append("test: the file's own test part")
+    elif validation:
+        validation, test = stratified_cut(validation, 0.5, seed)
+        notes.append(f"test: stratified half of the file's val part (seed {seed})")
     else:
-        test = read_examples(train_path, "test") or read_examples(train_path, "val")
-        if test:
-            notes.append("test: the file's own test (or, lacking one, its val) part")
-        else:
-            train, test = stratified_cut(train, test_fraction, seed)
-            notes.append(f"test: stratified {test_fraction:.0%} of train (seed {seed})")
-    train, validation = stratified_cut(train, validation_fraction, seed + 1)
-    notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
-                 f"(seed {seed + 1})")
+        train, test = stratified_cut(train, test_fraction, seed)
+        notes.append(f"test: stratified {test_fraction:.0%} of train (seed {seed})")
+    if validation:
+        notes.append("validation: the file's val part" + (" (the other half)" if
+                                                          "half" in notes[-1] else ""))
+    else:
+        train, validation = stratified_cut(train, validation_fraction, seed + 1)
+        notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
+                     f"(seed {seed + 1})")
     intents = {intent for _, intent in train}
     return Splits(name, train, validation, test,
                   out_of_scope if out_of_scope in intents else None, "; ".join(notes))

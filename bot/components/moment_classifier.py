@@ -48,7 +48,6 @@ from bot.components.moment_model import (
     MomentModel,
     calibrate,
     holdout_split,
-    nearest_similarities,
     per_class_sample,
     train_frozen,
 )
@@ -112,6 +111,9 @@ class MomentClassifier(GraphComponent):
             "C": 10.0,                # inverse regularisation of the logistic regression
             "ranking_length": 10,
             "calibrate": True,        # temperature + confidence model on held-out predictions
+            # add nearest-example cosines to the head's scores, weighted as chosen on held-out
+            # predictions (moment_model.choose_knn_weight; 0 when they do not help)
+            "knn": True,
             "fine_tune": False,       # fine-tune the encoder (see bot/components/finetune.py)
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
             "seed": 0,
@@ -168,9 +170,10 @@ class MomentClassifier(GraphComponent):
             self.model = self._train_frozen_marked(texts, y, labels, marked)
         else:
             self.model = train_frozen(self.embedder.encode(texts), y, labels, self._config["C"],
-                                      calibrated=self._config["calibrate"])
-        log.info("moment classifier trained in %.1f s (temperature %.2f)",
-                 time.monotonic() - started, self.model.temperature)
+                                      calibrated=self._config["calibrate"],
+                                      knn=self._config["knn"])
+        log.info("moment classifier trained in %.1f s (temperature %.2f, neighbour weight %g)",
+                 time.monotonic() - started, self.model.temperature, self.model.knn_weight)
         self.persist()
         return self._resource
 
@@ -185,10 +188,8 @@ class MomentClassifier(GraphComponent):
                       y_held: np.ndarray) -> MomentModel:
         if not self._config["calibrate"] or len(y_held) == 0:
             return model
-        logits = model.logits(x_held)
-        similarity, class_similarity = nearest_similarities(
-            x_held, model.bank, model.bank_labels, logits.argmax(axis=1))
-        return calibrate(model, logits, y_held, similarity, class_similarity)
+        return calibrate(model, model.head_logits(x_held), y_held, model.neighbours(x_held),
+                         choose_weight=self._config["knn"])
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
                           marked: np.ndarray) -> MomentModel:

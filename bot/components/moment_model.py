@@ -1,7 +1,11 @@
 """The numeric core of the moment classifier: linear scores, temperature, neighbours, confidence.
 
 Kept apart from the Rasa component so that it can be trained, tested against brute force
-and benchmarked on plain arrays. Two ways to fit it:
+and benchmarked on plain arrays. A moment's score is the linear head's logit plus
+``knn_weight`` times the cosine to the moment's nearest training example: the head
+generalises, the neighbour remembers rare phrasings the head smoothed over, and the weight
+between them is chosen on held-out predictions (0 when neighbours do not help). Two ways to
+fit it:
 
 - :func:`train_frozen`: a logistic regression over frozen embeddings, calibrated on
   out-of-fold predictions (cheap: the shipped catalogue trains in seconds);
@@ -46,17 +50,27 @@ class MomentModel:
     bank_labels: np.ndarray     # (n,) int
     temperature: float = 1.0
     confidence: ConfidenceModel = field(default_factory=ConfidenceModel.identity)
+    knn_weight: float = 0.0     # logit units per unit of nearest-example cosine
+
+    def head_logits(self, x: np.ndarray) -> np.ndarray:
+        """(m, k) scores of the linear head alone."""
+        return x @ self.weights.T + self.bias
+
+    def neighbours(self, x: np.ndarray) -> np.ndarray:
+        """(m, k) cosine of each row to each moment's nearest training example."""
+        return class_similarities(x, self.bank, self.bank_labels, len(self.labels))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """(m, k) uncalibrated scores of (m, d) embeddings."""
-        return x @ self.weights.T + self.bias
+        """(m, k) uncalibrated scores of (m, d) embeddings: head plus neighbours."""
+        return combined_logits(self.head_logits(x), self.neighbours(x), self.knn_weight)
 
     def predict(self, x: np.ndarray) -> Prediction:
         """Calibrated prediction for (m, d) float32 L2-normalised embeddings."""
-        logits = self.logits(x)
+        neighbours = self.neighbours(x)
+        logits = combined_logits(self.head_logits(x), neighbours, self.knn_weight)
         probabilities = softmax(logits / self.temperature)
         top = np.argmax(probabilities, axis=1)
-        similarity, class_similarity = nearest_similarities(x, self.bank, self.bank_labels, top)
+        similarity, class_similarity = neighbours.max(axis=1), neighbours[np.arange(len(top)), top]
         features = confidence_features(probabilities, similarity, class_similarity)
         confidence = self.confidence.predict(features)
         top_probability = probabilities[np.arange(len(top)), top]
@@ -70,7 +84,7 @@ class MomentModel:
         np.savez(directory / "classifier.npz", labels=np.array(self.labels),
                  weights=self.weights, bias=self.bias, temperature=np.array(self.temperature),
                  bank=self.bank.astype(np.float16), bank_labels=self.bank_labels.astype(np.int32),
-                 confidence=self.confidence.to_array())
+                 confidence=self.confidence.to_array(), knn_weight=np.array(self.knn_weight))
 
     @classmethod
     def load(cls, directory: Path) -> MomentModel:
@@ -81,58 +95,90 @@ class MomentModel:
                    bank=data["bank"].astype(np.float32),
                    bank_labels=data["bank_labels"].astype(np.int64),
                    temperature=float(data["temperature"]),
-                   confidence=ConfidenceModel.from_array(data["confidence"]))
+                   confidence=ConfidenceModel.from_array(data["confidence"]),
+                 knn_weight=float(data["knn_weight"]) if "knn_weight" in data else 0.0)
 
 
-def nearest_similarities(x: np.ndarray, bank: np.ndarray, bank_labels: np.ndarray,
-                         top: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of each row to its nearest bank row, overall and within its top class.
+def class_similarities(x: np.ndarray, bank: np.ndarray, bank_labels: np.ndarray,
+                       classes: int, chunk: int = 1024) -> np.ndarray:
+    """Cosine of each row to the nearest bank row of every class.
 
     Args:
         x: (m, d) L2-normalised queries.
         bank: (n, d) L2-normalised examples.
-        bank_labels: (n,) class of each example.
-        top: (m,) predicted class of each query.
+        bank_labels: (n,) class of each example, in [0, classes).
+        classes: number of classes.
         chunk: queries per block, to bound memory at chunk * n floats.
 
     Returns:
-        (m,) overall and (m,) within-class maxima; -1 where the class has no example.
+        (m, classes) float32 maxima; -1 where a class has no example.
     """
-    overall = np.full(len(x), -1.0, dtype=np.float32)
-    within = np.full(len(x), -1.0, dtype=np.float32)
-    if len(bank) == 0:
-        return overall, within
+    result = np.full((len(x), classes), -1.0, dtype=np.float32)
+    if len(bank) == 0 or len(x) == 0:
+        return result
+    order = np.argsort(bank_labels, kind="stable")
+    ordered, sorted_labels = bank[order], bank_labels[order]
+    present, starts = np.unique(sorted_labels, return_index=True)
     for start in range(0, len(x), chunk):
-        block = x[start:start + chunk] @ bank.T
-        overall[start:start + chunk] = block.max(axis=1)
-        same = bank_labels[None, :] == top[start:start + chunk, None]
-        within[start:start + chunk] = np.where(same, block, -1.0).max(axis=1)
-    return overall, within
+        block = x[start:start + chunk] @ ordered.T
+        result[start:start + chunk, present] = np.maximum.reduceat(block, starts, axis=1)
+    return result
 
 
-def calibrate(model: MomentModel, logits: np.ndarray, y: np.ndarray, similarity: np.ndarray,
-              class_similarity: np.ndarray) -> MomentModel:
-    """Fits the temperature, then the confidence model, on held-out predictions.
+def combined_logits(head: np.ndarray, neighbours: np.ndarray, weight: float) -> np.ndarray:
+    """Head logits plus ``weight`` times the per-class nearest-example cosines."""
+    return head + weight * neighbours if weight else head
+
+
+#: Neighbour weights tried on held-out predictions, in logit units per unit of cosine.
+KNN_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+
+def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
+                      weights: tuple[float, ...] = KNN_WEIGHTS, minimum: int = 20) -> float:
+    """The smallest neighbour weight whose held-out accuracy is within one example of the best.
+
+    Preferring the smallest keeps the plain head unless neighbours win by more than noise;
+    with fewer than ``minimum`` held-out rows nothing can be told, and the weight stays 0.
+    """
+    if len(y) < minimum:
+        return 0.0
+    accuracy = [float(np.mean(combined_logits(head, neighbours, w).argmax(axis=1) == y))
+                for w in weights]
+    best = max(accuracy)
+    return min(w for w, a in zip(weights, accuracy, strict=True) if a >= best - 1.0 / len(y))
+
+
+def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
+              neighbours: np.ndarray, choose_weight: bool = True) -> MomentModel:
+    """Chooses the neighbour weight, then fits the temperature and the confidence model, all
+    on held-out predictions.
 
     Args:
         model: the classifier to calibrate (modified and returned).
-        logits: (h, k) held-out uncalibrated scores.
+        head: (h, k) held-out scores of the linear head.
         y: (h,) true classes.
-        similarity: (h,) nearest-example cosines (to examples that exclude each row).
-        class_similarity: (h,) the same within each row's predicted class.
+        neighbours: (h, k) per-class nearest-example cosines (to examples that exclude each
+            row: another fold, or the training rows of a held-out split).
+        choose_weight: choose ``knn_weight`` here (else keep the model's).
     """
     if len(y) < 2:
         return model
+    if choose_weight:
+        model.knn_weight = choose_knn_weight(head, neighbours, y)
+    logits = combined_logits(head, neighbours, model.knn_weight)
     model.temperature = temperature_for(logits, y)
     probabilities = softmax(logits / model.temperature)
-    correct = probabilities.argmax(axis=1) == y
-    features = confidence_features(probabilities, similarity, class_similarity)
+    top = probabilities.argmax(axis=1)
+    correct = top == y
+    features = confidence_features(probabilities, neighbours.max(axis=1),
+                                   neighbours[np.arange(len(y)), top])
     model.confidence = ConfidenceModel.fit(features, correct)
     return model
 
 
 def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
-                 calibrated: bool = True, folds: int = 5) -> MomentModel:
+                 calibrated: bool = True, folds: int = 5, knn: bool = True) -> MomentModel:
     """Logistic regression over frozen embeddings, calibrated out of fold.
 
     Args:
@@ -142,6 +188,7 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
         c: inverse L2 regularisation.
         calibrated: fit the temperature and the confidence model (5-fold out-of-fold).
         folds: cross-validation folds for calibration.
+        knn: choose a neighbour weight on the out-of-fold predictions (else 0).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -151,20 +198,18 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
     if not calibrated or np.bincount(y)[np.bincount(y) > 0].min() < 2:
         return model
     logits, fold = out_of_fold_logits(x, y, c, folds=folds)
-    similarity, class_similarity = out_of_fold_similarities(x, y, fold, logits.argmax(axis=1))
-    return calibrate(model, logits, y, similarity, class_similarity)
+    return calibrate(model, logits, y, out_of_fold_neighbours(x, y, fold, len(labels)),
+                     choose_weight=knn)
 
 
-def out_of_fold_similarities(x: np.ndarray, y: np.ndarray, fold: np.ndarray,
-                             top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-example cosines of each row to the rows outside its own fold."""
-    similarity = np.full(len(x), -1.0, dtype=np.float32)
-    class_similarity = np.full(len(x), -1.0, dtype=np.float32)
+def out_of_fold_neighbours(x: np.ndarray, y: np.ndarray, fold: np.ndarray,
+                           classes: int) -> np.ndarray:
+    """(n, classes) per-class nearest-example cosines of each row to rows outside its fold."""
+    neighbours = np.full((len(x), classes), -1.0, dtype=np.float32)
     for f in np.unique(fold):
         held, kept = fold == f, fold != f
-        similarity[held], class_similarity[held] = nearest_similarities(
-            x[held], x[kept], y[kept], top[held])
-    return similarity, class_similarity
+        neighbours[held] = class_similarities(x[held], x[kept], y[kept], classes)
+    return neighbours
 
 
 def holdout_split(y: np.ndarray, fraction: float, seed: int = 0,

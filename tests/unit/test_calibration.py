@@ -13,7 +13,12 @@ from bot.components.calibration import (
     temperature_for,
 )
 from bot.components.confidence import ConfidenceModel, confidence_features
-from bot.components.moment_model import holdout_split, nearest_similarities
+from bot.components.moment_model import (
+    choose_knn_weight,
+    class_similarities,
+    combined_logits,
+    holdout_split,
+)
 
 
 def test_softmax_matches_the_definition() -> None:
@@ -74,17 +79,30 @@ def test_out_of_fold_logits_come_from_models_that_did_not_see_the_row() -> None:
     assert sorted(np.bincount(fold)) == [8] * 5
 
 
-def test_nearest_similarities_match_brute_force_in_small_chunks() -> None:
+def test_class_similarities_match_brute_force_in_small_chunks() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(size=(7, 4))
     bank = rng.normal(size=(11, 4))
-    labels, top = rng.integers(0, 3, size=11), np.array([0, 1, 2, 0, 1, 2, 0])
-    overall, within = nearest_similarities(x, bank, labels, top, chunk=3)
+    labels = rng.integers(0, 3, size=11)
+    labels[labels == 2] = 3  # class 2 has no example
+    nearest = class_similarities(x, bank, labels, classes=4, chunk=3)
     for i in range(len(x)):
-        sims = [float(x[i] @ b) for b in bank]
-        assert overall[i] == pytest.approx(max(sims), abs=1e-5)
-        same = [s for s, label in zip(sims, labels, strict=True) if label == top[i]]
-        assert within[i] == pytest.approx(max(same) if same else -1.0, abs=1e-5)
+        for label in range(4):
+            sims = [float(x[i] @ b) for b, b_label in zip(bank, labels, strict=True)
+                    if b_label == label]
+            assert nearest[i, label] == pytest.approx(max(sims) if sims else -1.0, abs=1e-5)
+
+
+def test_neighbour_weight_is_chosen_only_when_neighbours_help() -> None:
+    rng = np.random.default_rng(8)
+    y = np.tile(np.arange(4), 50)
+    useless_head = rng.normal(size=(200, 4))
+    telling_neighbours = np.eye(4)[y] * 0.5 + rng.normal(size=(200, 4)) * 0.05
+    assert choose_knn_weight(useless_head, telling_neighbours, y) > 0
+    telling_head = np.eye(4)[y] * 10 + rng.normal(size=(200, 4))
+    noise = rng.normal(size=(200, 4))
+    assert choose_knn_weight(telling_head, noise, y) == 0.0
+    assert np.array_equal(combined_logits(telling_head, noise, 0.0), telling_head)
 
 
 def test_identity_confidence_is_the_top_probability() -> None:

@@ -1,0 +1,178 @@
+"""Choosing the catalogue's per-moment thresholds on validation data (``mot thresholds``).
+
+The classifier's confidence is the calibrated probability that its top moment is right
+(ADR 0007), so a moment's threshold is a policy: how sure must we be before answering with
+an article? The policy is a precision target per severity (a wrong answer to a critical
+moment costs more than one to a low one); this module measures, on messages the classifier
+did not train on, the lowest threshold that meets each target, and writes it to every moment
+of that severity in ``bot/moments.yml``.
+
+Validation messages:
+
+- in scope: every catalogue example, predicted by a model trained on the other folds
+  (stratified 5-fold, the shipped recipe: frozen encoder, calibration inside each fold);
+- out of scope: messages about nothing the company handles (by default CLINC150's public
+  out-of-scope queries in ``../shared/datasets``, read from there), predicted by the model
+  trained on all examples. A moment predicted for one of them counts as a wrong answer.
+
+Severities are pooled (a moment has ~26 examples, too few to set its own threshold); the
+report lists each moment's precision at its threshold so that weak moments stand out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.catalogue import Catalogue
+
+#: Required share of right answers among the answers given, per severity.
+PRECISION_TARGETS = {"low": 0.85, "medium": 0.90, "high": 0.93, "critical": 0.96}
+#: Thresholds are written to two decimals, never below this (a floor for tiny pools).
+MINIMUM_THRESHOLD = 0.30
+DEFAULT_OUT_OF_SCOPE = (Path(__file__).resolve().parents[2] / "shared" / "datasets" /
+                        "clinc150" / "train_val.json")
+
+
+@dataclass
+class Scored:
+    """Validation predictions: the true intent ('' for out of scope), top intent, confidence."""
+
+    truth: list[str]
+    predicted: list[str]
+    confidence: np.ndarray
+
+
+def read_out_of_scope(path: Path) -> list[str]:
+    """Out-of-scope texts: CLINC150-style JSON (every ``oos`` item), else one text a line."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [str(text) for part in data.values() if isinstance(part, list)
+                for text, intent in part if intent == "oos"]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def choose(scored: Scored, moments: Sequence[str], target: float,
+           floor: float = MINIMUM_THRESHOLD) -> tuple[float, dict]:
+    """Lowest threshold (at least ``floor``) at which answers for ``moments`` are right at
+    least ``target`` often.
+
+    Returns the threshold and its figures: precision and the coverage of the in-scope
+    messages of these moments (the share answered right, not handed on).
+    """
+    truth, predicted = np.array(scored.truth), np.array(scored.predicted)
+    answered_as = np.isin(predicted, list(moments))
+    own = np.isin(truth, list(moments))
+    candidates = np.unique(np.round(scored.confidence[answered_as], 2))
+    for threshold in [floor, *candidates[candidates > floor]]:
+        answered = answered_as & (scored.confidence >= threshold)
+        if not answered.any():
+            break
+        precision = float(np.mean(truth[answered] == predicted[answered]))
+        if precision >= target:
+            coverage = float(np.mean((truth == predicted)[own] & answered[own]))
+            return float(threshold), {"precision": round(precision, 4),
+                                      "coverage": round(coverage, 4),
+                                      "answered": int(answered.sum())}
+    return 1.0, {"precision": None, "coverage": 0.0, "answered": 0}
+
+
+def per_moment(scored: Scored, thresholds: dict[str, float]) -> dict[str, dict]:
+    """Each moment's precision and coverage at its own threshold."""
+    truth, predicted = np.array(scored.truth), np.array(scored.predicted)
+    report = {}
+    for moment, threshold in thresholds.items():
+        answered = (predicted == moment) & (scored.confidence >= threshold)
+        own = truth == moment
+        report[moment] = {
+            "threshold": threshold, "examples": int(own.sum()),
+            "precision": round(float(np.mean(truth[answered] == moment)), 4)
+            if answered.any() else None,
+            "coverage": round(float(np.mean(answered[own])), 4) if own.any() else None}
+    return report
+
+
+def validation_predictions(texts: Sequence[str], intents: Sequence[str],
+                           out_of_scope: Sequence[str], encode, c: float,  # type: ignore[no-untyped-def]
+                           folds: int = 5, seed: int = 0) -> Scored:
+    """Out-of-fold predictions of the shipped recipe, plus predictions of out-of-scope texts."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from bot.components.moment_model import train_frozen
+
+    labels = sorted(set(intents))
+    y = np.array([labels.index(i) for i in intents])
+    x = encode(list(texts))
+    predicted = np.empty(len(y), dtype=object)
+    confidence = np.zeros(len(y))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for kept, held in splitter.split(x, y):
+        prediction = train_frozen(x[kept], y[kept], labels, c).predict(x[held])
+        predicted[held] = [labels[i] for i in prediction.probabilities.argmax(axis=1)]
+        confidence[held] = prediction.confidence
+    truth, top = list(intents), list(predicted)
+    if out_of_scope:
+        outside = train_frozen(x, y, labels, c).predict(encode(list(out_of_scope)))
+        truth += [""] * len(out_of_scope)
+        top += [labels[i] for i in outside.probabilities.argmax(axis=1)]
+        confidence = np.concatenate([confidence, outside.confidence])
+    return Scored(truth, top, confidence)
+
+
+def choose_all(scored: Scored, catalogue: Catalogue,
+               targets: dict[str, float] = PRECISION_TARGETS) -> dict:
+    """Thresholds per severity, applied to its moments, with the figures behind them.
+
+    A more severe moment never gets a lower threshold than a less severe one: severities are
+    taken in ``targets``' order and each starts from the previous one's threshold.
+    """
+    severities: dict[str, list[str]] = {}
+    for moment in catalogue.moments:
+        severities.setdefault(moment.severity, []).append(moment.id)
+    chosen, figures = {}, {}
+    floor = MINIMUM_THRESHOLD
+    for severity in [s for s in targets if s in severities]:
+        moments = severities[severity]
+        threshold, figure = choose(scored, moments, targets[severity], floor)
+        floor = max(floor, threshold)
+        figures[severity] = {"target_precision": targets[severity], "threshold": threshold,
+                             "moments": len(moments), **figure}
+        chosen.update({moment: threshold for moment in moments})
+    outside = np.array(scored.truth) == ""
+    answered_outside = [p in chosen and c >= chosen[p] for p, c in
+                        zip(np.array(scored.predicted)[outside],
+                            scored.confidence[outside], strict=True)]
+    return {"severities": figures, "thresholds": chosen,
+            "out_of_scope_answered": round(float(np.mean(answered_outside)), 4)
+            if answered_outside else None,
+            "moments": per_moment(scored, chosen)}
+
+
+def write_thresholds(path: Path, thresholds: dict[str, float]) -> bool:
+    """Rewrites each moment's ``threshold:`` line in the catalogue file, keeping the rest.
+
+    Returns whether anything changed. The file keeps its comments and layout: only the
+    number after ``threshold:`` in the block of each listed moment is replaced.
+    """
+    text = path.read_text(encoding="utf-8")
+    current: list[str | None] = [None]
+
+    def replace(line: str) -> str:
+        moment = re.match(r"\s*- id:\s*(\S+)", line)
+        if moment:
+            current[0] = moment.group(1)
+        number = re.match(r"(\s+threshold:\s*)[0-9.]+(\s*(#.*)?)$", line)
+        if number and current[0] in thresholds:
+            return f"{number.group(1)}{thresholds[current[0]]:.2f}{number.group(2)}"
+        return line
+
+    updated = "\n".join(replace(line) for line in text.split("\n"))
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return updated != text
