@@ -114,7 +114,12 @@ class MomentClassifier(GraphComponent):
             # add nearest-example cosines to the head's scores, weighted as chosen on held-out
             # predictions (moment_model.choose_knn_weight; 0 when they do not help)
             "knn": True,
-            "fine_tune": False,       # fine-tune the encoder (see bot/components/finetune.py)
+            # fine-tune the encoder (bot/components/finetune.py): true, false, or "auto": when
+            # the moments have at least fine_tune_min_examples examples each (median), where
+            # it was measured to pay off (BANKING77, CLINC150: ~100 a moment), not below
+            # (the catalogue, ~26 a moment: the frozen encoder wins; ADR 0007)
+            "fine_tune": "auto",
+            "fine_tune_min_examples": 50,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result
@@ -161,10 +166,11 @@ class MomentClassifier(GraphComponent):
         labels = sorted({str(m.get(INTENT)) for m in examples})
         y = np.array([labels.index(str(m.get(INTENT))) for m in examples], dtype=np.int64)
         started = time.monotonic()
-        log.info("training the moment classifier on %d examples of %d moments (%s)",
-                 len(texts), len(labels), "fine-tuned" if self._config["fine_tune"] else "frozen")
         marked = np.array([is_calibration_example(m) for m in examples], dtype=bool)
-        if self._config["fine_tune"]:
+        fine_tune = self.should_fine_tune(y[~marked])
+        log.info("training the moment classifier on %d examples of %d moments (%s)",
+                 len(texts), len(labels), "fine-tuned" if fine_tune else "frozen")
+        if fine_tune:
             self.model = self._train_fine_tuned(texts, y, labels, marked)
         elif marked.any():
             self.model = self._train_frozen_marked(texts, y, labels, marked)
@@ -176,6 +182,15 @@ class MomentClassifier(GraphComponent):
                  time.monotonic() - started, self.model.temperature, self.model.knn_weight)
         self.persist()
         return self._resource
+
+    def should_fine_tune(self, y: np.ndarray) -> bool:
+        """``fine_tune``, or for "auto" whether a median moment has enough examples."""
+        setting = self._config["fine_tune"]
+        if setting != "auto":
+            return bool(setting)
+        counts = np.bincount(y)
+        median = float(np.median(counts[counts > 0])) if len(y) else 0.0
+        return median >= self._config["fine_tune_min_examples"]
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray) -> MomentModel:

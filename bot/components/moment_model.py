@@ -131,7 +131,7 @@ def combined_logits(head: np.ndarray, neighbours: np.ndarray, weight: float) -> 
 
 
 #: Neighbour weights tried on held-out predictions, in logit units per unit of cosine.
-KNN_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+KNN_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,

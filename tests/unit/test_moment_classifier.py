@@ -117,3 +117,11 @@ def test_untrained_component_still_adds_the_embedding(tmp_path: Path) -> None:
     classifier, _ = component(tmp_path)
     message = parse(classifier, "hello")
     assert message.get(EMBEDDING_KEY) and message.get(INTENT) is None
+
+
+@pytest.mark.parametrize(("setting", "per_moment", "expected"), [
+    ("auto", 7, False), ("auto", 60, True), (True, 7, True), (False, 60, False)])
+def test_fine_tuning_is_chosen_by_the_examples_a_moment_has(
+        tmp_path: Path, setting: object, per_moment: int, expected: bool) -> None:
+    classifier, _ = component(tmp_path, fine_tune=setting, fine_tune_min_examples=50)
+    assert classifier.should_fine_tune(np.repeat(np.arange(3), per_moment)) is expected
