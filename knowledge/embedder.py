@@ -77,6 +77,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self._name = model
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
+        self._model.eval()
         self._dimension = int((getattr(self._model, "get_embedding_dimension", None)
                                    or self._model.get_sentence_embedding_dimension)() or 0)
 
@@ -96,11 +97,29 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        if len(texts) == 1 and not self._model.training:
+            return self._encode_one(texts[0])
         vectors = self._model.encode(
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        """One message (a customer turn): the same vector as ``encode``, ~5 ms sooner.
+
+        SentenceTransformer.encode moves the model to its device and sets eval mode on
+        every call, walking all its modules; for one short message on the CPU that was a
+        third of the encode (measured with cProfile on a parse). The model is on the CPU
+        and in eval mode already, so the forward pass is called directly.
+        """
+        import torch
+
+        features = self._model.tokenize([text])
+        with torch.inference_mode():
+            vector = self._model(features)["sentence_embedding"]
+            vector = torch.nn.functional.normalize(vector, p=2, dim=1)
+        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
 
 
 class HashingEmbedder:
