@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from bench.nlu.data import cap_per_intent, load_splits
-from bench.nlu.report import table
+from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
 
 DATASETS = Path(os.environ.get("MOT_DATASETS")
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         written.append(write(result, args.results))
         logging.info("%s", json.dumps({k: result[k] for k in ("train_seconds", "scores")})[:800])
     print(table(written))
+    if args.results == REPO_RESULTS:
+        update_readme()
+        logging.info("README.md's NLU table rewritten from %s", REPO_RESULTS)
     return 0
 
 

@@ -41,6 +41,24 @@ def table(paths: Sequence[Path]) -> str:
     return "\n".join([HEADER, *rows])
 
 
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- nlu:start -->", "<!-- nlu:end -->"
+
+
+def update_readme(readme: Path = README, results: Path = RESULTS) -> None:
+    """Rewrites the README's table between the nlu markers from every kept result file."""
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    rows = table(sorted(results.glob("nlu-*.json")))
+    readme.write_text(f"{head}{START}\n{rows}\n{END}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    results = sorted((Path(__file__).resolve().parents[1] / "results").glob("nlu-*.json"))
-    print(table(results))
+    import sys
+
+    if "--readme" in sys.argv[1:]:
+        update_readme()
+    else:
+        print(table(sorted(RESULTS.glob("nlu-*.json"))))
