@@ -13,7 +13,9 @@ Validation messages:
   (stratified 5-fold, the shipped recipe: frozen encoder, calibration inside each fold);
 - out of scope: messages about nothing the company handles (by default CLINC150's public
   out-of-scope queries in ``../shared/datasets``, read from there), predicted by the model
-  trained on all examples. A moment predicted for one of them counts as a wrong answer.
+  trained on all examples. A moment predicted for one of them counts as a wrong answer,
+  weighed so that out-of-scope messages are ``OUT_OF_SCOPE_SHARE`` of all (live traffic
+  has many more than the validation set).
 
 Severities are pooled (a moment has ~26 examples, too few to set its own threshold); the
 report lists each moment's precision at its threshold so that weak moments stand out.
@@ -35,6 +37,11 @@ from bot.catalogue import Catalogue
 PRECISION_TARGETS = {"low": 0.85, "medium": 0.90, "high": 0.93, "critical": 0.96}
 #: Thresholds are written to two decimals, never below this (a floor for tiny pools).
 MINIMUM_THRESHOLD = 0.30
+#: Share of live messages assumed out of scope when weighing precision: real traffic to a
+#: customer-service bot has many (greetings aside, questions about anything), more than a
+#: validation set's 200 in 1,350. Each out-of-scope message is weighed so that together
+#: they are this share of all messages.
+OUT_OF_SCOPE_SHARE = 0.35
 DEFAULT_OUT_OF_SCOPE = (Path(__file__).resolve().parents[2] / "shared" / "datasets" /
                         "clinc150" / "train_val.json")
 
@@ -46,6 +53,15 @@ class Scored:
     truth: list[str]
     predicted: list[str]
     confidence: np.ndarray
+
+    def weights(self, out_of_scope_share: float) -> np.ndarray:
+        """(n,) weights making out-of-scope messages ``out_of_scope_share`` of the total."""
+        outside = np.array(self.truth) == ""
+        weights = np.ones(len(self.truth))
+        if outside.any() and (~outside).any() and 0 < out_of_scope_share < 1:
+            weights[outside] = (out_of_scope_share / (1 - out_of_scope_share)
+                                * (~outside).sum() / outside.sum())
+        return weights
 
 
 def read_out_of_scope(path: Path) -> list[str]:
@@ -59,14 +75,16 @@ def read_out_of_scope(path: Path) -> list[str]:
 
 
 def choose(scored: Scored, moments: Sequence[str], target: float,
-           floor: float = MINIMUM_THRESHOLD) -> tuple[float, dict]:
+           floor: float = MINIMUM_THRESHOLD,
+           out_of_scope_share: float = OUT_OF_SCOPE_SHARE) -> tuple[float, dict]:
     """Lowest threshold (at least ``floor``) at which answers for ``moments`` are right at
-    least ``target`` often.
+    least ``target`` often, out-of-scope messages weighed as ``out_of_scope_share`` of all.
 
     Returns the threshold and its figures: precision and the coverage of the in-scope
     messages of these moments (the share answered right, not handed on).
     """
     truth, predicted = np.array(scored.truth), np.array(scored.predicted)
+    weight = scored.weights(out_of_scope_share)
     answered_as = np.isin(predicted, list(moments))
     own = np.isin(truth, list(moments))
     candidates = np.unique(np.round(scored.confidence[answered_as], 2))
@@ -74,7 +92,8 @@ def choose(scored: Scored, moments: Sequence[str], target: float,
         answered = answered_as & (scored.confidence >= threshold)
         if not answered.any():
             break
-        precision = float(np.mean(truth[answered] == predicted[answered]))
+        precision = float(np.average(truth[answered] == predicted[answered],
+                                     weights=weight[answered]))
         if precision >= target:
             coverage = float(np.mean((truth == predicted)[own] & answered[own]))
             return float(threshold), {"precision": round(precision, 4),
@@ -149,6 +168,7 @@ def choose_all(scored: Scored, catalogue: Catalogue,
                         zip(np.array(scored.predicted)[outside],
                             scored.confidence[outside], strict=True)]
     return {"severities": figures, "thresholds": chosen,
+            "out_of_scope_share": OUT_OF_SCOPE_SHARE,
             "out_of_scope_answered": round(float(np.mean(answered_outside)), 4)
             if answered_outside else None,
             "moments": per_moment(scored, chosen)}

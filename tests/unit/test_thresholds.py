@@ -25,11 +25,20 @@ def scored() -> Scored:
 
 def test_lowest_threshold_meeting_the_precision_target() -> None:
     # parcel_late answers at >= t: right at 0.9/0.8/0.7/0.6/0.5, wrong at 0.45 and 0.55
-    threshold, figures = choose(scored(), ["parcel_late"], target=0.8)
+    threshold, figures = choose(scored(), ["parcel_late"], target=0.8, out_of_scope_share=0)
     assert threshold == pytest.approx(0.5)   # 5 right of 6 answered: 0.83
     assert figures["coverage"] == pytest.approx(5 / 6, abs=1e-3)
-    threshold, _ = choose(scored(), ["parcel_late"], target=0.99)
+    threshold, _ = choose(scored(), ["parcel_late"], target=0.99, out_of_scope_share=0)
     assert threshold == pytest.approx(0.6)   # above the out-of-scope message's 0.55
+
+
+def test_out_of_scope_messages_weigh_as_their_share_of_live_traffic() -> None:
+    # one out-of-scope message among 10 in scope, weighed as 35% of traffic: answering it at
+    # 0.55 costs more than the 0.83 precision of 0.5 allows
+    weights = scored().weights(0.35)
+    assert weights[-1] / weights.sum() == pytest.approx(0.35)
+    threshold, _ = choose(scored(), ["parcel_late"], target=0.8, out_of_scope_share=0.35)
+    assert threshold == pytest.approx(0.6)
 
 
 def test_unreachable_target_answers_nothing() -> None:
