@@ -109,7 +109,8 @@ def services(settings: Settings, model: Path, endpoints: Path, credentials: Path
         Service("desk", [python, "-m", "desk"], http_ok(f"{settings.desk_url}/health"), 60),
         Service("actions", [python, "-m", "actions"],
                 http_ok(f"{settings.url(settings.actions_port)}/health"), 180),
-        Service("rasa", [python, "-m", "rasa", "run", "--model", str(model),
+        # Rasa's own command, with the action response schema checked once (bot/rasa_runtime.py)
+        Service("rasa", [python, "-m", "bot.rasa_runtime", "run", "--model", str(model),
                          "--endpoints", str(endpoints), "--credentials", str(credentials),
                          "--interface", settings.host, "--port", str(settings.rasa_port),
                          "--enable-api", "--auth-token", settings.rasa_token, "--cors", "*"],
