@@ -98,7 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         event_broker_url=_optional_url(env, "MOT_EVENT_BROKER_URL", {"amqp"}),
         articles_dir=Path(env.get("MOT_ARTICLES_DIR") or REPO / "knowledge" / "articles"),
         catalogue_path=Path(env.get("MOT_CATALOGUE") or REPO / "bot" / "moments.yml"),
-        max_message_chars=_int(env, "MOT_MAX_MESSAGE_CHARS", 5000, 1, 1_000_000),
+        max_message_chars=int_setting(env, "MOT_MAX_MESSAGE_CHARS", 5000, 1, 1_000_000),
         embedding_model=env.get("MOT_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
         session_key=env.get("MOT_SESSION_KEY") or _secret(data_dir, "session-key"),
         cookie_secure=_flag(env, "MOT_COOKIE_SECURE"),
@@ -115,7 +115,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
-def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+def int_setting(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting in [low, high] (``default`` when unset); else ConfigError."""
     raw = env.get(key)
     if raw is None or raw == "":
         return default
@@ -138,7 +139,7 @@ def _flag(env: Mapping[str, str], key: str) -> bool:
 
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
-    return _int(env, key, default, 1, 65535)
+    return int_setting(env, key, default, 1, 65535)
 
 
 def _url(env: Mapping[str, str], key: str, default: str, schemes: set[str]) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +118,8 @@ def per_moment(scored: Scored, thresholds: dict[str, float]) -> dict[str, dict]:
 
 
 def validation_predictions(texts: Sequence[str], intents: Sequence[str],
-                           out_of_scope: Sequence[str], encode, c: float,  # type: ignore[no-untyped-def]
+                           out_of_scope: Sequence[str],
+                           encode: Callable[[list[str]], np.ndarray], c: float,
                            folds: int = 5, seed: int = 0) -> Scored:
     """Out-of-fold predictions of the shipped recipe, plus predictions of out-of-scope texts."""
     from sklearn.model_selection import StratifiedKFold

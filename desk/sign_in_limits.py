@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.settings import ConfigError, _int
+from bot.settings import ConfigError, int_setting
 
 __all__ = ["SIGN_IN_GUARD", "Attempt", "MemoryAttemptLog", "RedisAttemptLog", "SignInGuard",
            "SignInLimits", "SignInRefused", "load_sign_in_limits"]
@@ -63,12 +63,12 @@ def load_sign_in_limits(env: Mapping[str, str] | None = None) -> SignInLimits:
     env = os.environ if env is None else env
     default = SignInLimits()
     limits = SignInLimits(
-        max_failures=_int(env, "MOT_SIGNIN_MAX_FAILURES", default.max_failures, 1, 1000),
-        max_failures_per_address=_int(env, "MOT_SIGNIN_MAX_FAILURES_PER_ADDRESS",
+        max_failures=int_setting(env, "MOT_SIGNIN_MAX_FAILURES", default.max_failures, 1, 1000),
+        max_failures_per_address=int_setting(env, "MOT_SIGNIN_MAX_FAILURES_PER_ADDRESS",
                                       default.max_failures_per_address, 1, 100_000),
-        window_seconds=_int(env, "MOT_SIGNIN_WINDOW_SECONDS", default.window_seconds, 1,
+        window_seconds=int_setting(env, "MOT_SIGNIN_WINDOW_SECONDS", default.window_seconds, 1,
                             7 * 86400),
-        slow_after=_int(env, "MOT_SIGNIN_SLOW_AFTER", default.slow_after, 0, 1000),
+        slow_after=int_setting(env, "MOT_SIGNIN_SLOW_AFTER", default.slow_after, 0, 1000),
     )
     if limits.slow_after > limits.max_failures:
         raise ConfigError("MOT_SIGNIN_SLOW_AFTER", str(limits.slow_after),
