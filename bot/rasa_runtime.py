@@ -5,7 +5,7 @@ validates the (large, unchanging) event schema itself against the JSON Schema me
 on every call. Profiled with py-spy on ``mot up`` under a stream of REST turns, that was
 over a third of the Rasa process's time per turn. :func:`check_schema_once` keeps Rasa's
 check (same schema, same error) but builds the validator once. ``mot up`` starts Rasa
-through this module; everything else is Rasa's own ``rasa`` command, unchanged.
+through this module; everything else is Rasa's own ``rasa`` command, unchanged (ADR 0009).
 """
 
 from __future__ import annotations
