@@ -93,6 +93,7 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     train = read_examples(train_path, "train")
     notes = [f"train: {train_path.name}"]
     validation = read_examples(train_path, "val")
+    halved = False
     if test_path is not None:
         test = read_examples(test_path, "train") or read_examples(test_path, "test")
         notes.append(f"test: {test_path.name}")
@@ -101,12 +102,13 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     elif validation:
         validation, test = stratified_cut(validation, 0.5, seed)
         notes.append(f"test: stratified half of the file's val part (seed {seed})")
+        halved = True
     else:
         train, test = stratified_cut(train, test_fraction, seed)
         notes.append(f"test: stratified {test_fraction:.0%} of train (seed {seed})")
     if validation:
-        notes.append("validation: the file's val part" + (" (the other half)" if
-                                                          "half" in notes[-1] else ""))
+        notes.append("validation: the file's val part" + (" (the other half)" if halved
+                                                          else ""))
     else:
         train, validation = stratified_cut(train, validation_fraction, seed + 1)
         notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
