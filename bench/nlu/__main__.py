@@ -5,6 +5,7 @@ Examples:
     python -m bench.nlu --dataset banking77 --pipeline baseline   # Rasa's default (~2 h)
     python -m bench.nlu --train my.csv --test my_test.csv --name mine
     python -m bench.nlu --dataset clinc150 --evaluate validation --option fine_tune_epochs=3
+    python -m bench.nlu --dataset clinc150 --max-per-intent 10 --misspell 0.2   # live-like
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from bench.nlu.data import cap_per_intent, load_splits
+from bench.nlu.data import Splits, cap_per_intent, load_splits
+from bench.nlu.misspell import misspell
 from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
 
@@ -54,7 +57,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="torch/TF threads (1 measured fastest on the shared 2-core box)")
     parser.add_argument("--max-per-intent", type=int, default=0,
                         help="cap every split at this many examples per intent (few-shot "
-                             "runs, smoke tests); the data set is named <name>-<N>-per-intent")
+                             "runs, smoke tests; out-of-scope test and validation messages "
+                             "are kept); the data set is named <name>-<N>-per-intent")
+    parser.add_argument("--misspell", type=float, default=0.0, metavar="RATE",
+                        help="put a keyboard typo in this share of the test messages' words "
+                             "(robustness to live messages); the data set is named "
+                             "<name>-misspelt-<RATE>")
     return parser.parse_args(argv)
 
 
@@ -76,10 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path)
         if args.max_per_intent:
-            for part in ("train", "validation", "test"):
-                setattr(splits, part, cap_per_intent(getattr(splits, part), args.max_per_intent))
-            splits.how += f"; at most {args.max_per_intent} per intent in every split"
-            splits.name += f"-{args.max_per_intent}-per-intent"
+            few_shot(splits, args.max_per_intent)
+        if args.misspell:
+            misspelt(splits, args.misspell)
         logging.info("%s: %d train, %d validation, %d test (%s)", name, len(splits.train),
                      len(splits.validation), len(splits.test), splits.how)
         result = run(splits, settings)
@@ -90,6 +97,25 @@ def main(argv: list[str] | None = None) -> int:
         update_readme()
         logging.info("README.md's NLU table rewritten from %s", REPO_RESULTS)
     return 0
+
+
+def few_shot(splits: Splits, cap: int) -> None:
+    """At most ``cap`` examples per intent, but every out-of-scope test/validation message."""
+    for part in ("train", "validation", "test"):
+        examples = getattr(splits, part)
+        outside = [e for e in examples if part != "train" and e[1] == splits.out_of_scope]
+        inside = [e for e in examples if e not in outside]
+        setattr(splits, part, cap_per_intent(inside, cap) + outside)
+    splits.how += f"; at most {cap} per intent in every split (out-of-scope: all but train's)"
+    splits.name += f"-{cap}-per-intent"
+
+
+def misspelt(splits: Splits, rate: float, seed: int = 20240609) -> None:
+    """Typos in the test messages only (training and thresholds see what was written)."""
+    rng = np.random.default_rng(seed)
+    splits.test = [(misspell(text, rng, rate), intent) for text, intent in splits.test]
+    splits.how += f"; test messages misspelt (typos in {rate:.0%} of words, seed {seed})"
+    splits.name += f"-misspelt-{rate:g}"
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from bot.components.moment_model import (
     per_class_sample,
     train_frozen,
 )
+from bot.components.spelling import SpellingCorrector
 from knowledge.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ RAW_CONFIDENCE_KEY = "moment_raw_confidence"
 ENCODER_DIRECTORY = "encoder"
 #: Modules whose code shapes a trained classifier (see ``fingerprint_addon``).
 SOURCE_MODULES = ("moment_classifier.py", "moment_model.py", "confidence.py", "calibration.py",
-                  "finetune.py")
+                  "finetune.py", "spelling.py")
 
 EmbedderFactory = Callable[[str, int | None], Embedder]
 
@@ -110,6 +111,9 @@ class MomentClassifier(GraphComponent):
             "inference_threads": 1,
             "C": 10.0,                # inverse regularisation of the logistic regression
             "ranking_length": 10,
+            # correct misspelt words into the training examples' words before encoding
+            # (bot/components/spelling.py; the message itself is never changed)
+            "spelling": True,
             "calibrate": True,        # temperature + confidence model on held-out predictions
             # add nearest-example cosines to the head's scores, weighted as chosen on held-out
             # predictions (moment_model.choose_knn_weight; 0 when they do not help)
@@ -137,6 +141,7 @@ class MomentClassifier(GraphComponent):
         self._embedder_factory = embedder_factory
         self.model = model
         self.fine_tuned = fine_tuned  # the encoder differs from the knowledge index's
+        self.speller: SpellingCorrector | None = None
         self._threads: int | None = self._config["threads"] or None
 
     @classmethod
@@ -167,6 +172,9 @@ class MomentClassifier(GraphComponent):
         y = np.array([labels.index(str(m.get(INTENT))) for m in examples], dtype=np.int64)
         started = time.monotonic()
         marked = np.array([is_calibration_example(m) for m in examples], dtype=bool)
+        if self._config["spelling"]:
+            trained = (text for text, held in zip(texts, marked, strict=True) if not held)
+            self.speller = SpellingCorrector.from_texts(trained)
         fine_tune = self.should_fine_tune(y[~marked])
         log.info("training the moment classifier on %d examples of %d moments (%s)",
                  len(texts), len(labels), "fine-tuned" if fine_tune else "frozen")
@@ -195,7 +203,7 @@ class MomentClassifier(GraphComponent):
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray) -> MomentModel:
         """Logistic regression on the unmarked examples, calibrated on the marked ones."""
-        x = self.embedder.encode(texts)
+        x = self.embedder.encode(self._corrected(texts, marked))
         model = train_frozen(x[~marked], y[~marked], labels, self._config["C"], calibrated=False)
         return self._calibrate_on(model, x[marked], y[marked])
 
@@ -231,12 +239,22 @@ class MomentClassifier(GraphComponent):
                             np.zeros(len(labels), dtype=np.float32), bank, y[kept])
         if len(held) == 0:
             return model
-        return self._calibrate_on(model, self.embedder.encode([texts[i] for i in held]), y[held])
+        held_texts = self._corrected([texts[i] for i in held])
+        return self._calibrate_on(model, self.embedder.encode(held_texts), y[held])
+
+    def _corrected(self, texts: list[str], which: np.ndarray | None = None) -> list[str]:
+        """``texts`` with their misspellings corrected (only the rows ``which`` says)."""
+        if self.speller is None:
+            return texts
+        return [self.speller.correct(t) if which is None or which[i] else t
+                for i, t in enumerate(texts)]
 
     def persist(self) -> None:
         assert self.model is not None
         with self._model_storage.write_to(self._resource) as directory:
             self.model.save(directory)
+            if self.speller is not None:
+                self.speller.save(directory)
             if self.fine_tuned:
                 self.embedder.model.save(str(directory / ENCODER_DIRECTORY))  # type: ignore
 
@@ -256,6 +274,7 @@ class MomentClassifier(GraphComponent):
         try:
             with model_storage.read_from(resource) as directory:
                 component.model = MomentModel.load(directory)
+                component.speller = SpellingCorrector.load(directory)
                 component._load_encoder(directory)
         except (ValueError, FileNotFoundError, KeyError):
             log.warning("no usable trained moment classifier; every message will be unsure")
@@ -274,7 +293,7 @@ class MomentClassifier(GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         if not with_text:
             return messages
-        vectors = self.embedder.encode([str(m.get(TEXT)) for m in with_text])
+        vectors = self.embedder.encode(self._corrected([str(m.get(TEXT)) for m in with_text]))
         for row, message in enumerate(with_text):
             if not self.fine_tuned:
                 message.set(EMBEDDING_KEY, encode_embedding(vectors[row]), add_to_output=True)

@@ -105,6 +105,25 @@ def test_persisted_component_loads_and_predicts_the_same(tmp_path: Path) -> None
                        atol=1e-3)
 
 
+def test_misspelt_message_is_classified_as_written_right_and_kept_as_written(
+        tmp_path: Path) -> None:
+    classifier, storage = component(tmp_path)
+    classifier.train(training_data())
+    loaded = MomentClassifier.load(MomentClassifier.get_default_config(), storage,
+                                   Resource("moments"), ExecutionContext(GraphSchema({}), "test"),
+                                   embedder=HashingEmbedder(128))
+    right = parse(loaded, "my card was charged twice")
+    misspelt = parse(loaded, "my card was chraged twcie")
+    assert misspelt.get(TEXT) == "my card was chraged twcie"
+    assert misspelt.get(EMBEDDING_KEY) == right.get(EMBEDDING_KEY)
+    assert misspelt.get(INTENT) == right.get(INTENT)
+    (tmp_path / "off").mkdir()
+    unspelt, _ = component(tmp_path / "off", spelling=False)
+    unspelt.train(training_data())
+    assert parse(unspelt, "my card was chraged twcie").get(EMBEDDING_KEY) != \
+        right.get(EMBEDDING_KEY)
+
+
 def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
     classifier, _ = component(tmp_path)
     held = {"cancel": ["end my membership please"] * 3, "parcel_late": ["courier is slow"] * 3}
