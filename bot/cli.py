@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bot.build import REPO, BuildError, generate, load_content, train
 from bot.catalogue import CatalogueError
@@ -92,14 +93,15 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
         say(f"warning: no out-of-scope messages at {out_of_scope}; thresholds from in-scope "
             "messages only")
     config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
-    c = next((float(part.get("C", 10.0)) for part in config["pipeline"]
-              if part["name"].endswith("MomentClassifier")), 10.0)
+    classifier: dict[str, Any] = next((part for part in config["pipeline"]
+                                       if part["name"].endswith("MomentClassifier")), {})
+    c = float(classifier.get("C", 10.0))
     say(f"validating on {len(examples)} catalogue examples (5-fold) and {len(outside)} "
         "out-of-scope messages")
     embedder = SentenceTransformerEmbedder(settings.embedding_model)
     scored = thresholds.validation_predictions(
         [str(m.get(TEXT)) for m in examples], [str(m.get(INTENT)) for m in examples],
-        outside, embedder.encode, c)
+        outside, embedder.encode, c, spelling=bool(classifier.get("spelling", True)))
     result = thresholds.choose_all(scored, catalogue)
     result["validation"] = {"in_scope": len(examples), "out_of_scope": len(outside),
                             "out_of_scope_source": str(out_of_scope)}

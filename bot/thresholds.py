@@ -120,8 +120,14 @@ def per_moment(scored: Scored, thresholds: dict[str, float]) -> dict[str, dict]:
 def validation_predictions(texts: Sequence[str], intents: Sequence[str],
                            out_of_scope: Sequence[str],
                            encode: Callable[[list[str]], np.ndarray], c: float,
-                           folds: int = 5, seed: int = 0) -> Scored:
-    """Out-of-fold predictions of the shipped recipe, plus predictions of out-of-scope texts."""
+                           folds: int = 5, seed: int = 0, spelling: bool = True) -> Scored:
+    """Out-of-fold predictions of the shipped recipe, plus predictions of out-of-scope texts.
+
+    With ``spelling`` (config.yml's default) messages are corrected as the classifier does,
+    into the words of the examples it trained on: a held-out fold into the other folds'
+    words, out-of-scope messages into all examples' words (which can pull them closer to a
+    moment: the thresholds must hold after that).
+    """
     from sklearn.model_selection import StratifiedKFold
 
     from bot.components.moment_model import train_frozen
@@ -133,16 +139,36 @@ def validation_predictions(texts: Sequence[str], intents: Sequence[str],
     confidence = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for kept, held in splitter.split(x, y):
-        prediction = train_frozen(x[kept], y[kept], labels, c).predict(x[held])
+        held_x = _corrected([texts[i] for i in held], [texts[i] for i in kept], encode,
+                            x[held]) if spelling else x[held]
+        prediction = train_frozen(x[kept], y[kept], labels, c).predict(held_x)
         predicted[held] = [labels[i] for i in prediction.probabilities.argmax(axis=1)]
         confidence[held] = prediction.confidence
     truth, top = list(intents), list(predicted)
     if out_of_scope:
-        outside = train_frozen(x, y, labels, c).predict(encode(list(out_of_scope)))
+        outside_x = encode(list(out_of_scope))
+        if spelling:
+            outside_x = _corrected(list(out_of_scope), list(texts), encode, outside_x)
+        outside = train_frozen(x, y, labels, c).predict(outside_x)
         truth += [""] * len(out_of_scope)
         top += [labels[i] for i in outside.probabilities.argmax(axis=1)]
         confidence = np.concatenate([confidence, outside.confidence])
     return Scored(truth, top, confidence)
+
+
+def _corrected(texts: list[str], trained: list[str],
+               encode: Callable[[list[str]], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """(n, d) embeddings of ``texts`` after spelling correction into ``trained``'s words
+    (``x``: their embeddings as written; only the corrected ones are encoded again)."""
+    from bot.components.spelling import SpellingCorrector
+
+    speller = SpellingCorrector.from_texts(trained)
+    corrected = [speller.correct(t) for t in texts]
+    changed = [i for i, (a, b) in enumerate(zip(texts, corrected, strict=True)) if a != b]
+    x = x.copy()
+    if changed:
+        x[changed] = encode([corrected[i] for i in changed])
+    return x
 
 
 def choose_all(scored: Scored, catalogue: Catalogue,

@@ -82,3 +82,24 @@ def test_out_of_scope_messages_from_clinc_style_json_or_lines(tmp_path: Path) ->
     lines = tmp_path / "oos.txt"
     lines.write_text("what time is it\n\n  who are you \n")
     assert read_out_of_scope(lines) == ["what time is it", "who are you"]
+
+
+def test_validation_messages_are_spelling_corrected_as_the_classifier_does() -> None:
+    from bot.thresholds import validation_predictions
+    from knowledge.embedder import HashingEmbedder
+
+    embedder = HashingEmbedder(64)
+    texts = [f"{word} {n}" for word in ("parcel late", "charged twice") for n in range(5)]
+    intents = [t.rsplit(" ", 1)[0].replace(" ", "_") for t in texts]
+    encoded: list[str] = []
+
+    def encode(batch: list[str]) -> np.ndarray:
+        encoded.extend(batch)
+        return embedder.encode(batch)
+
+    written = validation_predictions(texts, intents, ["parcell lates"], encode, 10.0,
+                                     spelling=False)
+    corrected = validation_predictions(texts, intents, ["parcell lates"], encode, 10.0)
+    assert "parcel late" in encoded  # only the corrected message is encoded again
+    assert corrected.predicted[-1] == "parcel_late"
+    assert corrected.confidence[-1] > written.confidence[-1]
