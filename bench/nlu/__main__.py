@@ -29,7 +29,12 @@ from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
 DATASETS = Path(os.environ.get("MOT_DATASETS")
                 or Path(__file__).resolve().parents[3] / "shared" / "datasets")
 BUILT_IN = {"banking77": DATASETS / "banking77" / "train.csv",
-            "clinc150": DATASETS / "clinc150" / "train_val.json"}
+            "clinc150": DATASETS / "clinc150" / "train_val.json",
+            # the shipped catalogue's generated NLU data (not run by default)
+            "catalogue": Path(__file__).resolve().parents[2] / "bot" / "data"}
+DEFAULT_DATASETS = ("banking77", "clinc150")
+#: The intent naming out-of-scope messages, where a data set calls it something else than oos.
+OUT_OF_SCOPE = {"catalogue": "out_of_scope"}
 #: Overrides of config.yml's MomentClassifier for the benchmark: none. The benchmark runs
 #: the shipped pipeline as it is; on ~100 examples a moment it fine-tunes (``fine_tune:
 #: auto``), within config.yml's time budget (ADR 0007).
@@ -40,8 +45,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.nlu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", action="append", choices=sorted(BUILT_IN),
-                        help="a built-in data set (repeatable; default: all)")
-    parser.add_argument("--train", type=Path, help="your own training file (CSV or JSON)")
+                        help="a built-in data set (repeatable; default: banking77 and "
+                             "clinc150)")
+    parser.add_argument("--train", type=Path,
+                        help="your own training file (CSV, JSON, or Rasa NLU YAML file/folder)")
     parser.add_argument("--test", type=Path, help="your own test file (else cut from train)")
     parser.add_argument("--name", default="custom", help="name of your own data set")
     parser.add_argument("--pipeline", choices=("project", "baseline"), default="project")
@@ -78,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         jobs = [(args.name, args.train, args.test)]
     else:
-        jobs = [(name, BUILT_IN[name], None) for name in args.dataset or sorted(BUILT_IN)]
+        jobs = [(name, BUILT_IN[name], None) for name in args.dataset or DEFAULT_DATASETS]
     args.results.mkdir(parents=True, exist_ok=True)
     written = []
     for name, train_path, test_path in jobs:
-        splits = load_splits(name, train_path, test_path)
+        splits = load_splits(name, train_path, test_path,
+                             out_of_scope=OUT_OF_SCOPE.get(name, "oos"))
         if args.max_per_intent:
             few_shot(splits, args.max_per_intent)
         if args.misspell:

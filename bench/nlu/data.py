@@ -1,10 +1,12 @@
 """Intent data for the NLU benchmark: reading train/test files and cutting stratified splits.
 
-Two formats, so that other data can be dropped in:
+Three formats, so that other data can be dropped in:
 
 - CSV with a header ``text,category`` (BANKING77's format);
 - JSON with lists of ``[text, intent]`` under ``train`` / ``val`` / ``test`` and, optionally,
-  ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``).
+  ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``);
+- Rasa NLU YAML: a file, or a folder whose NLU files are read (a Rasa project's ``data/``;
+  the shipped catalogue's ``bot/data``), read by Rasa's own reader.
 
 Whatever split a file lacks is cut from its training data, stratified, with a fixed seed, and
 the cut is recorded in the results so that it can be reproduced.
@@ -35,16 +37,32 @@ class Splits:
 
 
 def read_examples(path: Path, part: str = "train") -> list[Example]:
-    """Examples of one part of a file (CSV files have only one part, their rows)."""
+    """Examples of one part of a file (CSV and Rasa files have only one part, their rows)."""
+    if path.is_dir() or path.suffix in (".yml", ".yaml"):
+        return read_rasa_nlu(path) if part == "train" else []
     if path.suffix == ".csv":
         if part != "train":
             return []
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = csv.DictReader(handle)
-            return [(row["text"].strip(), row["category"].strip()) for row in rows]
+            return [(row["text"].strip(), row["category"].strip())
+                    for row in csv.DictReader(handle)]
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = list(data.get(part, [])) + list(data.get(f"oos_{part}", []))
     return [(str(text).strip(), str(intent)) for text, intent in rows]
+
+
+def read_rasa_nlu(path: Path) -> list[Example]:
+    """Intent examples of a Rasa NLU YAML file, or of every NLU file in a folder."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
+    examples = []
+    for file in files:
+        if RasaYAMLReader.is_yaml_nlu_file(file):
+            data = RasaYAMLReader().read(file)
+            examples += [(str(m.get("text")).strip(), str(m.get("intent")))
+                         for m in data.intent_examples]
+    return examples
 
 
 def stratified_cut(examples: list[Example], fraction: float,

@@ -146,7 +146,7 @@ def parse_all(port: int, texts: Sequence[str]) -> list[Parsed]:
 def _read(payload: dict[str, Any], seconds: float) -> Parsed:
     """Top intent, skipping Rasa's ``nlu_fallback`` (the harness applies thresholds itself)."""
     ranking = [r for r in payload.get("intent_ranking") or [] if r["name"] != FALLBACK_INTENT]
-    top = ranking[0] if ranking else {"name": "", "confidence": 0.0}
+    top: dict[str, Any] = ranking[0] if ranking else {"name": "", "confidence": 0.0}
     raw = payload.get("moment_raw_confidence")
     return Parsed(str(top["name"]), float(top["confidence"]),
                   float(raw) if raw is not None else float("nan"), seconds)

@@ -1,0 +1,54 @@
+"""The NLU benchmark's data handling: Rasa YAML input, few-shot caps, misspelt test messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.nlu.__main__ import few_shot, misspelt
+from bench.nlu.data import Splits, read_examples
+from bench.nlu.misspell import misspell
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_rasa_nlu_folders_are_read_with_entities_stripped(tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: parcel_late\n  examples: |\n'
+        "    - where is order [12345](order_number)\n    - my parcel is late\n",
+        encoding="utf-8")
+    (tmp_path / "rules.yml").write_text('version: "3.1"\nrules: []\n', encoding="utf-8")
+    assert read_examples(tmp_path) == [("where is order 12345", "parcel_late"),
+                                       ("my parcel is late", "parcel_late")]
+    assert read_examples(tmp_path, "test") == []
+    catalogue = read_examples(REPO / "bot" / "data")
+    assert len(catalogue) > 1000 and {"greet", "out_of_scope"} <= {i for _, i in catalogue}
+
+
+def splits() -> Splits:
+    def part(n: int) -> list[tuple[str, str]]:
+        return [(f"{intent} message {i}", intent) for intent in ("a", "b", "oos")
+                for i in range(n)]
+
+    return Splits("toy", part(8), part(8), part(8), "oos", "toy")
+
+
+def test_few_shot_caps_intents_but_keeps_every_out_of_scope_test_message() -> None:
+    toy = splits()
+    few_shot(toy, 2)
+    assert len(toy.train) == 6  # oos is a trained intent like the others
+    assert len(toy.test) == 2 + 2 + 8 and len(toy.validation) == 12
+    assert toy.name == "toy-2-per-intent"
+
+
+def test_misspelt_test_messages_are_seeded_and_leave_training_alone() -> None:
+    first, second = splits(), splits()
+    misspelt(first, 0.5)
+    misspelt(second, 0.5)
+    assert first.test == second.test and first.test != splits().test
+    assert first.train == splits().train and first.validation == splits().validation
+    assert [i for _, i in first.test] == [i for _, i in splits().test]
+    rng = np.random.default_rng(0)
+    typos = [misspell("please refund my payment", rng, 1.0) for _ in range(20)]
+    assert all(t.split()[0][0] == "p" and t != "please refund my payment" for t in typos)
