@@ -32,13 +32,20 @@ class RunSettings:
     threads: int = 2
 
 
+#: The harness's own outputs: changed by earlier runs, they do not make a run's code dirty.
+OUTPUTS = ("README.md", "bench/results/")
+
+
 def git_commit() -> dict[str, Any]:
-    """The commit the code ran at, and whether the working tree had changes."""
+    """The commit the code ran at, and whether the working tree had other changes than the
+    harness's own outputs (an earlier run's result file and README table)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=rasa.REPO, capture_output=True, text=True,
-                               check=False).stdout.strip()
+                               check=False).stdout
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines()]
+    return {"commit": git("rev-parse", "HEAD").strip(),
+            "dirty": any(not path.startswith(OUTPUTS) for path in changed)}
 
 
 def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path, float, dict]:
