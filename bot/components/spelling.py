@@ -2,9 +2,10 @@
 
 Live customer messages are typed fast on phones: "my parcell hasnt arived", "chrged twice".
 A misspelt word becomes unfamiliar word pieces to the encoder and moves the message away
-from the examples it belongs with (CLINC150 with 10 examples a moment and keyboard typos in
-30% of the words: 86.9% → 69.9% in-scope accuracy; with this correction 83.5%, clean
-messages unchanged; ADR 0007).
+from the examples it belongs with. With keyboard typos in a fifth of the words, accuracy on
+the shipped catalogue's held-out messages fell from 84.75% to 75.34%, and this correction
+brings it back to 79.82% (CLINC150 with 10 examples a moment: 85.03%, 74.97%, 82.39%);
+clean messages lose nothing (``python -m bench.nlu --misspell 0.2``, ADR 0007).
 
 What is corrected, and into what (symspellpy's symmetric-delete lookup):
 
@@ -32,6 +33,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
+
+from symspellpy import SymSpell, Verbosity
 
 #: Words, with an inner apostrophe kept together ("don't").
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
@@ -65,8 +68,6 @@ class SpellingCorrector:
     """
 
     def __init__(self, vocabulary: Mapping[str, int]) -> None:
-        from symspellpy import SymSpell
-
         self.vocabulary = dict(vocabulary)
         self._lookup = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for word, count in self.vocabulary.items():
@@ -84,8 +85,6 @@ class SpellingCorrector:
         return WORD.sub(self._correct_word, text)
 
     def _correct_word(self, match: re.Match[str]) -> str:
-        from symspellpy import Verbosity
-
         word = match.group(0)
         key = normalise(word)
         stem = word.split("'")[0].lower()
