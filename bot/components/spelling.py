@@ -36,8 +36,8 @@ from pathlib import Path
 
 from symspellpy import SymSpell, Verbosity
 
-#: Words, with an inner apostrophe kept together ("don't").
-WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+#: Words of letters (any alphabet: "Müller" stays one word), an inner apostrophe kept ("don't").
+WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 ENGLISH_DICTIONARY = "frequency_dictionary_en_82_765.txt"
 VOCABULARY_FILE = "spelling.json"
 MINIMUM_LENGTH = 4

@@ -25,7 +25,7 @@ def test_known_short_capital_and_faraway_words_are_left_alone() -> None:
     # acronyms ("DHL"); words far from every training word ("bitcoin"); codes.
     speller = corrector()
     for text in ["a partial refund", "I dont know", "otp not received", "bitcoin wallet",
-                 "order ORDR-1234"]:
+                 "order ORDR-1234", "Herr Müller", "mi paquete no ha llegado", ""]:
         assert speller.correct(text) == text
     assert speller.correct("my DHL parcle") == "my DHL parcel"
 
