@@ -110,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 def few_shot(splits: Splits, cap: int) -> None:
     """At most ``cap`` examples per intent, but every out-of-scope test/validation message."""
     for part in ("train", "validation", "test"):
+        kept_whole = splits.out_of_scope if part != "train" else None
         examples = getattr(splits, part)
-        outside = [e for e in examples if part != "train" and e[1] == splits.out_of_scope]
-        inside = [e for e in examples if e not in outside]
+        inside = [e for e in examples if e[1] != kept_whole]
+        outside = [e for e in examples if e[1] == kept_whole]
         setattr(splits, part, cap_per_intent(inside, cap) + outside)
     splits.how += f"; at most {cap} per intent in every split (out-of-scope: all but train's)"
     splits.name += f"-{cap}-per-intent"
