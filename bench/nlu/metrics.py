@@ -67,14 +67,22 @@ def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) 
 
     A higher threshold rejects more, so it can only raise out-of-scope recall; the in-scope
     constraint needs in-scope messages only, so a validation set without out-of-scope
-    messages still picks a threshold. Falls back to 0 (reject only predicted out-of-scope).
+    messages still picks a threshold. When even accepting everything stays below the target
+    (few examples per moment), the highest threshold with the best in-scope accuracy plus
+    out-of-scope recall instead, so that out-of-scope messages are still turned away;
+    without out-of-scope messages to weigh, 0 (reject only predicted out-of-scope).
     """
     candidates = np.unique(np.concatenate([[0.0], np.asarray(p.confidence, dtype=np.float64)]))
-    best = 0.0
-    for threshold in candidates:
-        if at_threshold(p, out_of_scope, float(threshold))["in_scope_accuracy"] >= in_scope_target:
-            best = max(best, float(threshold))
-    return best
+    points = [at_threshold(p, out_of_scope, float(threshold)) for threshold in candidates]
+    meeting = [point["threshold"] for point in points
+               if point["in_scope_accuracy"] >= in_scope_target]
+    if meeting:
+        return max(meeting)
+    if out_of_scope not in p.truth:
+        return 0.0
+    balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
+                         for point in points])
+    return points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"]
 
 
 def trade_off_curve(p: Predictions, out_of_scope: str, points: int = 41) -> dict[str, object]:

@@ -1,0 +1,46 @@
+"""The NLU benchmark's out-of-scope scoring: rejection, threshold choice on validation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.nlu.metrics import Predictions, at_threshold, choose_threshold
+
+OOS = "out_of_scope"
+
+
+def predictions(rows: list[tuple[str, str, float]]) -> Predictions:
+    """(truth, predicted intent, confidence) rows."""
+    return Predictions(truth=[r[0] for r in rows], intent=[r[1] for r in rows],
+                       confidence=np.array([r[2] for r in rows]),
+                       raw_confidence=np.full(len(rows), np.nan))
+
+
+def test_low_confidence_and_predicted_out_of_scope_are_rejected() -> None:
+    p = predictions([("a", "a", 0.9), ("a", "a", 0.4), ("b", "a", 0.8),
+                     (OOS, OOS, 0.9), (OOS, "a", 0.3)])
+    point = at_threshold(p, OOS, 0.5)
+    assert point["in_scope_accuracy"] == 1 / 3  # the 0.4 one is rejected, the 0.8 one wrong
+    assert point["out_of_scope_recall"] == 1.0
+
+
+def test_threshold_is_the_highest_that_keeps_the_in_scope_target() -> None:
+    rows = [("a", "a", 0.95)] * 18 + [("a", "a", 0.6), ("a", "b", 0.5), (OOS, "a", 0.55)]
+    threshold = choose_threshold(predictions(rows), OOS, in_scope_target=0.92)
+    assert threshold == 0.6  # 19 of 20 right; rejecting the 0.6 one would leave 18
+
+
+def test_unreachable_target_still_turns_out_of_scope_messages_away() -> None:
+    # few examples a moment: 70% right even when everything is accepted, target 95%;
+    # the out-of-scope messages are less confident than the right answers
+    rows = ([("a", "a", 0.9)] * 7 + [("a", "b", 0.4)] * 3
+            + [(OOS, "a", 0.3)] * 4 + [(OOS, OOS, 0.8)])
+    threshold = choose_threshold(predictions(rows), OOS, in_scope_target=0.95)
+    point = at_threshold(predictions(rows), OOS, threshold)
+    assert (point["in_scope_accuracy"], point["out_of_scope_recall"]) == (0.7, 1.0)
+    assert threshold == 0.9  # the highest with that balance: wrong answers turned away too
+
+
+def test_unreachable_target_without_out_of_scope_messages_rejects_nothing_more() -> None:
+    rows = [("a", "a", 0.9)] * 7 + [("a", "b", 0.4)] * 3
+    assert choose_threshold(predictions(rows), OOS, in_scope_target=0.95) == 0.0
