@@ -1,0 +1,152 @@
+"""``python -m bench.nlu.first_turn``: what the shipped assistant does with first messages.
+
+Each message of a labelled file is parsed by the assistant's trained model through ``rasa
+run`` and then decided by the assistant's own turn logic (``actions.dialogue.Dialogue``
+with the catalogue's thresholds and handoff policies), as the first turn of a conversation.
+The outcome is the moment answered or routed to a person, ``request_human`` for a handoff
+the customer asked for, or ``none`` for everything that gives no article (small talk, a
+clarifying question, a low-confidence handoff). A message is right when its outcome is one
+of its labels; ``none`` among the labels means that no article is right too (out-of-scope,
+vague or ambiguous messages).
+
+    python -m bench.nlu.first_turn                       # bench/data/first-turns.tsv
+    python -m bench.nlu.first_turn --messages my.tsv     # text<TAB>label|label...
+
+Writes ``bench/results/first-turn-<file name>.json``: the share answered right, answered
+wrongly (an article or person for another moment) and left unsure, for messages with a
+moment to find, and the share given an article among those where none is right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actions.dialogue import Answer, Decision, Dialogue, Handoff, HandoffReason, State, Turn
+from bench.nlu import rasa_runner as rasa
+from bench.nlu.run import git_commit
+from bot.catalogue import PERSON_MOMENT, load_catalogue
+from bot.settings import REPO
+
+NONE = "none"
+DEFAULT_MESSAGES = REPO / "bench" / "data" / "first-turns.tsv"
+RESULTS = REPO / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    text: str
+    labels: frozenset[str]
+
+
+def read_labelled(path: Path, moments: set[str]) -> list[Labelled]:
+    """``text<TAB>label|label`` lines; ``#`` comments and blank lines are skipped."""
+    known = moments | {NONE}
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, tab, labels = line.rpartition("\t")
+        if not tab or not text.strip():
+            raise ValueError(f"{path}:{number}: expected 'text<TAB>labels', got {line!r}")
+        label_set = frozenset(label.strip() for label in labels.split("|"))
+        unknown = sorted(label_set - known)
+        if unknown:
+            raise ValueError(f"{path}:{number}: unknown label(s) {', '.join(unknown)} "
+                             "(a moment id of bot/moments.yml or 'none')")
+        rows.append(Labelled(text.strip(), label_set))
+    if not rows:
+        raise ValueError(f"{path}: no labelled messages")
+    return rows
+
+
+def outcome(decision: Decision) -> str:
+    """The moment the first turn acts on, or ``none`` when it gives no article."""
+    if isinstance(decision, Answer):
+        return decision.moment.id
+    if isinstance(decision, Handoff):
+        if decision.reason is HandoffReason.CUSTOMER_ASKED:
+            return PERSON_MOMENT
+        if decision.reason is HandoffReason.POLICY and decision.moment is not None:
+            return decision.moment.id
+    return NONE
+
+
+def score(rows: list[Labelled], outcomes: list[str]) -> dict[str, Any]:
+    """Right / wrong / unsure for messages with a moment to find; articles where none is."""
+    pairs = list(zip(rows, outcomes, strict=True))
+    seeking = [(r, o) for r, o in pairs if NONE not in r.labels]
+    optional = [(r, o) for r, o in pairs if NONE in r.labels]
+    only_none = [(r, o) for r, o in optional if r.labels == {NONE}]
+
+    def share(pairs: list[tuple[Labelled, str]], test: Any) -> float:
+        return round(sum(1 for r, o in pairs if test(r, o)) / len(pairs), 4) if pairs else 0.0
+
+    return {
+        "messages": len(rows),
+        "right": share(pairs, lambda r, o: o in r.labels),
+        "with_a_moment": {
+            "messages": len(seeking),
+            "answered_right": share(seeking, lambda r, o: o in r.labels),
+            "answered_wrong": share(seeking, lambda r, o: o != NONE and o not in r.labels),
+            "unsure": share(seeking, lambda r, o: o == NONE),
+        },
+        "no_article_right": {
+            "messages": len(optional),
+            "given_a_wrong_article": share(optional, lambda r, o: o not in r.labels),
+            "out_of_scope_only": len(only_none),
+            "out_of_scope_given_an_article": share(only_none, lambda r, o: o != NONE),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=Path, default=DEFAULT_MESSAGES)
+    parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
+    parser.add_argument("--port", type=int, default=5108)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
+    rows = read_labelled(args.messages, {m.id for m in catalogue.moments})
+    model = args.model
+    if model is None:
+        from bot.build import train
+        from bot.settings import load_settings
+
+        model = train(load_settings(), lambda line: logging.info("mot: %s", line))
+    with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
+        parsed = rasa.parse_all(args.port, [r.text for r in rows])
+    dialogue = Dialogue(catalogue)
+    outcomes = [outcome(dialogue.decide(Turn(r.text, p.intent, p.confidence), State()))
+                for r, p in zip(rows, parsed, strict=True)]
+    result = {"messages_file": str(args.messages.resolve().relative_to(REPO))
+              if args.messages.resolve().is_relative_to(REPO) else str(args.messages),
+              "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec="seconds"),
+              **git_commit(), "model": model.name, "scores": score(rows, outcomes),
+              "outcomes": [{"text": r.text, "labels": sorted(r.labels), "outcome": o,
+                            "intent": p.intent, "confidence": round(p.confidence, 3)}
+                           for r, o, p in zip(rows, outcomes, parsed, strict=True)]}
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"first-turn-{args.messages.stem}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result["scores"], indent=1))
+    for row in result["outcomes"]:
+        if row["outcome"] not in row["labels"]:
+            print(f"  {row['outcome']:28s} for {row['text']!r} "
+                  f"({row['intent']} {row['confidence']:.2f}; right: {'|'.join(row['labels'])})")
+    logging.info("written %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

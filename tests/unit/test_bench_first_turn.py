@@ -1,0 +1,56 @@
+"""The first-turn benchmark's labels and scores (no model: decisions are given)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from actions.dialogue import Answer, Clarify, Handoff, HandoffReason, SmallTalk
+from bench.nlu.first_turn import DEFAULT_MESSAGES, Labelled, outcome, read_labelled, score
+from bot.catalogue import load_catalogue
+from bot.settings import REPO
+
+CATALOGUE = load_catalogue(REPO / "bot" / "moments.yml")
+MOMENTS = {m.id: m for m in CATALOGUE.moments}
+
+
+def test_the_shipped_messages_are_labelled_with_known_moments() -> None:
+    rows = read_labelled(DEFAULT_MESSAGES, set(MOMENTS))
+    assert len(rows) > 100
+    assert len({r.text.lower() for r in rows}) == len(rows)
+
+
+def test_a_bad_line_is_reported_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text("# comment\nmy parcel is late\tparcel_late\nrefund please\trefunds\n")
+    with pytest.raises(ValueError, match=r"m\.tsv:3: unknown label\(s\) refunds"):
+        read_labelled(path, set(MOMENTS))
+    path.write_text("no tab here\n")
+    with pytest.raises(ValueError, match=r"m\.tsv:1: expected 'text<TAB>labels'"):
+        read_labelled(path, set(MOMENTS))
+
+
+def test_outcome_is_the_moment_acted_on_or_none() -> None:
+    late, hacked = MOMENTS["parcel_late"], MOMENTS["account_hacked"]
+    assert outcome(Answer(late)) == "parcel_late"
+    assert outcome(Handoff(HandoffReason.POLICY, hacked)) == "account_hacked"
+    assert outcome(Handoff(HandoffReason.CUSTOMER_ASKED, late)) == "request_human"
+    assert outcome(Handoff(HandoffReason.LOW_CONFIDENCE, late)) == "none"
+    assert outcome(Clarify((late,))) == "none"
+    assert outcome(SmallTalk("utter_greet")) == "none"
+
+
+def test_scores_split_messages_with_a_moment_from_those_where_no_article_is_right() -> None:
+    rows = [Labelled("late", frozenset({"parcel_late"})),
+            Labelled("late?", frozenset({"parcel_late"})),
+            Labelled("refund", frozenset({"refund_not_received"})),
+            Labelled("weather", frozenset({"none"})),
+            Labelled("cancel", frozenset({"cancel_order", "none"}))]
+    scores = score(rows, ["parcel_late", "none", "parcel_late", "unexpected_fee", "none"])
+    assert scores["right"] == 0.4
+    assert scores["with_a_moment"] == {"messages": 3, "answered_right": 0.3333,
+                                       "answered_wrong": 0.3333, "unsure": 0.3333}
+    assert scores["no_article_right"] == {"messages": 2, "given_a_wrong_article": 0.5,
+                                          "out_of_scope_only": 1,
+                                          "out_of_scope_given_an_article": 1.0}
