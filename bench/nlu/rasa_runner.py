@@ -85,13 +85,16 @@ def train(config: Path, nlu: Path, out: Path, log: Path, threads: int = 2) -> tu
 def serve(model: Path, port: int, log: Path, threads: int = 2,
           timeout: float = 900.0) -> Iterator[None]:
     """A ``rasa run --enable-api`` on 127.0.0.1:port for the duration of the block."""
+    from bot.build import ensure_blank_spacy_model
+
+    ensure_blank_spacy_model()  # config.yml's SpacyNLP model: a fresh clone has none yet
     command = [sys.executable, "-m", "rasa", "run", "--enable-api", "--model", str(model),
                "--port", str(port), "--interface", "127.0.0.1"]
     with log.open("w") as handle:
         process = subprocess.Popen(command, cwd=REPO, env=rasa_env(threads), stdout=handle,
                                    stderr=subprocess.STDOUT)
     try:
-        _wait_ready(port, process, timeout)
+        _wait_ready(port, process, timeout, log)
         yield
     finally:
         process.terminate()
@@ -101,11 +104,19 @@ def serve(model: Path, port: int, log: Path, threads: int = 2,
             process.kill()
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float,
+                log: Path) -> None:
+    """Until /status answers; fails at once if the server exits or cannot load the model."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"`rasa run` exited with code {process.returncode}")
+            raise RuntimeError(f"`rasa run` exited with code {process.returncode}; see {log}")
+        failed = [line for line in log.read_text(errors="replace").splitlines()
+                  if "Could not load model" in line]
+        if failed:
+            raise RuntimeError(f"`rasa run` could not load the model: "
+                               f"{failed[0].split('Could not load model', 1)[1].strip()} "
+                               f"(see {log})")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             connection.request("GET", "/status")

@@ -1,10 +1,14 @@
-"""The NLU benchmark's out-of-scope scoring: rejection, threshold choice on validation."""
+"""The NLU benchmark's scoring (rejection, threshold choice) and its Rasa server start."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from bench.nlu.metrics import Predictions, at_threshold, choose_threshold
+from bench.nlu.rasa_runner import _wait_ready
 
 OOS = "out_of_scope"
 
@@ -44,3 +48,17 @@ def test_unreachable_target_still_turns_out_of_scope_messages_away() -> None:
 def test_unreachable_target_without_out_of_scope_messages_rejects_nothing_more() -> None:
     rows = [("a", "a", 0.9)] * 7 + [("a", "b", 0.4)] * 3
     assert choose_threshold(predictions(rows), OOS, in_scope_target=0.95) == 0.0
+
+
+def test_a_server_that_cannot_load_its_model_fails_at_once(tmp_path: Path) -> None:
+    class Running:
+        returncode = None
+
+        def poll(self) -> None:
+            return None
+
+    log = tmp_path / "serve.log"
+    log.write_text("ERROR    rasa.core.agent  - Could not load model due to Please confirm "
+                   "that bot/spacy/en_blank is an available spaCy model.\n")
+    with pytest.raises(RuntimeError, match="could not load the model: due to Please confirm"):
+        _wait_ready(1, Running(), timeout=60, log=log)  # type: ignore[arg-type]
