@@ -57,7 +57,7 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
 
 def render() -> str:
     parts = []
-    for name in ("turn", "retrieval", "desk", "nlu"):
+    for name in ("turn", "retrieval", "desk", "first-turn-first-turns", "nlu"):
         result = _load(name)
         if result is None:
             continue

@@ -105,6 +105,25 @@ def score(rows: list[Labelled], outcomes: list[str]) -> dict[str, Any]:
     }
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The README's summary of one run."""
+    scores = result["scores"]
+    found, none = scores["with_a_moment"], scores["no_article_right"]
+    return "\n".join([
+        f"**First turns** (`python -m bench.nlu.first_turn`, {result['started'][:10]}, commit "
+        f"{result['commit'][:7]}; {scores['messages']} live-chat-style messages in "
+        f"`{result['messages_file']}`, decided by the assistant's model and turn logic):",
+        "",
+        "| right outcome | with a moment: answered right / wrong / unsure | "
+        "no article right: given one | out of scope: given an article |",
+        "|---|---|---|---|",
+        f"| {scores['right']:.1%} | {found['answered_right']:.1%} / "
+        f"{found['answered_wrong']:.1%} / {found['unsure']:.1%} ({found['messages']}) | "
+        f"{none['given_a_wrong_article']:.1%} ({none['messages']}) | "
+        f"{none['out_of_scope_given_an_article']:.1%} ({none['out_of_scope_only']}) |",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
               "outcomes": [{"text": r.text, "labels": sorted(r.labels), "outcome": o,
                             "intent": p.intent, "confidence": round(p.confidence, 3)}
                            for r, o, p in zip(rows, outcomes, parsed, strict=True)]}
+    result["markdown"] = markdown(result)
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"first-turn-{args.messages.stem}.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
