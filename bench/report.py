@@ -57,7 +57,8 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
 
 def render() -> str:
     parts = []
-    for name in ("turn", "retrieval", "desk", "first-turn-first-turns", "nlu"):
+    for name in ("turn", "retrieval", "desk", "first-turn-first-turns",
+                 "first-turn-first-turns-independent", "nlu"):
         result = _load(name)
         if result is None:
             continue

@@ -9,10 +9,12 @@ clarifying question, a low-confidence handoff). A message is right when its outc
 of its labels; ``none`` among the labels means that no article is right too (out-of-scope,
 vague or ambiguous messages).
 
-    python -m bench.nlu.first_turn                       # bench/data/first-turns.tsv
+    python -m bench.nlu.first_turn                       # every bench/data/first-turns*.tsv
     python -m bench.nlu.first_turn --messages my.tsv     # text<TAB>label|label...
 
-Writes ``bench/results/first-turn-<file name>.json``: the share answered right, answered
+``first-turns.tsv`` was written by the team while probing the model; the independent set
+``first-turns-independent.tsv`` was written from the moments' titles and descriptions only,
+without seeing the training examples. Writes ``bench/results/first-turn-<file name>.json``: the share answered right, answered
 wrongly (an article or person for another moment) and left unsure, for messages with a
 moment to find, and the share given an article among those where none is right.
 """
@@ -34,7 +36,8 @@ from bot.catalogue import PERSON_MOMENT, load_catalogue
 from bot.settings import REPO
 
 NONE = "none"
-DEFAULT_MESSAGES = REPO / "bench" / "data" / "first-turns.tsv"
+DATA = REPO / "bench" / "data"
+DEFAULT_MESSAGES = DATA / "first-turns.tsv"
 RESULTS = REPO / "bench" / "results"
 
 
@@ -124,31 +127,14 @@ def markdown(result: dict[str, Any]) -> str:
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=Path, default=DEFAULT_MESSAGES)
-    parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
-    parser.add_argument("--port", type=int, default=5108)
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-
-    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
-    rows = read_labelled(args.messages, {m.id for m in catalogue.moments})
-    model = args.model
-    if model is None:
-        from bot.build import train
-        from bot.settings import load_settings
-
-        model = train(load_settings(), lambda line: logging.info("mot: %s", line))
-    with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
-        parsed = rasa.parse_all(args.port, [r.text for r in rows])
-    dialogue = Dialogue(catalogue)
+def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
+           dialogue: Dialogue, model: Path, results: Path) -> None:
+    """Decides each parsed message as a first turn; writes and prints the scores."""
     outcomes = [outcome(dialogue.decide(Turn(r.text, p.intent, p.confidence), State()))
                 for r, p in zip(rows, parsed, strict=True)]
-    result = {"messages_file": str(args.messages.resolve().relative_to(REPO))
-              if args.messages.resolve().is_relative_to(REPO) else str(args.messages),
+    source = messages.resolve()
+    result = {"messages_file": str(source.relative_to(REPO) if source.is_relative_to(REPO)
+                                   else source),
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
                   timespec="seconds"),
               **git_commit(), "model": model.name, "scores": score(rows, outcomes),
@@ -156,15 +142,43 @@ def main(argv: list[str] | None = None) -> int:
                             "intent": p.intent, "confidence": round(p.confidence, 3)}
                            for r, o, p in zip(rows, outcomes, parsed, strict=True)]}
     result["markdown"] = markdown(result)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"first-turn-{args.messages.stem}.json"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"first-turn-{messages.stem}.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result["scores"], indent=1))
+    print(f"{messages}:", json.dumps(result["scores"], indent=1))
     for row in result["outcomes"]:
         if row["outcome"] not in row["labels"]:
             print(f"  {row['outcome']:28s} for {row['text']!r} "
                   f"({row['intent']} {row['confidence']:.2f}; right: {'|'.join(row['labels'])})")
     logging.info("written %s", path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=Path, action="append",
+                        help="labelled messages (repeatable; default: every "
+                             "bench/data/first-turns*.tsv)")
+    parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
+    parser.add_argument("--port", type=int, default=5108)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
+    files = args.messages or sorted(DATA.glob("first-turns*.tsv"))
+    sets = {path: read_labelled(path, {m.id for m in catalogue.moments}) for path in files}
+    model = args.model
+    if model is None:
+        from bot.build import train
+        from bot.settings import load_settings
+
+        model = train(load_settings(), lambda line: logging.info("mot: %s", line))
+    dialogue = Dialogue(catalogue)
+    with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
+        for path, rows in sets.items():
+            parsed = rasa.parse_all(args.port, [r.text for r in rows])
+            report(path, rows, parsed, dialogue, model, args.results)
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actions.dialogue import Answer, Clarify, Handoff, HandoffReason, SmallTalk
-from bench.nlu.first_turn import DEFAULT_MESSAGES, Labelled, outcome, read_labelled, score
+from bench.nlu.first_turn import DATA, Labelled, outcome, read_labelled, score
 from bot.catalogue import load_catalogue
 from bot.settings import REPO
 
@@ -15,8 +15,9 @@ CATALOGUE = load_catalogue(REPO / "bot" / "moments.yml")
 MOMENTS = {m.id: m for m in CATALOGUE.moments}
 
 
-def test_the_shipped_messages_are_labelled_with_known_moments() -> None:
-    rows = read_labelled(DEFAULT_MESSAGES, set(MOMENTS))
+@pytest.mark.parametrize("name", ["first-turns.tsv", "first-turns-independent.tsv"])
+def test_the_shipped_messages_are_labelled_with_known_moments(name: str) -> None:
+    rows = read_labelled(DATA / name, set(MOMENTS))
     assert len(rows) > 100
     assert len({r.text.lower() for r in rows}) == len(rows)
 
