@@ -14,9 +14,10 @@ vague or ambiguous messages).
 
 ``first-turns.tsv`` was written by the team while probing the model; the independent set
 ``first-turns-independent.tsv`` was written from the moments' titles and descriptions only,
-without seeing the training examples. Writes ``bench/results/first-turn-<file name>.json``: the share answered right, answered
-wrongly (an article or person for another moment) and left unsure, for messages with a
-moment to find, and the share given an article among those where none is right.
+without seeing the training examples. Writes ``bench/results/first-turn-<file name>.json``:
+the share answered right, answered wrongly (an article or person for another moment) and
+left unsure, for messages with a moment to find, and the share given an article among
+those where none is right.
 """
 
 from __future__ import annotations
