@@ -33,8 +33,6 @@ BUILT_IN = {"banking77": DATASETS / "banking77" / "train.csv",
             # the shipped catalogue's generated NLU data (not run by default)
             "catalogue": Path(__file__).resolve().parents[2] / "bot" / "data"}
 DEFAULT_DATASETS = ("banking77", "clinc150")
-#: The intent naming out-of-scope messages, where a data set calls it something else than oos.
-OUT_OF_SCOPE = {"catalogue": "out_of_scope"}
 #: Overrides of config.yml's MomentClassifier for the benchmark: none. The benchmark runs
 #: the shipped pipeline as it is; on ~100 examples a moment it fine-tunes (``fine_tune:
 #: auto``), within config.yml's time budget (ADR 0007).
@@ -66,6 +64,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="cap every split at this many examples per intent (few-shot "
                              "runs, smoke tests; out-of-scope test and validation messages "
                              "are kept); the data set is named <name>-<N>-per-intent")
+    parser.add_argument("--out-of-scope", metavar="INTENT",
+                        help="the intent naming out-of-scope messages (default: the first of "
+                             "oos, out_of_scope, out-of-scope found in the data)")
+    parser.add_argument("--no-out-of-scope-training", action="store_true",
+                        help="train without the out-of-scope examples (as when no one has "
+                             "collected any); the data set is named <name>-no-oos-training")
     parser.add_argument("--misspell", type=float, default=0.0, metavar="RATE",
                         help="put a keyboard typo in this share of the test messages' words "
                              "(robustness to live messages); the data set is named "
@@ -89,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     written = []
     for name, train_path, test_path in jobs:
-        splits = load_splits(name, train_path, test_path,
-                             out_of_scope=OUT_OF_SCOPE.get(name, "oos"))
+        splits = load_splits(name, train_path, test_path, out_of_scope=args.out_of_scope)
         if args.max_per_intent:
             few_shot(splits, args.max_per_intent)
+        if args.no_out_of_scope_training:
+            without_out_of_scope_training(splits)
         if args.misspell:
             misspelt(splits, args.misspell)
         logging.info("%s: %d train, %d validation, %d test (%s)", name, len(splits.train),
@@ -117,6 +122,16 @@ def few_shot(splits: Splits, cap: int) -> None:
         setattr(splits, part, cap_per_intent(inside, cap) + outside)
     splits.how += f"; at most {cap} per intent in every split (out-of-scope: all but train's)"
     splits.name += f"-{cap}-per-intent"
+
+
+def without_out_of_scope_training(splits: Splits) -> None:
+    """Drops the out-of-scope training examples (validation and test keep theirs)."""
+    if splits.out_of_scope is None:
+        raise SystemExit(f"{splits.name}: --no-out-of-scope-training, but the data set has "
+                         "no out-of-scope intent (see --out-of-scope)")
+    splits.train = [e for e in splits.train if e[1] != splits.out_of_scope]
+    splits.how += "; out-of-scope examples left out of training"
+    splits.name += "-no-oos-training"
 
 
 def misspelt(splits: Splits, rate: float, seed: int = 20240609) -> None:

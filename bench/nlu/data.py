@@ -2,7 +2,9 @@
 
 Three formats, so that other data can be dropped in:
 
-- CSV with a header ``text,category`` (BANKING77's format);
+- CSV with a header naming a text column (``text``, ``utterance``, ``message``, ``sentence``
+  or ``query``) and an intent column (``category``, ``intent`` or ``label``); BANKING77's is
+  ``text,category``;
 - JSON with lists of ``[text, intent]`` under ``train`` / ``val`` / ``test`` and, optionally,
   ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``);
 - Rasa NLU YAML: a file, or a folder whose NLU files are read (a Rasa project's ``data/``;
@@ -22,6 +24,10 @@ from pathlib import Path
 import numpy as np
 
 Example = tuple[str, str]  # (text, intent)
+#: Intent names taken to mean out-of-scope when ``--out-of-scope`` does not name one.
+OUT_OF_SCOPE_NAMES = ("oos", "out_of_scope", "out-of-scope")
+TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query")
+INTENT_COLUMNS = ("category", "intent", "label")
 
 
 @dataclass
@@ -43,12 +49,31 @@ def read_examples(path: Path, part: str = "train") -> list[Example]:
     if path.suffix == ".csv":
         if part != "train":
             return []
-        with path.open(newline="", encoding="utf-8") as handle:
-            return [(row["text"].strip(), row["category"].strip())
-                    for row in csv.DictReader(handle)]
+        return read_csv(path)
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = list(data.get(part, [])) + list(data.get(f"oos_{part}", []))
     return [(str(text).strip(), str(intent)) for text, intent in rows]
+
+
+def read_csv(path: Path) -> list[Example]:
+    """Rows of a CSV file whose header names a text and an intent column."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip().lower() for name in reader.fieldnames or []]
+        text = next((name for name in TEXT_COLUMNS if name in header), None)
+        intent = next((name for name in INTENT_COLUMNS if name in header), None)
+        if text is None or intent is None:
+            raise ValueError(f"{path}: the header {','.join(header) or '(none)'} names no "
+                             f"{'text' if text is None else 'intent'} column (expected one of "
+                             f"{', '.join(TEXT_COLUMNS if text is None else INTENT_COLUMNS)})")
+        columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            value, label = row.get(columns[text]), row.get(columns[intent])
+            if not value or not value.strip() or not label or not label.strip():
+                raise ValueError(f"{path}:{number}: empty text or intent")
+            rows.append((value.strip(), label.strip()))
+        return rows
 
 
 def read_rasa_nlu(path: Path) -> list[Example]:
@@ -95,7 +120,7 @@ def cap_per_intent(examples: list[Example], cap: int) -> list[Example]:
 
 def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                 test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                seed: int = 20240607, out_of_scope: str | None = "oos") -> Splits:
+                seed: int = 20240607, out_of_scope: str | None = None) -> Splits:
     """Train/validation/test from the files, cutting what they lack.
 
     Test, in order: ``test_path`` (its rows, or its ``test`` part), the file's ``test`` part,
@@ -107,6 +132,9 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     data (seed + 1), never the test data. A ``val`` part is collected like the test data, so
     a threshold chosen on it holds on the test data; one cut from the training data is
     easier (same writers, same templates) and chose too strict a threshold (ADR 0007).
+
+    Out-of-scope: the intent ``out_of_scope`` names, else the first of OUT_OF_SCOPE_NAMES
+    found in any split (test data often has out-of-scope messages that training lacks).
     """
     train = read_examples(train_path, "train")
     notes = [f"train: {train_path.name}"]
@@ -131,6 +159,9 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
         train, validation = stratified_cut(train, validation_fraction, seed + 1)
         notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
                      f"(seed {seed + 1})")
-    intents = {intent for _, intent in train}
-    return Splits(name, train, validation, test,
-                  out_of_scope if out_of_scope in intents else None, "; ".join(notes))
+    intents = {intent for _, intent in train + validation + test}
+    if out_of_scope is None:
+        out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
+    elif out_of_scope not in intents:
+        raise ValueError(f"{name}: no example has the out-of-scope intent {out_of_scope!r}")
+    return Splits(name, train, validation, test, out_of_scope, "; ".join(notes))

@@ -68,9 +68,10 @@ def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) 
     A higher threshold rejects more, so it can only raise out-of-scope recall; the in-scope
     constraint needs in-scope messages only, so a validation set without out-of-scope
     messages still picks a threshold. When even accepting everything stays below the target
-    (few examples per moment), the highest threshold with the best in-scope accuracy plus
-    out-of-scope recall instead, so that out-of-scope messages are still turned away;
-    without out-of-scope messages to weigh, 0 (reject only predicted out-of-scope).
+    (few examples per moment), out-of-scope messages must still be turned away: then the
+    highest threshold with the best in-scope accuracy plus out-of-scope recall, or, with no
+    out-of-scope validation messages to weigh, the highest that keeps the target's share of
+    the right answers (95% of the in-scope accuracy reached without a threshold).
     """
     candidates = np.unique(np.concatenate([[0.0], np.asarray(p.confidence, dtype=np.float64)]))
     points = [at_threshold(p, out_of_scope, float(threshold)) for threshold in candidates]
@@ -79,7 +80,9 @@ def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) 
     if meeting:
         return max(meeting)
     if out_of_scope not in p.truth:
-        return 0.0
+        reachable = points[0]["in_scope_accuracy"] * in_scope_target
+        return max(point["threshold"] for point in points
+                   if point["in_scope_accuracy"] >= reachable)
     balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
                          for point in points])
     return points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from bench.nlu.__main__ import few_shot, misspelt
-from bench.nlu.data import Splits, read_examples
+from bench.nlu.__main__ import few_shot, misspelt, without_out_of_scope_training
+from bench.nlu.data import Splits, load_splits, read_examples
 from bench.nlu.misspell import misspell
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,3 +53,37 @@ def test_misspelt_test_messages_are_seeded_and_leave_training_alone() -> None:
     rng = np.random.default_rng(0)
     typos = [misspell("please refund my payment", rng, 1.0) for _ in range(20)]
     assert all(t.split()[0][0] == "p" and t != "please refund my payment" for t in typos)
+
+
+def test_csv_columns_are_found_by_name_and_bad_rows_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("Label,Utterance\nparcel_late,where is my parcel\noos,tell me a joke\n",
+                    encoding="utf-8")
+    assert read_examples(path) == [("where is my parcel", "parcel_late"),
+                                   ("tell me a joke", "oos")]
+    path.write_text("text,when\nwhere is my parcel,today\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mine\.csv: the header text,when names no intent"):
+        read_examples(path)
+    path.write_text("text,intent\nwhere is my parcel,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mine\.csv:2: empty text or intent"):
+        read_examples(path)
+
+
+def test_out_of_scope_found_in_test_data_that_training_lacks(tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("text,intent\n" + "".join(f"late {i},late\nrefund {i},refund\n"
+                                                for i in range(10)), encoding="utf-8")
+    test.write_text("text,intent\nwhere is it,late\nweather?,out_of_scope\n",
+                    encoding="utf-8")
+    assert load_splits("mine", train, test).out_of_scope == "out_of_scope"
+    assert load_splits("mine", train).out_of_scope is None
+    with pytest.raises(ValueError, match="no example has the out-of-scope intent 'none'"):
+        load_splits("mine", train, test, out_of_scope="none")
+
+
+def test_out_of_scope_training_can_be_left_out() -> None:
+    toy = splits()
+    without_out_of_scope_training(toy)
+    assert {i for _, i in toy.train} == {"a", "b"}
+    assert len(toy.validation) == len(toy.test) == 24
+    assert toy.name == "toy-no-oos-training"
