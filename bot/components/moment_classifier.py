@@ -48,6 +48,7 @@ from bot.components.moment_model import (
     MomentModel,
     calibrate,
     holdout_split,
+    out_of_fold,
     per_class_sample,
     train_frozen,
 )
@@ -202,10 +203,26 @@ class MomentClassifier(GraphComponent):
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray) -> MomentModel:
-        """Logistic regression on the unmarked examples, calibrated on the marked ones."""
+        """Logistic regression on the unmarked examples, calibrated on the marked ones and on
+        out-of-fold predictions of the unmarked ones.
+
+        The marked examples alone can hold too few mistakes to learn from: 20 of them (one a
+        moment), all answered right, made every confidence 1.0, out-of-scope messages too.
+        """
         x = self.embedder.encode(self._corrected(texts, marked))
-        model = train_frozen(x[~marked], y[~marked], labels, self._config["C"], calibrated=False)
-        return self._calibrate_on(model, x[marked], y[marked])
+        kept = ~marked
+        model = train_frozen(x[kept], y[kept], labels, self._config["C"], calibrated=False)
+        if not self._config["calibrate"]:
+            return model
+        head, truth = [model.head_logits(x[marked])], [y[marked]]
+        neighbours = [model.neighbours(x[marked])]
+        held_out = out_of_fold(x[kept], y[kept], self._config["C"], len(labels))
+        if held_out is not None:
+            head.append(held_out[0])
+            neighbours.append(held_out[1])
+            truth.append(y[kept])
+        return calibrate(model, np.concatenate(head), np.concatenate(truth),
+                         np.concatenate(neighbours), choose_weight=self._config["knn"])
 
     def _calibrate_on(self, model: MomentModel, x_held: np.ndarray,
                       y_held: np.ndarray) -> MomentModel:

@@ -174,6 +174,12 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
     if choose_weight:
         model.knn_weight = choose_knn_weight(head, neighbours, y)
     logits = combined_logits(head, neighbours, model.knn_weight)
+    if (logits.argmax(axis=1) == y).all():
+        # Not one mistake to learn from: the fitted temperature would sharpen every answer
+        # to certainty (the NLL only falls as it shrinks). Keep the softmax as it is.
+        model.temperature = 1.0
+        model.confidence = ConfidenceModel.identity()
+        return model
     model.temperature = temperature_for(logits, y)
     probabilities = softmax(logits / model.temperature)
     top = probabilities.argmax(axis=1)
@@ -202,11 +208,23 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
     classifier = LogisticRegression(C=c, max_iter=2000).fit(x, y)
     weights, bias = linear_scores(classifier, len(labels))
     model = MomentModel(labels, weights, bias, x.astype(np.float32), y.astype(np.int64))
-    if not calibrated or np.bincount(y)[np.bincount(y) > 0].min() < 2:
+    held_out = out_of_fold(x, y, c, len(labels), folds) if calibrated else None
+    if held_out is None:
         return model
+    return calibrate(model, held_out[0], y, held_out[1], choose_weight=knn)
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, classes: int,
+                folds: int = 5) -> tuple[np.ndarray, np.ndarray] | None:
+    """(n, classes) head logits and per-class nearest-example cosines of each row, both from
+    the folds that did not hold it; None when a class has fewer than two rows."""
+    counts = np.bincount(y)
+    if len(y) == 0 or counts[counts > 0].min() < 2:
+        return None
     logits, fold = out_of_fold_logits(x, y, c, folds=folds)
-    return calibrate(model, logits, y, out_of_fold_neighbours(x, y, fold, len(labels)),
-                     choose_weight=knn)
+    padded = np.full((len(y), classes), -1e4, dtype=np.float64)
+    padded[:, :logits.shape[1]] = logits
+    return padded, out_of_fold_neighbours(x, y, fold, classes)
 
 
 def out_of_fold_neighbours(x: np.ndarray, y: np.ndarray, fold: np.ndarray,

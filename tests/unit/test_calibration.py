@@ -14,10 +14,13 @@ from bot.components.calibration import (
 )
 from bot.components.confidence import ConfidenceModel, confidence_features
 from bot.components.moment_model import (
+    MomentModel,
+    calibrate,
     choose_knn_weight,
     class_similarities,
     combined_logits,
     holdout_split,
+    out_of_fold,
 )
 
 
@@ -130,3 +133,27 @@ def test_holdout_split_is_stratified_and_spares_small_classes() -> None:
     kept, held = holdout_split(y, 0.1, seed=0)
     assert sorted(np.concatenate([kept, held]).tolist()) == list(range(len(y)))
     assert np.bincount(y[held], minlength=3).tolist() == [2, 1, 0]
+
+
+def test_held_out_predictions_without_a_mistake_leave_the_softmax_as_it_is() -> None:
+    rng = np.random.default_rng(0)
+    y = np.arange(30) % 3
+    head = rng.normal(size=(30, 3))
+    head[np.arange(30), y] += 3.0  # every held-out prediction right
+    model = MomentModel(["a", "b", "c"], np.zeros((3, 4), dtype=np.float32),
+                        np.zeros(3, dtype=np.float32), np.zeros((0, 4), dtype=np.float32),
+                        np.zeros(0, dtype=np.int64))
+    calibrated = calibrate(model, head, y, np.zeros((30, 3)), choose_weight=False)
+    assert calibrated.temperature == 1.0  # a fitted one would shrink towards certainty
+    assert (calibrated.confidence.to_array() == ConfidenceModel.identity().to_array()).all()
+
+
+def test_out_of_fold_predictions_cover_every_moment_even_one_missing_here() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(12, 4)).astype(np.float32)
+    y = np.array([0, 1] * 6)
+    held_out = out_of_fold(x, y, 1.0, classes=3)
+    assert held_out is not None
+    logits, neighbours = held_out
+    assert logits.shape == neighbours.shape == (12, 3) and (logits[:, 2] <= -1e4).all()
+    assert out_of_fold(x[:3], np.array([0, 1, 1]), 1.0, classes=2) is None

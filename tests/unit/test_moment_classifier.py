@@ -132,6 +132,27 @@ def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
     assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values())
 
 
+def test_marked_examples_are_calibrated_on_together_with_out_of_fold_predictions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one marked example a moment can hold no mistake to learn from; the training
+    # examples' out-of-fold predictions are pooled with them
+    import bot.components.moment_classifier as module
+
+    pooled: list[int] = []
+    real = module.calibrate
+
+    def recording(model, head, y, neighbours, choose_weight=True):  # type: ignore[no-untyped-def]
+        pooled.append(len(y))
+        return real(model, head, y, neighbours, choose_weight)
+
+    monkeypatch.setattr(module, "calibrate", recording)
+    classifier, _ = component(tmp_path)
+    held = {"cancel": ["cancel my plan"], "parcel_late": ["my parcel is late again"],
+            "charged_twice": ["charged twice on my card"]}
+    classifier.train(training_data(held))
+    assert pooled == [3 + sum(len(v) for v in EXAMPLES.values())]
+
+
 def test_untrained_component_still_adds_the_embedding(tmp_path: Path) -> None:
     classifier, _ = component(tmp_path)
     message = parse(classifier, "hello")
