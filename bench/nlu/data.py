@@ -59,14 +59,13 @@ def read_csv(path: Path) -> list[Example]:
     """Rows of a CSV file whose header names a text and an intent column."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        header = [name.strip().lower() for name in reader.fieldnames or []]
-        text = next((name for name in TEXT_COLUMNS if name in header), None)
-        intent = next((name for name in INTENT_COLUMNS if name in header), None)
+        columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+        text = next((name for name in TEXT_COLUMNS if name in columns), None)
+        intent = next((name for name in INTENT_COLUMNS if name in columns), None)
         if text is None or intent is None:
-            raise ValueError(f"{path}: the header {','.join(header) or '(none)'} names no "
+            raise ValueError(f"{path}: the header {','.join(columns) or '(none)'} names no "
                              f"{'text' if text is None else 'intent'} column (expected one of "
                              f"{', '.join(TEXT_COLUMNS if text is None else INTENT_COLUMNS)})")
-        columns = {name.strip().lower(): name for name in reader.fieldnames or []}
         rows = []
         for number, row in enumerate(reader, start=2):
             value, label = row.get(columns[text]), row.get(columns[intent])

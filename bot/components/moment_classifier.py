@@ -214,22 +214,22 @@ class MomentClassifier(GraphComponent):
         model = train_frozen(x[kept], y[kept], labels, self._config["C"], calibrated=False)
         if not self._config["calibrate"]:
             return model
-        head, truth = [model.head_logits(x[marked])], [y[marked]]
-        neighbours = [model.neighbours(x[marked])]
         held_out = out_of_fold(x[kept], y[kept], self._config["C"], len(labels))
-        if held_out is not None:
-            head.append(held_out[0])
-            neighbours.append(held_out[1])
-            truth.append(y[kept])
-        return calibrate(model, np.concatenate(head), np.concatenate(truth),
-                         np.concatenate(neighbours), choose_weight=self._config["knn"])
+        more = None if held_out is None else (*held_out, y[kept])
+        return self._calibrate_on(model, x[marked], y[marked], more)
 
-    def _calibrate_on(self, model: MomentModel, x_held: np.ndarray,
-                      y_held: np.ndarray) -> MomentModel:
+    def _calibrate_on(self, model: MomentModel, x_held: np.ndarray, y_held: np.ndarray,
+                      more: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                      ) -> MomentModel:
+        """Calibrates on the held-out examples and, if given, on more held-out (head logits,
+        neighbour cosines, classes) predictions."""
         if not self._config["calibrate"] or len(y_held) == 0:
             return model
-        return calibrate(model, model.head_logits(x_held), y_held, model.neighbours(x_held),
-                         choose_weight=self._config["knn"])
+        head, neighbours, y = model.head_logits(x_held), model.neighbours(x_held), y_held
+        if more is not None:
+            head, neighbours, y = (np.concatenate(pair)
+                                   for pair in zip((head, neighbours, y), more, strict=True))
+        return calibrate(model, head, y, neighbours, choose_weight=self._config["knn"])
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
                           marked: np.ndarray) -> MomentModel:
