@@ -15,7 +15,7 @@ import traceback
 
 from bench.report import update_readme
 
-SUITES = ("bench.retrieval", "bench.turn", "bench.desk", "bench.nlu.first_turn")
+SUITES = ("bench.retrieval", "bench.encoder", "bench.turn", "bench.desk", "bench.nlu.first_turn")
 
 
 def main(argv: list[str]) -> int:

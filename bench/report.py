@@ -57,7 +57,7 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
 
 def render() -> str:
     parts = []
-    for name in ("turn", "retrieval", "desk", "first-turn-first-turns",
+    for name in ("turn", "encoder", "retrieval", "desk", "first-turn-first-turns",
                  "first-turn-first-turns-independent", "nlu"):
         result = _load(name)
         if result is None:
