@@ -130,10 +130,11 @@ class SentenceTransformerEmbedder:
     def _encode_one(self, text: str) -> np.ndarray:
         """One message (a customer turn): the same vector as ``encode``, sooner.
 
-        Through the ONNX Runtime copy (5.1 against 13.1 ms p50 on one thread, ADR 0007);
-        without it, the forward pass is called directly: SentenceTransformer.encode moves
-        the model to its device and sets eval mode on every call, walking all its modules,
-        which for one short message was a third of the encode (cProfile on a parse).
+        Through the ONNX Runtime copy (5.9 against 14.0 ms p50 on one thread: ``python -m
+        bench.encoder``); without it, the forward pass is called directly:
+        SentenceTransformer.encode moves the model to its device and sets eval mode on every
+        call, walking all its modules, which for one short message was a third of the
+        encode (cProfile on a parse).
         """
         import torch
 
