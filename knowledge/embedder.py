@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -93,6 +94,7 @@ class SentenceTransformerEmbedder:
         self._threads = threads
         self._onnx: OnnxEncoder | None = None
         self._use_onnx = onnx
+        self._exporting = threading.Lock()  # executor threads may ask for the copy at once
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self._model.eval()
         self._dimension = int((getattr(self._model, "get_embedding_dimension", None)
@@ -150,12 +152,14 @@ class SentenceTransformerEmbedder:
 
     def _export(self) -> OnnxEncoder | None:
         """The ONNX Runtime copy of the current weights, or None (then PyTorch) if unavailable."""
-        try:
-            self._onnx = OnnxEncoder(self._model, threads=1)
-        except OnnxUnavailable as error:
-            log.warning("single messages are encoded with PyTorch: %s", error)
-            self._use_onnx = False
-        return self._onnx
+        with self._exporting:
+            if self._onnx is None and self._use_onnx:
+                try:
+                    self._onnx = OnnxEncoder(self._model, threads=1)
+                except OnnxUnavailable as error:
+                    log.warning("single messages are encoded with PyTorch: %s", error)
+                    self._use_onnx = False
+            return self._onnx
 
 
 class HashingEmbedder:

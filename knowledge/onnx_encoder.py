@@ -49,19 +49,19 @@ class OnnxEncoder:
         self._model = model
         features = self._features(PROBE)
         self._inputs = sorted(features)
-        try:
-            graph = _export(model, self._inputs, features)
-        except Exception as error:  # any exporter failure means "use PyTorch"
-            raise OnnxUnavailable(f"export to ONNX failed: {error}") from error
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         # threads sleep while they wait: spinning takes the other core from Rasa (ADR 0007)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            graph, options, providers=["CPUExecutionProvider"])
-        agreement = float(self.encode(PROBE) @ _torch_vector(model, PROBE))
+        try:
+            self._session = onnxruntime.InferenceSession(
+                _export(model, self._inputs, features), options,
+                providers=["CPUExecutionProvider"])
+            agreement = float(self.encode(PROBE) @ _torch_vector(model, PROBE))
+        except Exception as error:  # any exporter or runtime failure means "use PyTorch"
+            raise OnnxUnavailable(f"export to ONNX failed: {error}") from error
         if agreement < MIN_AGREEMENT:
             raise OnnxUnavailable(f"the exported encoder disagrees with PyTorch "
                                   f"(cosine {agreement:.6f} < {MIN_AGREEMENT})")

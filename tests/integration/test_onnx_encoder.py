@@ -58,3 +58,17 @@ def test_a_copy_that_disagrees_is_not_used(monkeypatch, caplog) -> None:
     assert vector.shape == (1, 384)
     reference = SentenceTransformerEmbedder(onnx=False).encode(["where is my parcel"])
     assert float(vector[0] @ reference[0]) > 0.99999
+
+
+def test_a_failed_export_leaves_pytorch(monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(onnx_encoder, "_export", broken)
+    embedder = SentenceTransformerEmbedder(threads=1)
+    with caplog.at_level(logging.WARNING, logger="knowledge.embedder"):
+        first = embedder.encode(["where is my parcel"])
+        embedder.encode(["and again"])
+    assert caplog.text.count("export to ONNX failed: no exporter here") == 1  # tried once
+    reference = SentenceTransformerEmbedder(onnx=False).encode(["where is my parcel"])
+    assert float(first[0] @ reference[0]) > 0.99999
