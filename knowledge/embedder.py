@@ -91,7 +91,6 @@ class SentenceTransformerEmbedder:
         if threads:
             torch.set_num_threads(threads)
         self._name = model
-        self._threads = threads
         self._onnx: OnnxEncoder | None = None
         self._use_onnx = onnx
         self._exporting = threading.Lock()  # executor threads may ask for the copy at once

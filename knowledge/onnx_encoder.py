@@ -1,12 +1,11 @@
-"""One message at a time through ONNX Runtime: the same vector as PyTorch, 2.5x sooner.
+"""One message at a time through ONNX Runtime: the same vector as PyTorch, 2.4x sooner.
 
 A customer turn encodes one short message. PyTorch's eager forward pass of all-MiniLM-L6-v2
 on one thread took 14.0 ms (p50) for such a message; the same network exported to ONNX and
 run by ONNX Runtime took 5.9 ms, with the same vectors (lowest cosine 0.9999999 over 500
 BANKING77 messages: ``python -m bench.encoder``, ADR 0007). So a loaded encoder is exported
 in memory, from its current weights (the fine-tuned ones too), and single messages go
-through the exported copy.
-Batches (training, index builds) stay with PyTorch.
+through the exported copy. Batches (training, index builds) stay with PyTorch.
 
 Export is checked: the copy must give the PyTorch vector for a probe message, or it is not
 used (``OnnxUnavailable``) and the caller keeps PyTorch.
@@ -15,13 +14,10 @@ used (``OnnxUnavailable``) and the caller keeps PyTorch.
 from __future__ import annotations
 
 import io
-import logging
 import warnings
 from typing import Any
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 PROBE = "My card payment was declined twice, order #A1234 - what now?"
 # cosine between the exported copy's and PyTorch's vector of PROBE below which it is not used
