@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 from bot.build import rasa_env
 from bot.settings import REPO, Settings
@@ -113,8 +114,10 @@ def services(settings: Settings, model: Path, endpoints: Path, credentials: Path
         Service("rasa", [python, "-m", "bot.rasa_runtime", "run", "--model", str(model),
                          "--endpoints", str(endpoints), "--credentials", str(credentials),
                          "--interface", settings.host, "--port", str(settings.rasa_port),
-                         "--enable-api", "--auth-token", settings.rasa_token, "--cors", "*"],
-                http_ok(f"{settings.rasa_url}/model/parse?token={settings.rasa_token}",
+                         # one argument: a random token may begin with "-", which argparse
+                         # takes for an option when the value comes separately (1 start in 64)
+                         "--enable-api", f"--auth-token={settings.rasa_token}", "--cors", "*"],
+                http_ok(f"{settings.rasa_url}/model/parse?token={quote(settings.rasa_token)}",
                         {"text": "hello"}), 240, failure_marker="Could not load model"),
     ]
 
