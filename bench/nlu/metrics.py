@@ -47,23 +47,39 @@ def rejection_score(p: Predictions, out_of_scope: str | None) -> np.ndarray:
     """(n,) how out-of-scope each message looks: 1 - confidence, 2 if predicted out of scope."""
     score = 1.0 - np.asarray(p.confidence, dtype=np.float64)
     if out_of_scope is not None:
-        score[np.array(p.intent) == out_of_scope] = 2.0
+        score[np.array(p.intent, dtype=str) == out_of_scope] = 2.0
     return score
 
 
 def at_threshold(p: Predictions, out_of_scope: str, threshold: float) -> dict[str, float]:
-    """In-scope accuracy and out-of-scope recall when confidence < threshold is rejected."""
-    truth, intent = np.array(p.truth), np.array(p.intent)
+    """In-scope accuracy and out-of-scope recall when confidence < threshold is rejected.
+
+    A side without messages (no in-scope or no out-of-scope message) scores 0.
+    """
+    truth, intent = np.array(p.truth, dtype=str), np.array(p.intent, dtype=str)
     rejected = rejection_score(p, out_of_scope) > 1.0 - threshold
     inside = truth != out_of_scope
     accepted_right = (~rejected) & (truth == intent)
     return {"threshold": float(threshold),
-            "in_scope_accuracy": float(accepted_right[inside].mean()),
+            "in_scope_accuracy": float(accepted_right[inside].mean()) if inside.any() else 0.0,
             "out_of_scope_recall": float(rejected[~inside].mean()) if (~inside).any() else 0.0}
 
 
+#: The threshold without in-scope validation messages to choose one on (a few examples a
+#: moment leave a 10% cut empty): the confidence is P(top moment is right), calibrated on the
+#: training examples' out-of-fold predictions, so 0.5 answers when right is the likelier.
+NO_VALIDATION_THRESHOLD = 0.5
+
+
 def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) -> float:
-    """The highest threshold whose in-scope accuracy still meets the target (validation).
+    """The threshold :func:`threshold_and_rule` chooses."""
+    return threshold_and_rule(p, out_of_scope, in_scope_target)[0]
+
+
+def threshold_and_rule(p: Predictions, out_of_scope: str,
+                       in_scope_target: float) -> tuple[float, str]:
+    """The highest threshold whose in-scope accuracy still meets the target (validation),
+    and which rule chose it.
 
     A higher threshold rejects more, so it can only raise out-of-scope recall; the in-scope
     constraint needs in-scope messages only, so a validation set without out-of-scope
@@ -71,21 +87,27 @@ def choose_threshold(p: Predictions, out_of_scope: str, in_scope_target: float) 
     (few examples per moment), out-of-scope messages must still be turned away: then the
     highest threshold with the best in-scope accuracy plus out-of-scope recall, or, with no
     out-of-scope validation messages to weigh, the highest that keeps the target's share of
-    the right answers (95% of the in-scope accuracy reached without a threshold).
+    the right answers (95% of the in-scope accuracy reached without a threshold). Without
+    in-scope validation messages: :data:`NO_VALIDATION_THRESHOLD`.
     """
+    if all(truth == out_of_scope for truth in p.truth):
+        return NO_VALIDATION_THRESHOLD, "no in-scope validation message: 0.5"
     candidates = np.unique(np.concatenate([[0.0], np.asarray(p.confidence, dtype=np.float64)]))
     points = [at_threshold(p, out_of_scope, float(threshold)) for threshold in candidates]
     meeting = [point["threshold"] for point in points
                if point["in_scope_accuracy"] >= in_scope_target]
     if meeting:
-        return max(meeting)
+        return max(meeting), "highest meeting the in-scope target"
     if out_of_scope not in p.truth:
         reachable = points[0]["in_scope_accuracy"] * in_scope_target
-        return max(point["threshold"] for point in points
-                   if point["in_scope_accuracy"] >= reachable)
+        return (max(point["threshold"] for point in points
+                    if point["in_scope_accuracy"] >= reachable),
+                "target unreachable, no out-of-scope validation message: highest keeping "
+                "the target's share of the right answers")
     balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
                          for point in points])
-    return points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"]
+    return (points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"],
+            "target unreachable: best in-scope accuracy + out-of-scope recall")
 
 
 def trade_off_curve(p: Predictions, out_of_scope: str, points: int = 41) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import numpy as np
 from bench.nlu import metrics
 from bench.nlu import rasa_runner as rasa
 from bench.nlu.data import Example, Splits
+
+log = logging.getLogger(__name__)
 
 REPO_RESULTS = rasa.REPO / "bench" / "results"
 
@@ -87,7 +90,11 @@ def score(splits: Splits, validation: metrics.Predictions, test: metrics.Predict
     """Test scores; the threshold is chosen on validation predictions only."""
     result: dict[str, Any] = metrics.classification_scores(test, splits.out_of_scope)
     if splits.out_of_scope is not None:
-        threshold = metrics.choose_threshold(validation, splits.out_of_scope, target)
+        threshold, rule = metrics.threshold_and_rule(validation, splits.out_of_scope, target)
+        if not validation.truth:
+            log.warning("the validation split is empty (too few examples a moment for its "
+                        "cut): the out-of-scope threshold is %.2f", threshold)
+        result["threshold_rule"] = rule
         result["at_threshold"] = metrics.at_threshold(test, splits.out_of_scope, threshold)
         result["at_threshold_validation"] = metrics.at_threshold(
             validation, splits.out_of_scope, threshold)

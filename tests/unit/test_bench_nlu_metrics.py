@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.nlu.metrics import Predictions, at_threshold, choose_threshold
+from bench.nlu.metrics import (
+    NO_VALIDATION_THRESHOLD,
+    Predictions,
+    at_threshold,
+    choose_threshold,
+    threshold_and_rule,
+)
 from bench.nlu.rasa_runner import _wait_ready
 
 OOS = "out_of_scope"
@@ -26,6 +32,17 @@ def test_low_confidence_and_predicted_out_of_scope_are_rejected() -> None:
     point = at_threshold(p, OOS, 0.5)
     assert point["in_scope_accuracy"] == 1 / 3  # the 0.4 one is rejected, the 0.8 one wrong
     assert point["out_of_scope_recall"] == 1.0
+
+
+@pytest.mark.parametrize("rows", [[], [(OOS, "a", 0.4), (OOS, OOS, 0.9)]])
+def test_without_in_scope_validation_messages_the_threshold_is_one_half(rows) -> None:
+    """Four examples a moment leave a 10% validation cut empty; that run used to crash after
+    training and parsing everything."""
+    threshold, rule = threshold_and_rule(predictions(rows), OOS, in_scope_target=0.95)
+    assert threshold == NO_VALIDATION_THRESHOLD == 0.5
+    assert "no in-scope validation message" in rule
+    empty = at_threshold(predictions([]), OOS, threshold)
+    assert empty == {"threshold": 0.5, "in_scope_accuracy": 0.0, "out_of_scope_recall": 0.0}
 
 
 def test_threshold_is_the_highest_that_keeps_the_in_scope_target() -> None:
