@@ -70,6 +70,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-out-of-scope-training", action="store_true",
                         help="train without the out-of-scope examples (as when no one has "
                              "collected any); the data set is named <name>-no-oos-training")
+    parser.add_argument("--unseen-intents", type=int, default=0, metavar="N",
+                        help="N intents, drawn at random, are left out of training and "
+                             "become out-of-scope in validation and test: near-domain "
+                             "messages no moment covers (as BANKING77-OOS); the data set is "
+                             "named <name>-<N>-unseen")
     parser.add_argument("--misspell", type=float, default=0.0, metavar="RATE",
                         help="put a keyboard typo in this share of the test messages' words "
                              "(robustness to live messages); the data set is named "
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     written = []
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path, out_of_scope=args.out_of_scope)
+        if args.unseen_intents:
+            unseen_intents(splits, args.unseen_intents)
         if args.max_per_intent:
             few_shot(splits, args.max_per_intent)
         if args.no_out_of_scope_training:
@@ -122,6 +129,28 @@ def few_shot(splits: Splits, cap: int) -> None:
         setattr(splits, part, cap_per_intent(inside, cap) + outside)
     splits.how += f"; at most {cap} per intent in every split (out-of-scope: all but train's)"
     splits.name += f"-{cap}-per-intent"
+
+
+def unseen_intents(splits: Splits, count: int, seed: int = 20240610) -> None:
+    """``count`` intents, drawn at random (seed), become out of scope: their examples leave
+    training, and their validation and test messages are relabelled out-of-scope. These are
+    the hardest out-of-scope messages, close to the moments and with nothing like them to
+    learn from (the protocol of BANKING77-OOS, Zhang et al. 2022)."""
+    label = splits.out_of_scope or "oos"
+    intents = sorted({intent for _, intent in splits.train} - {label})
+    if not 0 < count < len(intents):
+        raise SystemExit(f"{splits.name}: --unseen-intents {count}, but the data set has "
+                         f"{len(intents)} in-scope intents")
+    rng = np.random.default_rng(seed)
+    unseen = {str(i) for i in rng.choice(intents, size=count, replace=False)}
+    splits.train = [e for e in splits.train if e[1] not in unseen]
+    for part in ("validation", "test"):
+        setattr(splits, part, [(text, label if intent in unseen else intent)
+                               for text, intent in getattr(splits, part)])
+    splits.out_of_scope = label
+    splits.how += (f"; {count} intents unseen in training, out of scope in validation and "
+                   f"test (seed {seed}): {', '.join(sorted(unseen))}")
+    splits.name += f"-{count}-unseen"
 
 
 def without_out_of_scope_training(splits: Splits) -> None:

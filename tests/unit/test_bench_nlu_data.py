@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.nlu.__main__ import few_shot, misspelt, without_out_of_scope_training
+from bench.nlu.__main__ import few_shot, misspelt, unseen_intents, without_out_of_scope_training
 from bench.nlu.data import Splits, load_splits, read_examples
 from bench.nlu.misspell import misspell
 
@@ -41,6 +41,22 @@ def test_few_shot_caps_intents_but_keeps_every_out_of_scope_test_message() -> No
     assert len(toy.train) == 6  # oos is a trained intent like the others
     assert len(toy.test) == 2 + 2 + 8 and len(toy.validation) == 12
     assert toy.name == "toy-2-per-intent"
+
+
+def test_unseen_intents_leave_training_and_become_out_of_scope_elsewhere() -> None:
+    toy = splits()
+    unseen_intents(toy, 1)
+    gone = ({"a", "b"} - {i for _, i in toy.train}).pop()
+    assert {i for _, i in toy.train} == {"a", "b", "oos"} - {gone} and len(toy.train) == 16
+    for part in (toy.validation, toy.test):
+        assert gone not in {i for _, i in part} and len(part) == 24
+        assert sum(i == "oos" for _, i in part) == 16
+    assert toy.name == "toy-1-unseen" and toy.out_of_scope == "oos" and gone in toy.how
+    again = splits()
+    unseen_intents(again, 1)
+    assert again.train == toy.train  # seeded
+    with pytest.raises(SystemExit, match="2 in-scope intents"):
+        unseen_intents(splits(), 2)
 
 
 def test_misspelt_test_messages_are_seeded_and_leave_training_alone() -> None:
