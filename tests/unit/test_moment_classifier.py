@@ -153,6 +153,28 @@ def test_marked_examples_are_calibrated_on_together_with_out_of_fold_predictions
     assert pooled == [3 + sum(len(v) for v in EXAMPLES.values())]
 
 
+def test_enough_marked_examples_with_mistakes_calibrate_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # collected like live messages (here 12 of 52 are parcel messages marked as cancel, as
+    # out-of-scope ones are unlike any training example): they alone fit the confidence
+    import bot.components.moment_classifier as module
+
+    calibrated_on: list[int] = []
+    real = module.calibrate
+
+    def recording(model, head, y, neighbours, choose_weight=True):  # type: ignore[no-untyped-def]
+        calibrated_on.append(len(y))
+        return real(model, head, y, neighbours, choose_weight)
+
+    monkeypatch.setattr(module, "calibrate", recording)
+    classifier, _ = component(tmp_path)
+    held = {"cancel": [f"my parcel is late again {n}" for n in range(12)],
+            "parcel_late": [f"courier is slow {n}" for n in range(20)],
+            "charged_twice": [f"charged twice on my card {n}" for n in range(20)]}
+    classifier.train(training_data(held))
+    assert calibrated_on == [52]
+
+
 def test_untrained_component_still_adds_the_embedding(tmp_path: Path) -> None:
     classifier, _ = component(tmp_path)
     message = parse(classifier, "hello")
