@@ -132,47 +132,42 @@ def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
     assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values())
 
 
-def test_marked_examples_are_calibrated_on_together_with_out_of_fold_predictions(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # one marked example a moment can hold no mistake to learn from; the training
-    # examples' out-of-fold predictions are pooled with them
+def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      held: dict[str, list[str]]) -> list[int]:
+    """How many held-out predictions each calibration of a training run was fitted on."""
     import bot.components.moment_classifier as module
 
-    pooled: list[int] = []
+    sizes: list[int] = []
     real = module.calibrate
 
     def recording(model, head, y, neighbours, choose_weight=True):  # type: ignore[no-untyped-def]
-        pooled.append(len(y))
+        sizes.append(len(y))
         return real(model, head, y, neighbours, choose_weight)
 
     monkeypatch.setattr(module, "calibrate", recording)
     classifier, _ = component(tmp_path)
+    classifier.train(training_data(held))
+    return sizes
+
+
+def test_marked_examples_are_calibrated_on_together_with_out_of_fold_predictions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one marked example a moment can hold no mistake to learn from; the training
+    # examples' out-of-fold predictions are pooled with them
     held = {"cancel": ["cancel my plan"], "parcel_late": ["my parcel is late again"],
             "charged_twice": ["charged twice on my card"]}
-    classifier.train(training_data(held))
-    assert pooled == [3 + sum(len(v) for v in EXAMPLES.values())]
+    sizes = calibration_sizes(tmp_path, monkeypatch, held)
+    assert sizes == [3 + sum(len(v) for v in EXAMPLES.values())]
 
 
 def test_enough_marked_examples_with_mistakes_calibrate_alone(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # collected like live messages (here 12 of 52 are parcel messages marked as cancel, as
     # out-of-scope ones are unlike any training example): they alone fit the confidence
-    import bot.components.moment_classifier as module
-
-    calibrated_on: list[int] = []
-    real = module.calibrate
-
-    def recording(model, head, y, neighbours, choose_weight=True):  # type: ignore[no-untyped-def]
-        calibrated_on.append(len(y))
-        return real(model, head, y, neighbours, choose_weight)
-
-    monkeypatch.setattr(module, "calibrate", recording)
-    classifier, _ = component(tmp_path)
     held = {"cancel": [f"my parcel is late again {n}" for n in range(12)],
             "parcel_late": [f"courier is slow {n}" for n in range(20)],
             "charged_twice": [f"charged twice on my card {n}" for n in range(20)]}
-    classifier.train(training_data(held))
-    assert calibrated_on == [52]
+    assert calibration_sizes(tmp_path, monkeypatch, held) == [52]
 
 
 def test_untrained_component_still_adds_the_embedding(tmp_path: Path) -> None:
