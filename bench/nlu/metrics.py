@@ -66,8 +66,9 @@ def at_threshold(p: Predictions, out_of_scope: str, threshold: float) -> dict[st
 
 
 #: The threshold without in-scope validation messages to choose one on (a few examples a
-#: moment leave a 10% cut empty): the confidence is P(top moment is right), calibrated on the
-#: training examples' out-of-fold predictions, so 0.5 answers when right is the likelier.
+#: moment leave a 10% cut empty): the confidence is P(top moment is right), calibrated by
+#: the pipeline on predictions of training examples it held out, so 0.5 answers when right
+#: is the likelier.
 NO_VALIDATION_THRESHOLD = 0.5
 
 
