@@ -16,13 +16,14 @@ import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.nlu.run import git_commit
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "encoder.json"
@@ -58,17 +59,11 @@ def measure(count: int, warmup: int = 20) -> dict[str, Any]:
     return {"messages": count, **summary, "cosine_min": round(min(cosines), 7)}
 
 
-def commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                            capture_output=True, text=True, check=False)
-    return result.stdout.strip() or "unknown"
-
-
 def markdown(result: dict[str, Any]) -> str:
     onnx, torch = result["onnx_runtime"], result["pytorch"]
     return "\n".join([
         f"**Encoding one message** (`python -m bench.encoder`, {result['measured_at']}, "
-        f"commit {result['commit']}, {result['machine']}; {result['messages']} BANKING77 "
+        f"commit {result['commit'][:7]}, {result['machine']}; {result['messages']} BANKING77 "
         f"messages, one thread, load average {result['load_average']} at the start):",
         "",
         "| runtime | p50 ms | p95 ms | mean ms |",
@@ -88,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     load = round(os.getloadavg()[0], 2)
     result: dict[str, Any] = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "commit": commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        **git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average": load, **measure(args.messages)}
     result["markdown"] = markdown(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -137,12 +137,12 @@ class SentenceTransformerEmbedder:
         call, walking all its modules, which for one short message was a third of the
         encode (cProfile on a parse).
         """
-        import torch
-
         if self._use_onnx:
             onnx = self._onnx or self._export()
             if onnx is not None:
                 return onnx.encode(text)[None, :]
+        import torch
+
         features = self._model.preprocess([text])
         with torch.inference_mode():
             vector = self._model(features)["sentence_embedding"]
