@@ -27,7 +27,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 #: The moment of a customer asking for a person: a request, not a problem to solve.
 PERSON_MOMENT = "request_human"
 #: Intents that are not moments: conversation mechanics handled by the dialogue.
-CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope")
+CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope", "vague")
 
 
 class CatalogueError(ValueError):

@@ -26,6 +26,7 @@ import argparse
 import datetime
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,22 @@ def outcome(decision: Decision) -> str:
     return NONE
 
 
-def score(rows: list[Labelled], outcomes: list[str]) -> dict[str, Any]:
-    """Right / wrong / unsure for messages with a moment to find; articles where none is."""
+def training_texts(data: Path = REPO / "bot" / "data") -> set[str]:
+    """The lower-cased training examples of the shipped model (moments and conversation)."""
+    from bench.nlu.data import read_rasa_nlu
+
+    return {text.lower() for text, _ in read_rasa_nlu(data)}
+
+
+def score(rows: list[Labelled], outcomes: list[str],
+          seen: Collection[str] = ()) -> dict[str, Any]:
+    """Right / wrong / unsure for messages with a moment to find; articles where none is.
+
+    ``seen`` are the training examples: short live messages ("help", "order") are often
+    word for word one of them, so the share right is also given without those.
+    """
     pairs = list(zip(rows, outcomes, strict=True))
+    unseen = [(r, o) for r, o in pairs if r.text.lower() not in seen]
     seeking = [(r, o) for r, o in pairs if NONE not in r.labels]
     optional = [(r, o) for r, o in pairs if NONE in r.labels]
     only_none = [(r, o) for r, o in optional if r.labels == {NONE}]
@@ -94,6 +108,8 @@ def score(rows: list[Labelled], outcomes: list[str]) -> dict[str, Any]:
     return {
         "messages": len(rows),
         "right": share(pairs, lambda r, o: o in r.labels),
+        "not_in_training": {"messages": len(unseen),
+                            "right": share(unseen, lambda r, o: o in r.labels)},
         "with_a_moment": {
             "messages": len(seeking),
             "answered_right": share(seeking, lambda r, o: o in r.labels),
@@ -113,15 +129,18 @@ def markdown(result: dict[str, Any]) -> str:
     """The README's summary of one run."""
     scores = result["scores"]
     found, none = scores["with_a_moment"], scores["no_article_right"]
+    unseen = scores["not_in_training"]
     return "\n".join([
         f"**First turns** (`python -m bench.nlu.first_turn`, {result['started'][:10]}, commit "
         f"{result['commit'][:7]}; {scores['messages']} live-chat-style messages in "
         f"`{result['messages_file']}`, decided by the assistant's model and turn logic):",
         "",
-        "| right outcome | with a moment: answered right / wrong / unsure | "
+        "| right outcome | the same, messages not word for word in training | "
+        "with a moment: answered right / wrong / unsure | "
         "no article right: given one | out of scope: given an article |",
-        "|---|---|---|---|",
-        f"| {scores['right']:.1%} | {found['answered_right']:.1%} / "
+        "|---|---|---|---|---|",
+        f"| {scores['right']:.1%} | {unseen['right']:.1%} ({unseen['messages']}) | "
+        f"{found['answered_right']:.1%} / "
         f"{found['answered_wrong']:.1%} / {found['unsure']:.1%} ({found['messages']}) | "
         f"{none['given_a_wrong_article']:.1%} ({none['messages']}) | "
         f"{none['out_of_scope_given_an_article']:.1%} ({none['out_of_scope_only']}) |",
@@ -129,7 +148,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
-           dialogue: Dialogue, model: Path, results: Path) -> None:
+           dialogue: Dialogue, model: Path, results: Path, seen: Collection[str]) -> None:
     """Decides each parsed message as a first turn; writes and prints the scores."""
     outcomes = [outcome(dialogue.decide(Turn(r.text, p.intent, p.confidence), State()))
                 for r, p in zip(rows, parsed, strict=True)]
@@ -138,7 +157,7 @@ def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
                                    else source),
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
                   timespec="seconds"),
-              **git_commit(), "model": model.name, "scores": score(rows, outcomes),
+              **git_commit(), "model": model.name, "scores": score(rows, outcomes, seen),
               "outcomes": [{"text": r.text, "labels": sorted(r.labels), "outcome": o,
                             "intent": p.intent, "confidence": round(p.confidence, 3)}
                            for r, o, p in zip(rows, outcomes, parsed, strict=True)]}
@@ -175,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.settings import load_settings
 
         model = train(load_settings(), lambda line: logging.info("mot: %s", line))
-    dialogue = Dialogue(catalogue)
+    dialogue, seen = Dialogue(catalogue), training_texts()
     with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
         for path, rows in sets.items():
             parsed = rasa.parse_all(args.port, [r.text for r in rows])
-            report(path, rows, parsed, dialogue, model, args.results)
+            report(path, rows, parsed, dialogue, model, args.results, seen)
     return 0
 
 

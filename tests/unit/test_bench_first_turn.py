@@ -15,7 +15,8 @@ CATALOGUE = load_catalogue(REPO / "bot" / "moments.yml")
 MOMENTS = {m.id: m for m in CATALOGUE.moments}
 
 
-@pytest.mark.parametrize("name", ["first-turns.tsv", "first-turns-independent.tsv"])
+@pytest.mark.parametrize("name", ["first-turns.tsv", "first-turns-independent.tsv",
+                                  "first-turns-fresh.tsv"])
 def test_the_shipped_messages_are_labelled_with_known_moments(name: str) -> None:
     rows = read_labelled(DATA / name, set(MOMENTS))
     assert len(rows) > 100
@@ -48,8 +49,10 @@ def test_scores_split_messages_with_a_moment_from_those_where_no_article_is_righ
             Labelled("refund", frozenset({"refund_not_received"})),
             Labelled("weather", frozenset({"none"})),
             Labelled("cancel", frozenset({"cancel_order", "none"}))]
-    scores = score(rows, ["parcel_late", "none", "parcel_late", "unexpected_fee", "none"])
+    scores = score(rows, ["parcel_late", "none", "parcel_late", "unexpected_fee", "none"],
+                   seen={"late", "weather"})
     assert scores["right"] == 0.4
+    assert scores["not_in_training"] == {"messages": 3, "right": 0.3333}
     assert scores["with_a_moment"] == {"messages": 3, "answered_right": 0.3333,
                                        "answered_wrong": 0.3333, "unsure": 0.3333}
     assert scores["no_article_right"] == {"messages": 2, "given_a_wrong_article": 0.5,

@@ -63,3 +63,12 @@ def test_out_of_scope_leads_to_clarify_not_a_wrong_solution(dialogue: d.Dialogue
     ranking = (("out_of_scope", 0.8), ("parcel_late", 0.1))
     decision = dialogue.decide(turn("out_of_scope", 0.8, ranking=ranking), d.State())
     assert isinstance(decision, d.Clarify)
+
+
+def test_vague_message_asks_which_moment_of_its_topic(dialogue: d.Dialogue) -> None:
+    ranking = (("vague", 0.9), ("parcel_late", 0.04), ("out_of_scope", 0.02),
+               ("parcel_missing", 0.02), ("parcel_damaged", 0.01))
+    decision = dialogue.decide(turn("vague", 0.9, text="my parcel", ranking=ranking), d.State())
+    assert isinstance(decision, d.Clarify)
+    assert [m.id for m in decision.choices] == ["parcel_late", "parcel_missing",
+                                                "parcel_damaged"]
