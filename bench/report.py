@@ -58,7 +58,7 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
 def render() -> str:
     parts = []
     for name in ("turn", "encoder", "retrieval", "desk", "first-turn-first-turns",
-                 "first-turn-first-turns-independent", "nlu"):
+                 "first-turn-first-turns-independent", "first-turn-first-turns-fresh", "nlu"):
         result = _load(name)
         if result is None:
             continue
