@@ -1,7 +1,7 @@
 """The three core flows over REST against the real processes (``mot up``).
 
-Self-service with an article and feedback, one clarifying question then a person, and a
-person on request with the full context packet at the desk. Also: bad input is refused
+Self-service with an article and feedback, one clarifying question then a person (or the
+moment chosen from it), and a person on request with the full context packet at the desk. Also: bad input is refused
 clearly and leaves the servers healthy.
 """
 
@@ -58,6 +58,16 @@ def test_unsure_asks_once_then_hands_off(assistant) -> None:
     handoff = say(assistant, sender, "asdf qwerty zxcv")
     assert "passed your conversation to a person" in handoff[0]["text"]
     assert handoff_of(assistant, sender)["packet"]["reason"] == "low_confidence"
+
+
+def test_a_topic_only_message_gets_its_topics_moments_to_choose_from(assistant) -> None:
+    sender = f"vague-{uuid.uuid4().hex[:8]}"
+    clarify = say(assistant, sender, "my parcel")
+    assert "Which of these is closest" in clarify[0]["text"]
+    payloads = [b["payload"] for b in clarify[0]["buttons"]]
+    assert payloads[0] in {"/parcel_late", "/parcel_missing", "/parcel_damaged"}, payloads
+    chosen = say(assistant, sender, payloads[0])
+    assert "Did this solve it?" in chosen[0]["text"]
 
 
 def test_person_on_request_gets_the_full_context_and_the_bot_pauses(assistant) -> None:
