@@ -1,8 +1,8 @@
 """The three core flows over REST against the real processes (``mot up``).
 
 Self-service with an article and feedback, one clarifying question then a person (or the
-moment chosen from it), and a person on request with the full context packet at the desk. Also: bad input is refused
-clearly and leaves the servers healthy.
+moment chosen from it), and a person on request with the full context packet at the desk.
+Also: bad input is refused clearly and leaves the servers healthy.
 """
 
 from __future__ import annotations
