@@ -98,6 +98,7 @@ def score(rows: list[Labelled], outcomes: list[str],
     """
     pairs = list(zip(rows, outcomes, strict=True))
     unseen = [(r, o) for r, o in pairs if r.text.lower() not in seen]
+    acted = [(r, o) for r, o in pairs if o != NONE]
     seeking = [(r, o) for r, o in pairs if NONE not in r.labels]
     optional = [(r, o) for r, o in pairs if NONE in r.labels]
     only_none = [(r, o) for r, o in optional if r.labels == {NONE}]
@@ -110,6 +111,8 @@ def score(rows: list[Labelled], outcomes: list[str],
         "right": share(pairs, lambda r, o: o in r.labels),
         "not_in_training": {"messages": len(unseen),
                             "right": share(unseen, lambda r, o: o in r.labels)},
+        # How far an article (or a routing) can be trusted: the share of them that were right.
+        "acted_on": {"messages": len(acted), "right": share(acted, lambda r, o: o in r.labels)},
         "with_a_moment": {
             "messages": len(seeking),
             "answered_right": share(seeking, lambda r, o: o in r.labels),
@@ -129,7 +132,7 @@ def markdown(result: dict[str, Any]) -> str:
     """The README's summary of one run."""
     scores = result["scores"]
     found, none = scores["with_a_moment"], scores["no_article_right"]
-    unseen = scores["not_in_training"]
+    unseen, acted = scores["not_in_training"], scores["acted_on"]
     return "\n".join([
         f"**First turns** (`python -m bench.nlu.first_turn`, {result['started'][:10]}, commit "
         f"{result['commit'][:7]}; {scores['messages']} live-chat-style messages in "
@@ -137,13 +140,15 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| right outcome | the same, messages not word for word in training | "
         "with a moment: answered right / wrong / unsure | "
-        "no article right: given one | out of scope: given an article |",
-        "|---|---|---|---|---|",
+        "no article right: given one | out of scope: given an article | "
+        "articles and routings: right |",
+        "|---|---|---|---|---|---|",
         f"| {scores['right']:.1%} | {unseen['right']:.1%} ({unseen['messages']}) | "
         f"{found['answered_right']:.1%} / "
         f"{found['answered_wrong']:.1%} / {found['unsure']:.1%} ({found['messages']}) | "
         f"{none['given_a_wrong_article']:.1%} ({none['messages']}) | "
-        f"{none['out_of_scope_given_an_article']:.1%} ({none['out_of_scope_only']}) |",
+        f"{none['out_of_scope_given_an_article']:.1%} ({none['out_of_scope_only']}) | "
+        f"{acted['right']:.1%} ({acted['messages']}) |",
     ])
 
 

@@ -53,6 +53,7 @@ def test_scores_split_messages_with_a_moment_from_those_where_no_article_is_righ
                    seen={"late", "weather"})
     assert scores["right"] == 0.4
     assert scores["not_in_training"] == {"messages": 3, "right": 0.3333}
+    assert scores["acted_on"] == {"messages": 3, "right": 0.3333}
     assert scores["with_a_moment"] == {"messages": 3, "answered_right": 0.3333,
                                        "answered_wrong": 0.3333, "unsure": 0.3333}
     assert scores["no_article_right"] == {"messages": 2, "given_a_wrong_article": 0.5,
