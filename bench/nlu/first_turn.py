@@ -12,12 +12,15 @@ vague or ambiguous messages).
     python -m bench.nlu.first_turn                       # every bench/data/first-turns*.tsv
     python -m bench.nlu.first_turn --messages my.tsv     # text<TAB>label|label...
 
-``first-turns.tsv`` was written by the team while probing the model; the independent set
-``first-turns-independent.tsv`` was written from the moments' titles and descriptions only,
-without seeing the training examples. Writes ``bench/results/first-turn-<file name>.json``:
-the share answered right, answered wrongly (an article or person for another moment) and
-left unsure, for messages with a moment to find, and the share given an article among
-those where none is right.
+``first-turns.tsv`` was written by the team while probing the model; the independent sets
+``first-turns-independent.tsv`` and, later, ``first-turns-fresh.tsv`` were written from the
+moments' titles and descriptions only, without seeing the training examples (the fresh one
+also without the earlier sets; the earlier ones have guided changes since). Writes
+``bench/results/first-turn-<file name>.json``: the share right (also without messages that
+are word for word a training example), for messages with a moment to find the share
+answered right, answered wrongly (an article or person for another moment) and left
+unsure, the share given an article among those where none is right, and the share of
+articles and routings that were right.
 """
 
 from __future__ import annotations
