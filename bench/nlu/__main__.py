@@ -33,6 +33,8 @@ BUILT_IN = {"banking77": DATASETS / "banking77" / "train.csv",
             # the shipped catalogue's generated NLU data (not run by default)
             "catalogue": Path(__file__).resolve().parents[2] / "bot" / "data"}
 DEFAULT_DATASETS = ("banking77", "clinc150")
+#: The share of the training data cut as the test split when a data set has no test part.
+DEFAULT_TEST_FRACTION = 0.2
 #: Overrides of config.yml's MomentClassifier for the benchmark: none. The benchmark runs
 #: the shipped pipeline as it is; on ~100 examples a moment it fine-tunes (``fine_tune:
 #: auto``), within config.yml's time budget (ADR 0007).
@@ -54,6 +56,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="override a MomentClassifier option (YAML value)")
     parser.add_argument("--evaluate", choices=("test", "validation"), default="test",
                         help="score on the validation split while tuning")
+    parser.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
+                        help="share of the training data cut as the test split when the data "
+                             "has no test part (BANKING77; default %(default)s); another "
+                             "value names the data set <name>-test-<PERCENT>pct")
     parser.add_argument("--in-scope-target", type=float, default=0.95)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mot-bench-nlu"))
     parser.add_argument("--results", type=Path, default=REPO_RESULTS)
@@ -98,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     written = []
     for name, train_path, test_path in jobs:
-        splits = load_splits(name, train_path, test_path, out_of_scope=args.out_of_scope)
+        splits = load_splits(name, train_path, test_path, test_fraction=args.test_fraction,
+                             out_of_scope=args.out_of_scope)
+        if args.test_fraction != DEFAULT_TEST_FRACTION:
+            name_test_fraction(splits, args.test_fraction)
         if args.unseen_intents:
             unseen_intents(splits, args.unseen_intents)
         if args.max_per_intent:
@@ -117,6 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         update_readme()
         logging.info("README.md's NLU table rewritten from %s", REPO_RESULTS)
     return 0
+
+
+def name_test_fraction(splits: Splits, fraction: float) -> None:
+    """Names a data set whose test split is another share of its training data; refuses a
+    data set whose test split was not cut from its training data (the option did nothing)."""
+    if "of train (seed" not in splits.how:
+        raise SystemExit(f"{splits.name}: --test-fraction applies only when the test split is "
+                         f"cut from the training data ({splits.how})")
+    splits.name += f"-test-{round(fraction * 100)}pct"
 
 
 def few_shot(splits: Splits, cap: int) -> None:

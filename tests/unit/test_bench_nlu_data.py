@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.nlu.__main__ import few_shot, misspelt, unseen_intents, without_out_of_scope_training
+from bench.nlu.__main__ import (
+    few_shot,
+    misspelt,
+    name_test_fraction,
+    unseen_intents,
+    without_out_of_scope_training,
+)
 from bench.nlu.data import Splits, load_splits, read_examples
 from bench.nlu.misspell import misspell
 
@@ -103,3 +109,16 @@ def test_out_of_scope_training_can_be_left_out() -> None:
     assert {i for _, i in toy.train} == {"a", "b"}
     assert len(toy.validation) == len(toy.test) == 24
     assert toy.name == "toy-no-oos-training"
+
+
+def test_a_smaller_test_split_is_named_and_refused_where_nothing_is_cut(tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("text,intent\n" + "".join(f"late {i},late\nrefund {i},refund\n"
+                                                for i in range(20)), encoding="utf-8")
+    test.write_text("text,intent\nwhere is it,late\n", encoding="utf-8")
+    splits = load_splits("mine", train, test_fraction=0.1)
+    assert len(splits.test) == 4
+    name_test_fraction(splits, 0.1)
+    assert splits.name == "mine-test-10pct"
+    with pytest.raises(SystemExit, match="applies only when the test split is cut"):
+        name_test_fraction(load_splits("mine", train, test, test_fraction=0.1), 0.1)
