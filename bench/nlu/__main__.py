@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.nlu.data import Splits, cap_per_intent, load_splits
+from bench.nlu.data import SPLIT_SEED, Splits, cap_per_intent, load_splits
 from bench.nlu.misspell import misspell
 from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
@@ -60,6 +60,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="share of the training data cut as the test split when the data "
                              "has no test part (BANKING77; default %(default)s); another "
                              "value names the data set <name>-test-<PERCENT>pct")
+    parser.add_argument("--split-seed", type=int, default=SPLIT_SEED,
+                        help="seed of the test and validation splits cut from the training "
+                             "data (default %(default)s); another value names the data set "
+                             "<name>-split-<SEED>, so that several cuts can be averaged")
     parser.add_argument("--in-scope-target", type=float, default=0.95)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mot-bench-nlu"))
     parser.add_argument("--results", type=Path, default=REPO_RESULTS)
@@ -105,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     written = []
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path, test_fraction=args.test_fraction,
-                             out_of_scope=args.out_of_scope)
+                             seed=args.split_seed, out_of_scope=args.out_of_scope)
         if args.test_fraction != DEFAULT_TEST_FRACTION:
             name_test_fraction(splits, args.test_fraction)
+        if args.split_seed != SPLIT_SEED:
+            splits.name += f"-split-{args.split_seed}"
         if args.unseen_intents:
             unseen_intents(splits, args.unseen_intents)
         if args.max_per_intent:

@@ -28,6 +28,8 @@ Example = tuple[str, str]  # (text, intent)
 OUT_OF_SCOPE_NAMES = ("oos", "out_of_scope", "out-of-scope")
 TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query")
 INTENT_COLUMNS = ("category", "intent", "label")
+#: The seed of the splits cut from training data (test; validation takes it + 1).
+SPLIT_SEED = 20240607
 
 
 @dataclass
@@ -119,7 +121,7 @@ def cap_per_intent(examples: list[Example], cap: int) -> list[Example]:
 
 def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                 test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                seed: int = 20240607, out_of_scope: str | None = None) -> Splits:
+                seed: int = SPLIT_SEED, out_of_scope: str | None = None) -> Splits:
     """Train/validation/test from the files, cutting what they lack.
 
     Test, in order: ``test_path`` (its rows, or its ``test`` part), the file's ``test`` part,

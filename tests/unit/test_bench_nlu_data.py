@@ -122,3 +122,13 @@ def test_a_smaller_test_split_is_named_and_refused_where_nothing_is_cut(tmp_path
     assert splits.name == "mine-test-10pct"
     with pytest.raises(SystemExit, match="applies only when the test split is cut"):
         name_test_fraction(load_splits("mine", train, test, test_fraction=0.1), 0.1)
+
+
+def test_another_split_seed_cuts_another_test_split(tmp_path: Path) -> None:
+    train = tmp_path / "train.csv"
+    train.write_text("text,intent\n" + "".join(f"late {i},late\nrefund {i},refund\n"
+                                                for i in range(20)), encoding="utf-8")
+    default, other = load_splits("mine", train), load_splits("mine", train, seed=1)
+    assert len(default.test) == len(other.test) == 8
+    assert default.test != other.test
+    assert "seed 1)" in other.how and "seed 2)" in other.how
