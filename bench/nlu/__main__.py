@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 def name_test_fraction(splits: Splits, fraction: float) -> None:
     """Names a data set whose test split is another share of its training data; refuses a
     data set whose test split was not cut from its training data (the option did nothing)."""
-    if "of train (seed" not in splits.how:
+    if not splits.test_cut:
         raise SystemExit(f"{splits.name}: --test-fraction applies only when the test split is "
                          f"cut from the training data ({splits.how})")
     splits.name += f"-test-{round(fraction * 100)}pct"

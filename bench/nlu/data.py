@@ -42,6 +42,7 @@ class Splits:
     test: list[Example]
     out_of_scope: str | None   # the intent naming out-of-scope messages, if any
     how: str                   # how the splits were made, for the results file
+    test_cut: bool = False     # the test split was cut from the training data
 
 
 def read_examples(path: Path, part: str = "train") -> list[Example]:
@@ -138,7 +139,7 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     found in any split (test data often has out-of-scope messages that training lacks).
     """
     train = read_examples(train_path, "train")
-    notes = [f"train: {train_path.name}"]
+    notes, test_cut = [f"train: {train_path.name}"], False
     validation = read_examples(train_path, "val")
     halved = False
     if test_path is not None:
@@ -153,6 +154,7 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     else:
         train, test = stratified_cut(train, test_fraction, seed)
         notes.append(f"test: stratified {test_fraction:.0%} of train (seed {seed})")
+        test_cut = True
     if validation:
         notes.append("validation: the file's val part" + (" (the other half)" if halved
                                                           else ""))
@@ -165,4 +167,4 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
         out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
     elif out_of_scope not in intents:
         raise ValueError(f"{name}: no example has the out-of-scope intent {out_of_scope!r}")
-    return Splits(name, train, validation, test, out_of_scope, "; ".join(notes))
+    return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut)
