@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+PRECISIONS = ("auto", "bfloat16", "float32")
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,16 @@ class FineTuneSettings:
     max_seq_length: int = 64
     freeze_word_embeddings: bool = True  # 11.7M of the 22.7M weights; AdamW on them is slow
     seed: int = 0
+    # "bfloat16": the encoder's forward pass under bfloat16 autocast (2.5x the examples a
+    # second on one core with avx512_bf16: 193 against 78); "float32"; "auto": bfloat16
+    # where the CPU computes it natively, else float32 (emulated bfloat16 is slower)
+    precision: str = "auto"
     time_budget: float = 0.0           # seconds; 0 = none (else the schedule ends on time)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"fine_tune_precision must be one of {', '.join(PRECISIONS)}, "
+                             f"not {self.precision!r}")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FineTuneSettings:
@@ -179,6 +193,20 @@ def fine_tune(model: Any, texts: Sequence[str], y: np.ndarray, classes: int,
     return np.ascontiguousarray(prototypes, dtype=np.float32)
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (Linux CPU flags avx512_bf16 or amx_bf16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def uses_bfloat16(precision: str) -> bool:
+    """Whether the fine-tune runs the encoder in bfloat16 (see ``FineTuneSettings.precision``)."""
+    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+
+
 def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
            settings: FineTuneSettings, progress: Progress) -> None:
     import torch
@@ -189,6 +217,8 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
     optimizer = _optimizer(model, head, settings)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
     targets = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    bfloat16 = uses_bfloat16(settings.precision)
+    log.info("fine-tuning in %s", "bfloat16" if bfloat16 else "float32")
     while progress.value < 1.0:
         for rows in length_buckets(lengths, settings.batch_size, rng):
             if progress.value >= 1.0:
@@ -196,7 +226,12 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
             factor = schedule(progress.value, settings.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
-            embedding = model(_batch_features(ids, rows, pad_id))["sentence_embedding"]
+            # Only the encoder's forward pass in bfloat16: with the head, the loss and the
+            # backward pass under autocast as well, BANKING77's embeddings collapsed onto two
+            # classes.
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+                embedding = model(_batch_features(ids, rows, pad_id))["sentence_embedding"]
+            embedding = embedding.float()
             logits = settings.scale * torch.nn.functional.normalize(embedding, dim=-1) @ \
                 torch.nn.functional.normalize(head, dim=-1).T
             loss = loss_fn(logits, targets[torch.from_numpy(rows)])

@@ -44,6 +44,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.finetune import FineTuneSettings
 from bot.components.moment_model import (
     MomentModel,
     calibrate,
@@ -150,6 +151,23 @@ class MomentClassifier(GraphComponent):
         self.fine_tuned = fine_tuned  # the encoder differs from the knowledge index's
         self.speller: SpellingCorrector | None = None
         self._threads: int | None = self._config["threads"] or None
+        self._check_fine_tune_settings()
+
+    def _check_fine_tune_settings(self) -> None:
+        """A misspelt or bad ``fine_tune_<setting>`` fails when the graph is built, not
+        minutes into training (or never, silently ignored)."""
+        known = {f"fine_tune_{field}" for field in FineTuneSettings.__dataclass_fields__}
+        known |= set(self.get_default_config())
+        unknown = sorted(key for key in self._config
+                         if key.startswith("fine_tune_") and key not in known)
+        where = f"{type(self).__name__} in config.yml"
+        if unknown:
+            raise ValueError(f"{where}: unknown option {', '.join(unknown)}; the fine-tune "
+                             f"options are {', '.join(sorted(known - {'fine_tune'}))}")
+        try:
+            FineTuneSettings.from_config(self._config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from error
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -255,7 +273,7 @@ class MomentClassifier(GraphComponent):
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
                           marked: np.ndarray) -> MomentModel:
-        from bot.components.finetune import FineTuneSettings, fine_tune
+        from bot.components.finetune import fine_tune
 
         settings = FineTuneSettings.from_config(self._config)
         if marked.any():

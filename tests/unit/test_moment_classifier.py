@@ -13,6 +13,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components import finetune
 from bot.components.moment_classifier import (
     EMBEDDING_KEY,
     RAW_CONFIDENCE_KEY,
@@ -182,3 +183,22 @@ def test_fine_tuning_is_chosen_by_the_examples_a_moment_has(
         tmp_path: Path, setting: object, per_moment: int, expected: bool) -> None:
     classifier, _ = component(tmp_path, fine_tune=setting, fine_tune_min_examples=50)
     assert classifier.should_fine_tune(np.repeat(np.arange(3), per_moment)) is expected
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ({"fine_tune_precision": "half"}, "fine_tune_precision must be one of auto, bfloat16"),
+    ({"fine_tune_epoch": 6}, "unknown option fine_tune_epoch"),
+])
+def test_a_bad_fine_tune_option_is_named_when_the_component_is_built(
+        tmp_path: Path, option: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        component(tmp_path, **option)
+
+
+@pytest.mark.parametrize(("precision", "native", "expected"), [
+    ("auto", True, True), ("auto", False, False), ("bfloat16", False, True),
+    ("float32", True, False)])
+def test_fine_tune_runs_in_bfloat16_only_where_asked_or_native(
+        monkeypatch: pytest.MonkeyPatch, precision: str, native: bool, expected: bool) -> None:
+    monkeypatch.setattr(finetune, "native_bfloat16", lambda: native)
+    assert finetune.uses_bfloat16(precision) is expected
