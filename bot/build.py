@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,7 +85,17 @@ def ensure_blank_spacy_model(path: Path = BLANK_SPACY_MODEL) -> Path:
     nlp.meta.update({"name": "en_blank", "version": "1.0.0",
                      "description": "Blank English pipeline: tokenizer only."})
     path.parent.mkdir(parents=True, exist_ok=True)
-    nlp.to_disk(path)
+    # Written aside and renamed into place: two trainings started together (benchmarks side
+    # by side) once both wrote to the path, and the second failed on an existing directory.
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        nlp.to_disk(staging)
+        os.rename(staging, path)
+    except OSError:
+        if not (path / "meta.json").exists():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 

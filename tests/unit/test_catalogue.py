@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.build import generate, load_content
+from bot.build import ensure_blank_spacy_model, generate, load_content
 from bot.catalogue import MIN_EXAMPLES, STAGES, CatalogueError, load_catalogue, parse_catalogue
 from bot.settings import load_settings
 
@@ -83,3 +83,43 @@ def test_generated_nlu_holds_every_example(catalogue) -> None:
     nlu = yaml.safe_load((REPO / "bot/data/nlu_moments.yml").read_text(encoding="utf-8"))
     written = {entry["intent"]: entry["examples"].count("\n- ") + 1 for entry in nlu["nlu"]}
     assert written == {m.id: len(m.examples) for m in catalogue.moments}
+
+
+def test_blank_spacy_model_made_by_two_trainings_at_once(tmp_path: Path, monkeypatch) -> None:
+    """Benchmarks trained side by side both made config.yml's spaCy model, and one failed on
+    the other's directory. Here the other one finishes while this one builds its pipeline."""
+    import spacy
+
+    target = tmp_path / "spacy" / "en_blank"
+    real_blank = spacy.blank
+
+    def other_training_finishes_first(language: str):
+        nlp = real_blank(language)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nlp.to_disk(target)
+        return nlp
+
+    monkeypatch.setattr(spacy, "blank", other_training_finishes_first)
+    assert ensure_blank_spacy_model(target) == target
+    assert (target / "meta.json").exists()
+    assert [p.name for p in target.parent.iterdir()] == ["en_blank"]  # no staging left
+
+
+def test_blank_spacy_model_is_never_left_half_written(tmp_path: Path, monkeypatch) -> None:
+    """A training stopped while writing the model leaves nothing at the path, so the next one
+    (or one running beside it) never finds a directory that is not a model."""
+    from spacy.language import Language
+
+    def interrupted(self, path, **kwargs):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "config.cfg").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Language, "to_disk", interrupted)
+    target = tmp_path / "spacy" / "en_blank"
+    with pytest.raises(KeyboardInterrupt):
+        ensure_blank_spacy_model(target)
+    assert list(target.parent.iterdir()) == []
+    monkeypatch.undo()
+    assert (ensure_blank_spacy_model(target) / "meta.json").exists()
