@@ -81,7 +81,6 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     from rasa.shared.nlu.training_data.loading import load_data
 
     from bot import thresholds
-    from knowledge.embedder import SentenceTransformerEmbedder
 
     catalogue, _ = load_content(settings)
     generate(catalogue)
@@ -95,13 +94,12 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
     classifier: dict[str, Any] = next((part for part in config["pipeline"]
                                        if part["name"].endswith("MomentClassifier")), {})
-    c = float(classifier.get("C", 10.0))
-    say(f"validating on {len(examples)} catalogue examples (5-fold) and {len(outside)} "
-        "out-of-scope messages")
-    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    options = {key: value for key, value in classifier.items() if key != "name"}
+    say(f"validating on {len(examples)} catalogue examples (5-fold, config.yml's classifier; "
+        f"a few minutes when it fine-tunes) and {len(outside)} out-of-scope messages")
     scored = thresholds.validation_predictions(
         [str(m.get(TEXT)) for m in examples], [str(m.get(INTENT)) for m in examples],
-        outside, embedder.encode, c, spelling=bool(classifier.get("spelling", True)))
+        outside, thresholds.classifier_fit(options))
     result = thresholds.choose_all(scored, catalogue)
     result["validation"] = {"in_scope": len(examples), "out_of_scope": len(outside),
                             "out_of_scope_source": str(out_of_scope)}

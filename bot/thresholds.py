@@ -10,7 +10,8 @@ of that severity in ``bot/moments.yml``.
 Validation messages:
 
 - in scope: every catalogue example, predicted by a model trained on the other folds
-  (stratified 5-fold, the shipped recipe: frozen encoder, calibration inside each fold);
+  (stratified 5-fold, the shipped recipe with config.yml's options: spelling correction,
+  the encoder fine-tuned or frozen as it chooses, calibration inside each fold);
 - out of scope: messages about nothing the company handles (by default CLINC150's public
   out-of-scope queries in ``../shared/datasets``, read from there), predicted by the model
   trained on all examples. A moment predicted for one of them counts as a wrong answer,
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,58 +120,74 @@ def per_moment(scored: Scored, thresholds: dict[str, float]) -> dict[str, dict]:
     return report
 
 
+#: Trains the shipped classifier on (texts, intents) and returns its predictor: texts in,
+#: (top intents, calibrated confidences) out.
+Predictor = Callable[[list[str]], tuple[list[str], np.ndarray]]
+Fit = Callable[[list[str], list[str]], Predictor]
+
+
 def validation_predictions(texts: Sequence[str], intents: Sequence[str],
-                           out_of_scope: Sequence[str],
-                           encode: Callable[[list[str]], np.ndarray], c: float,
-                           folds: int = 5, seed: int = 0, spelling: bool = True) -> Scored:
+                           out_of_scope: Sequence[str], fit: Fit,
+                           folds: int = 5, seed: int = 0) -> Scored:
     """Out-of-fold predictions of the shipped recipe, plus predictions of out-of-scope texts.
 
-    With ``spelling`` (config.yml's default) messages are corrected as the classifier does,
-    into the words of the examples it trained on: a held-out fold into the other folds'
-    words, out-of-scope messages into all examples' words (which can pull them closer to a
-    moment: the thresholds must hold after that).
+    ``fit`` trains what ``rasa train`` trains (``classifier_fit``), so a held-out fold goes
+    through everything a live message does: spelling correction into the other folds' words,
+    the encoder (fine-tuned on those folds, or frozen), calibration inside the fold.
     """
     from sklearn.model_selection import StratifiedKFold
 
-    from bot.components.moment_model import train_frozen
-
-    labels = sorted(set(intents))
-    y = np.array([labels.index(i) for i in intents])
-    x = encode(list(texts))
+    texts = list(texts)
+    y = np.array([sorted(set(intents)).index(i) for i in intents])
     predicted = np.empty(len(y), dtype=object)
     confidence = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for kept, held in splitter.split(x, y):
-        held_x = _corrected([texts[i] for i in held], [texts[i] for i in kept], encode,
-                            x[held]) if spelling else x[held]
-        prediction = train_frozen(x[kept], y[kept], labels, c).predict(held_x)
-        predicted[held] = [labels[i] for i in prediction.probabilities.argmax(axis=1)]
-        confidence[held] = prediction.confidence
+    for kept, held in splitter.split(np.zeros(len(y)), y):
+        predict = fit([texts[i] for i in kept], [intents[i] for i in kept])
+        predicted[held], confidence[held] = predict([texts[i] for i in held])
     truth, top = list(intents), list(predicted)
     if out_of_scope:
-        outside_x = encode(list(out_of_scope))
-        if spelling:
-            outside_x = _corrected(list(out_of_scope), list(texts), encode, outside_x)
-        outside = train_frozen(x, y, labels, c).predict(outside_x)
+        outside_top, outside_confidence = fit(texts, list(intents))(list(out_of_scope))
         truth += [""] * len(out_of_scope)
-        top += [labels[i] for i in outside.probabilities.argmax(axis=1)]
-        confidence = np.concatenate([confidence, outside.confidence])
+        top += outside_top
+        confidence = np.concatenate([confidence, outside_confidence])
     return Scored(truth, top, confidence)
 
 
-def _corrected(texts: list[str], trained: list[str],
-               encode: Callable[[list[str]], np.ndarray], x: np.ndarray) -> np.ndarray:
-    """(n, d) embeddings of ``texts`` after spelling correction into ``trained``'s words
-    (``x``: their embeddings as written; only the corrected ones are encoded again)."""
-    from bot.components.spelling import SpellingCorrector
+def classifier_fit(options: dict[str, Any],
+                   embedder_factory: Callable[[str, int | None], Any] | None = None) -> Fit:
+    """``Fit`` with config.yml's MomentClassifier ``options``; each fit loads its own encoder
+    (a fine-tune changes the weights in place)."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    speller = SpellingCorrector.from_texts(trained)
-    corrected = [speller.correct(t) for t in texts]
-    changed = [i for i, (a, b) in enumerate(zip(texts, corrected, strict=True)) if a != b]
-    x = x.copy()
-    if changed:
-        x[changed] = encode([corrected[i] for i in changed])
-    return x
+    from bot.components.moment_classifier import MomentClassifier
+
+    def fit(texts: list[str], intents: list[str]) -> Predictor:
+        injected = {"embedder_factory": embedder_factory} if embedder_factory else {}
+        with tempfile.TemporaryDirectory(prefix="mot-thresholds-") as storage:
+            classifier = MomentClassifier.create(
+                {**MomentClassifier.get_default_config(), **options},
+                LocalModelStorage(Path(storage)), Resource("thresholds"),
+                ExecutionContext(GraphSchema({}), "thresholds"), **injected)
+            classifier.train(TrainingData(training_examples=[
+                Message(data={TEXT: t, INTENT: i}) for t, i in zip(texts, intents,
+                                                                    strict=True)]))
+
+        def predict(batch: list[str]) -> tuple[list[str], np.ndarray]:
+            messages = [Message(data={TEXT: t}) for t in batch]
+            classifier.process(messages)
+            return ([str(m.get(INTENT)[INTENT_NAME_KEY]) for m in messages],
+                    np.array([float(m.get(INTENT)[PREDICTED_CONFIDENCE_KEY])
+                              for m in messages]))
+
+        return predict
+
+    return fit
 
 
 def choose_all(scored: Scored, catalogue: Catalogue,

@@ -31,11 +31,15 @@ PRECISIONS = ("auto", "bfloat16", "float32")
 class FineTuneSettings:
     """Hyper-parameters of the fine-tune (chosen on validation data, see ADR 0007)."""
 
+    # A gentle recipe for any size (chosen on validation, ADR 0007): against batch 32, encoder
+    # learning rate 1e-4 and scale 24 (chosen on BANKING77 before), it is as good on
+    # BANKING77 and better with few examples a moment, where the sharper one lost to the
+    # frozen encoder (CLINC150 at 10 a moment: 88.5% against 84.3%; frozen 87.3%).
     epochs: float = 4.0
-    batch_size: int = 32
-    learning_rate: float = 1e-4        # encoder (6e-5 before; chosen on validation, ADR 0007)
+    batch_size: int = 16
+    learning_rate: float = 3e-5        # encoder
     head_learning_rate: float = 3e-3   # class prototypes
-    scale: float = 24.0                # cosine-softmax inverse temperature during training
+    scale: float = 12.0                # cosine-softmax inverse temperature during training
     label_smoothing: float = 0.1
     warmup: float = 0.06               # fraction of the steps
     weight_decay: float = 0.01

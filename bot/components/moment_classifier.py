@@ -3,14 +3,15 @@
 Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two recipes,
 chosen in config.yml (ADR 0007):
 
-- frozen encoder (the shipped default): a logistic regression over the embeddings, calibrated
-  on out-of-fold predictions; trains the catalogue in seconds, and the message's embedding is
-  the knowledge index's own, so it is added to the parse result (``text_embedding``, base64
-  float16) and the action server retrieves articles without encoding the text again;
-- fine-tuned encoder (``fine_tune: true``, used by the benchmark on large data): the encoder
-  is fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors
-  no longer match the knowledge index, so ``text_embedding`` is then left out and the action
-  server encodes the text itself.
+- fine-tuned encoder (the shipped default from 10 examples a moment): the encoder is
+  fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors no
+  longer match the knowledge index, so ``text_embedding`` is left out and the action server
+  encodes the text itself;
+- frozen encoder (fewer examples, or ``fine_tune: false``): a logistic regression over the
+  embeddings, calibrated on out-of-fold predictions; trains in seconds, and the message's
+  embedding is the knowledge index's own, so it is added to the parse result
+  (``text_embedding``, base64 float16) and the action server retrieves articles without
+  encoding the text again.
 
 Either way the top moment's confidence is the calibrated probability that it is right, from
 the softmax and the nearest training examples (:mod:`bot.components.confidence`), so that
@@ -128,10 +129,10 @@ class MomentClassifier(GraphComponent):
             "knn": True,
             # fine-tune the encoder (bot/components/finetune.py): true, false, or "auto": when
             # the moments have at least fine_tune_min_examples examples each (median), where
-            # it was measured to pay off (BANKING77, CLINC150: ~100 a moment), not below
-            # (the catalogue, ~26 a moment: the frozen encoder wins; ADR 0007)
+            # it was measured to pay off (CLINC150 at 10 a moment, the catalogue at ~26,
+            # BANKING77 and CLINC150 at ~100), not below (not measured; ADR 0007)
             "fine_tune": "auto",
-            "fine_tune_min_examples": 50,
+            "fine_tune_min_examples": 10,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result

@@ -66,7 +66,7 @@ def test_self_service_over_socketio(webchat: WebchatClient) -> None:
 
 
 def test_clarify_then_handoff_over_socketio(webchat: WebchatClient, assistant) -> None:
-    clarify = webchat.say("something odd is going on with my stuff")
+    clarify = webchat.say("hmm not sure how to explain this")
     assert "Which of these is closest" in text_of(clarify)
     assert "passed your conversation to a person" in text_of(webchat.say("blorp zzzz"))
     _, queue_ = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)

@@ -84,22 +84,27 @@ def test_out_of_scope_messages_from_clinc_style_json_or_lines(tmp_path: Path) ->
     assert read_out_of_scope(lines) == ["what time is it", "who are you"]
 
 
-def test_validation_messages_are_spelling_corrected_as_the_classifier_does() -> None:
-    from bot.thresholds import validation_predictions
+def test_validation_messages_go_through_the_shipped_classifier_with_its_options() -> None:
+    """Out-of-fold and out-of-scope predictions come from the MomentClassifier itself, with
+    config.yml's options: here spelling correction on and off."""
+    from bot.thresholds import classifier_fit, validation_predictions
     from knowledge.embedder import HashingEmbedder
 
-    embedder = HashingEmbedder(64)
     texts = [f"{word} {n}" for word in ("parcel late", "charged twice") for n in range(5)]
     intents = [t.rsplit(" ", 1)[0].replace(" ", "_") for t in texts]
-    encoded: list[str] = []
+    fakes: list[HashingEmbedder] = []
 
-    def encode(batch: list[str]) -> np.ndarray:
-        encoded.extend(batch)
-        return embedder.encode(batch)
+    def factory(model: str, threads: int | None) -> HashingEmbedder:
+        fakes.append(HashingEmbedder(64))
+        return fakes[-1]
 
-    written = validation_predictions(texts, intents, ["parcell lates"], encode, 10.0,
-                                     spelling=False)
-    corrected = validation_predictions(texts, intents, ["parcell lates"], encode, 10.0)
-    assert "parcel late" in encoded  # only the corrected message is encoded again
+    def scored(spelling: bool):
+        fit = classifier_fit({"fine_tune": False, "spelling": spelling}, factory)
+        return validation_predictions(texts, intents, ["parcell lates"], fit)
+
+    written, corrected = scored(False), scored(True)
+    assert len(fakes) == 12  # 5 folds and all examples, twice: a fresh encoder every fit
+    assert corrected.truth == [*intents, ""]
+    assert set(corrected.predicted[:-1]) <= set(intents)
     assert corrected.predicted[-1] == "parcel_late"
     assert corrected.confidence[-1] > written.confidence[-1]
