@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -97,6 +99,47 @@ def ensure_blank_spacy_model(path: Path = BLANK_SPACY_MODEL) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+#: Where a Rasa model archive keeps the moment classifier's fine-tuned encoder.
+ENCODER_IN_MODEL = re.compile(r"^components/[^/]*MomentClassifier[^/]*/encoder/(?P<path>.+)$")
+
+
+def trained_encoder(model: Path) -> Path | None:
+    """The moment classifier's fine-tuned encoder, unpacked once beside the model archive
+    (``<model>-encoder/``); None when the classifier kept the original encoder (frozen).
+
+    The knowledge index, the action server and the desk encode with it: on the shipped
+    knowledge base's held-out questions it retrieves better than the original weights
+    (``python -m bench.nlu.retrieval_weights``; ADR 0007).
+    """
+    directory = model.with_name(model.name.removesuffix(".tar.gz") + "-encoder")
+    if (directory / "modules.json").exists():
+        return directory
+    with tarfile.open(model) as archive:
+        members = [(member, match["path"]) for member in archive.getmembers()
+                   if member.isfile() and (match := ENCODER_IN_MODEL.match(member.name))]
+        if not members:
+            return None
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            for member, relative in members:
+                if ".." in Path(relative).parts:
+                    raise BuildError(f"{model}: unsafe path in the archive: {member.name}")
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(member)
+                assert source is not None
+                with source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+            try:
+                os.rename(staging, directory)
+            except OSError:  # unpacked by a process started beside this one
+                if not (directory / "modules.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return directory
 
 
 def model_key() -> str:

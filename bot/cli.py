@@ -11,13 +11,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bot.build import REPO, BuildError, generate, load_content, train
+from bot.build import REPO, BuildError, generate, load_content, train, trained_encoder
 from bot.catalogue import CatalogueError
 from bot.rasa_config import write_rasa_files
 from bot.settings import ConfigError, Settings, load_settings
@@ -116,12 +118,29 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     return 0
 
 
+def with_trained_encoder(settings: Settings, model: Path) -> Settings:
+    """Settings whose embedding model is the classifier's fine-tuned encoder, when it has one
+    and ``MOT_EMBEDDING_MODEL`` does not name another; the processes ``mot up`` starts get it
+    through their environment. The knowledge index is keyed by the model, so it is rebuilt
+    with these weights (ADR 0007: they retrieve better than the original ones)."""
+    if "MOT_EMBEDDING_MODEL" in os.environ:
+        return settings
+    encoder = trained_encoder(model)
+    if encoder is None:
+        return settings
+    say(f"knowledge index, actions and desk encode with the classifier's fine-tuned encoder "
+        f"({encoder.name})")
+    os.environ["MOT_EMBEDDING_MODEL"] = str(encoder)
+    return dataclasses.replace(settings, embedding_model=str(encoder))
+
+
 def command_up(settings: Settings) -> int:
     started = time.perf_counter()
     catalogue, articles = load_content(settings)
     generate(catalogue)
     say(f"catalogue: {len(catalogue.moments)} moments, {len(articles)} articles")
     model = train(settings, say)
+    settings = with_trained_encoder(settings, model)
     build_index(settings)
     endpoints, credentials = write_rasa_files(settings)
     supervisor = Supervisor(settings, services(settings, model, endpoints, credentials), say)

@@ -1,0 +1,66 @@
+"""The fine-tuned encoder unpacked from a trained model for the index, actions and desk."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.build import trained_encoder
+from bot.settings import load_settings
+
+PREFIX = "components/train_bot.components.moment_classifier.MomentClassifier3"
+
+
+def archive(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as out:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_fine_tuned_encoder_is_unpacked_once_beside_the_model(tmp_path: Path) -> None:
+    model = archive(tmp_path / "abc.tar.gz", {
+        f"{PREFIX}/encoder/modules.json": b"[]",
+        f"{PREFIX}/encoder/1_Pooling/config.json": b"{}",
+        f"{PREFIX}/moment_model.npz": b"not the encoder",
+        "metadata.json": b"{}"})
+    encoder = trained_encoder(model)
+    assert encoder == tmp_path / "abc-encoder"
+    assert sorted(str(p.relative_to(encoder)) for p in encoder.rglob("*") if p.is_file()) == [
+        "1_Pooling/config.json", "modules.json"]
+    (encoder / "modules.json").write_text("kept")
+    assert trained_encoder(model) == encoder
+    assert (encoder / "modules.json").read_text() == "kept"  # not unpacked again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc-encoder", "abc.tar.gz"]
+
+
+def test_a_frozen_classifier_has_no_encoder_to_unpack(tmp_path: Path) -> None:
+    model = archive(tmp_path / "abc.tar.gz", {f"{PREFIX}/moment_model.npz": b"x"})
+    assert trained_encoder(model) is None
+    assert not (tmp_path / "abc-encoder").exists()
+
+
+def test_an_archive_path_leaving_the_encoder_directory_is_refused(tmp_path: Path) -> None:
+    model = archive(tmp_path / "abc.tar.gz", {f"{PREFIX}/encoder/../../../evil": b"x"})
+    with pytest.raises(cli.BuildError, match="unsafe path"):
+        trained_encoder(model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.tar.gz"]
+
+
+def test_mot_up_uses_the_fine_tuned_encoder_unless_one_is_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = archive(tmp_path / "abc.tar.gz", {f"{PREFIX}/encoder/modules.json": b"[]"})
+    monkeypatch.setenv("MOT_EMBEDDING_MODEL", "set so that teardown restores the original")
+    monkeypatch.delenv("MOT_EMBEDDING_MODEL")
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data")})
+    chosen = cli.with_trained_encoder(settings, model)
+    assert chosen.embedding_model == str(tmp_path / "abc-encoder")
+    assert cli.os.environ["MOT_EMBEDDING_MODEL"] == chosen.embedding_model  # for its children
+    monkeypatch.setenv("MOT_EMBEDDING_MODEL", "/models/ours")
+    assert cli.with_trained_encoder(settings, model) is settings
