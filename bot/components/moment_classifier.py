@@ -4,9 +4,10 @@ Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two re
 chosen in config.yml (ADR 0007):
 
 - fine-tuned encoder (the shipped default from 10 examples a moment): the encoder is
-  fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors no
-  longer match the knowledge index, so ``text_embedding`` is left out and the action server
-  encodes the text itself;
+  fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors are
+  not the original encoder's, so ``text_embedding`` is left out and the action server
+  encodes the text itself, with the knowledge index's encoder (under ``mot up`` by default
+  this fine-tuned one, unpacked from the model: it retrieves better);
 - frozen encoder (fewer examples, or ``fine_tune: false``): a logistic regression over the
   embeddings, calibrated on out-of-fold predictions; trains in seconds, and the message's
   embedding is the knowledge index's own, so it is added to the parse result
@@ -149,7 +150,7 @@ class MomentClassifier(GraphComponent):
         self._embedder = embedder
         self._embedder_factory = embedder_factory
         self.model = model
-        self.fine_tuned = fine_tuned  # the encoder differs from the knowledge index's
+        self.fine_tuned = fine_tuned  # the encoder differs from the original weights
         self.speller: SpellingCorrector | None = None
         self._threads: int | None = self._config["threads"] or None
         self._check_fine_tune_settings()
