@@ -86,19 +86,29 @@ def ensure_blank_spacy_model(path: Path = BLANK_SPACY_MODEL) -> Path:
     nlp = spacy.blank("en")
     nlp.meta.update({"name": "en_blank", "version": "1.0.0",
                      "description": "Blank English pipeline: tokenizer only."})
+    write_directory(path, "meta.json", nlp.to_disk)
+    return path
+
+
+def write_directory(path: Path, marker: str, write: Callable[[Path], None]) -> None:
+    """Has ``write`` fill a directory aside and renames it into place as ``path``.
+
+    Readers never see a half-written directory, and an interrupted write leaves nothing.
+    Two processes may do this at once (benchmarks side by side once both wrote the spaCy
+    model, and the second failed on the first's directory): the one that renames second
+    keeps the other's, recognised by its ``marker`` file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed into place: two trainings started together (benchmarks side
-    # by side) once both wrote to the path, and the second failed on an existing directory.
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
-        nlp.to_disk(staging)
-        os.rename(staging, path)
-    except OSError:
-        if not (path / "meta.json").exists():
-            raise
+        write(staging)
+        try:
+            os.rename(staging, path)
+        except OSError:
+            if not (path / marker).exists():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return path
 
 
 #: Where a Rasa model archive keeps the moment classifier's fine-tuned encoder.
@@ -121,8 +131,8 @@ def trained_encoder(model: Path) -> Path | None:
                    if member.isfile() and (match := ENCODER_IN_MODEL.match(member.name))]
         if not members:
             return None
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-        try:
+
+        def unpack(staging: Path) -> None:
             for member, relative in members:
                 if ".." in Path(relative).parts:
                     raise BuildError(f"{model}: unsafe path in the archive: {member.name}")
@@ -132,13 +142,8 @@ def trained_encoder(model: Path) -> Path | None:
                 assert source is not None
                 with source, target.open("wb") as out:
                     shutil.copyfileobj(source, out)
-            try:
-                os.rename(staging, directory)
-            except OSError:  # unpacked by a process started beside this one
-                if not (directory / "modules.json").exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+
+        write_directory(directory, "modules.json", unpack)
     return directory
 
 

@@ -138,7 +138,8 @@ def validation_predictions(texts: Sequence[str], intents: Sequence[str],
     from sklearn.model_selection import StratifiedKFold
 
     texts = list(texts)
-    y = np.array([sorted(set(intents)).index(i) for i in intents])
+    labels = {intent: number for number, intent in enumerate(sorted(set(intents)))}
+    y = np.array([labels[i] for i in intents])
     predicted = np.empty(len(y), dtype=object)
     confidence = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -164,8 +164,9 @@ class MomentClassifier(GraphComponent):
                          if key.startswith("fine_tune_") and key not in known)
         where = f"{type(self).__name__} in config.yml"
         if unknown:
+            options = sorted(key for key in known if key.startswith("fine_tune_"))
             raise ValueError(f"{where}: unknown option {', '.join(unknown)}; the fine-tune "
-                             f"options are {', '.join(sorted(known - {'fine_tune'}))}")
+                             f"options are {', '.join(options)}")
         try:
             FineTuneSettings.from_config(self._config)
         except (TypeError, ValueError) as error:
