@@ -21,7 +21,11 @@ from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
 from actions.handoff import build_packet
 from actions.replies import article_message, channel_kind, clarify_buttons, wait_phrase
 from bot.catalogue import Catalogue
-from bot.components.moment_classifier import EMBEDDING_KEY, decode_embedding
+from bot.components.moment_classifier import (
+    EMBEDDING_ENCODER_KEY,
+    EMBEDDING_KEY,
+    decode_embedding,
+)
 from knowledge.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -100,7 +104,8 @@ class HandleTurn(Action):
                 SlotSet("clarified", False)]
 
     async def _query_vector(self, tracker: Tracker) -> np.ndarray:
-        """The latest free-text message's embedding; encoded here only if the NLU gave none.
+        """The latest free-text message's embedding: the NLU's, when the weights that made it
+        are the knowledge index's (the same fingerprint), else encoded here.
 
         Button payloads ("/parcel_late") carry no text, so the customer's own words from
         before the clarifying question are used instead.
@@ -111,8 +116,9 @@ class HandleTurn(Action):
             text = event.get("text") or ""
             if not text or text.startswith("/"):
                 continue
-            embedded = (event.get("parse_data") or {}).get(EMBEDDING_KEY)
-            if embedded:
+            parsed = event.get("parse_data") or {}
+            embedded, identity = parsed.get(EMBEDDING_KEY), self.retriever.embedder.identity
+            if embedded and identity and parsed.get(EMBEDDING_ENCODER_KEY) == identity:
                 return decode_embedding(embedded)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, self.retriever.encode, text)

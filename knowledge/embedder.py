@@ -39,6 +39,12 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    @property
+    def identity(self) -> str | None:
+        """A fingerprint of the weights: embedders with the same identity give the same
+        vectors, so one's vectors may stand in for the other's; None when not known."""
+        ...
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Returns an (n, dimension) float32 array, each row L2-normalised."""
         ...
@@ -56,6 +62,24 @@ def installed_model_path() -> Path:
     if not (path / "modules.json").exists():
         raise EmbedderUnavailable(f"no sentence-transformers model files under {path}")
     return path
+
+
+#: Files holding a sentence-transformers model's weights, in the order they are looked for.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def weights_identity(directory: str | Path) -> str | None:
+    """sha256 (first 16 hex digits) of the transformer weights under a model directory, or
+    None without a weights file. About 0.2 s for all-MiniLM-L6-v2's 90 MB."""
+    for name in WEIGHT_FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+            return digest.hexdigest()[:16]
+    return None
 
 
 def resolve_model_path(model: str) -> str:
@@ -94,8 +118,10 @@ class SentenceTransformerEmbedder:
         self._onnx: OnnxEncoder | None = None
         self._use_onnx = onnx
         self._exporting = threading.Lock()  # executor threads may ask for the copy at once
-        self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
+        path = resolve_model_path(model)
+        self._model = SentenceTransformer(path, device="cpu")
         self._model.eval()
+        self._identity = weights_identity(path)
         self._dimension = int((getattr(self._model, "get_embedding_dimension", None)
                                    or self._model.get_sentence_embedding_dimension)() or 0)
 
@@ -108,13 +134,19 @@ class SentenceTransformerEmbedder:
         return self._dimension
 
     @property
+    def identity(self) -> str | None:
+        """The loaded weights file's fingerprint, until someone takes ``model``."""
+        return self._identity
+
+    @property
     def model(self):  # type: ignore[no-untyped-def]
         """The underlying SentenceTransformer, for fine-tuning.
 
         Whoever takes it may change its weights, so the ONNX copy made from them is dropped
-        and made again at the next single message.
+        (made again at the next single message) and the identity is no longer known.
         """
         self._onnx = None
+        self._identity = None
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -173,6 +205,10 @@ class HashingEmbedder:
     @property
     def model_name(self) -> str:
         return f"hashing-{self._dimension}"
+
+    @property
+    def identity(self) -> str:
+        return self.model_name
 
     @property
     def dimension(self) -> int:

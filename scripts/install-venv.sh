@@ -12,6 +12,17 @@ venv="$1"
 if [[ -f "$venv/.complete" ]]; then
   exit 0
 fi
+# One install at a time: a second `make` started meanwhile (another terminal, a second
+# clone) waits for the first instead of deleting the venv it is filling.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+if ! flock -n 9; then
+  echo "install: another install of $venv is running; waiting for it" >&2
+  flock 9
+fi
+if [[ -f "$venv/.complete" ]]; then
+  exit 0
+fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
 find_python() {
@@ -34,7 +45,6 @@ python="$(cd "$here" && find_python)" || {
 
 echo "install: creating $venv with $python (a first install downloads about 3 GB; takes ~5-10 min)"
 rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
 (cd "$here" && PYENV_VERSION="${PYENV_VERSION:-3.10.13}" "$python" -m venv "$venv")
 "$venv/bin/python" -m pip install --quiet --upgrade "pip>=24"
 "$venv/bin/python" -m pip install --no-deps --progress-bar on -r "$here/requirements.lock"

@@ -4,15 +4,15 @@ Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two re
 chosen in config.yml (ADR 0007):
 
 - fine-tuned encoder (the shipped default from 10 examples a moment): the encoder is
-  fine-tuned under a cosine-softmax head and calibrated on a held-out split. Its vectors are
-  not the original encoder's, so ``text_embedding`` is left out and the action server
-  encodes the text itself, with the knowledge index's encoder (under ``mot up`` by default
-  this fine-tuned one, unpacked from the model: it retrieves better);
+  fine-tuned under a cosine-softmax head and calibrated on a held-out split;
 - frozen encoder (fewer examples, or ``fine_tune: false``): a logistic regression over the
-  embeddings, calibrated on out-of-fold predictions; trains in seconds, and the message's
-  embedding is the knowledge index's own, so it is added to the parse result
-  (``text_embedding``, base64 float16) and the action server retrieves articles without
-  encoding the text again.
+  embeddings, calibrated on out-of-fold predictions; trains in seconds.
+
+The message's embedding goes into the parse result (``text_embedding``, base64 float16) with
+the fingerprint of the weights that made it (``text_embedding_encoder``). The action server
+retrieves articles with it when its knowledge index was built by the same weights (under
+``mot up`` by default: the fine-tuned encoder is unpacked from the model for the index, as
+it retrieves better), and encodes the text itself otherwise.
 
 Either way the top moment's confidence is the calibrated probability that it is right, from
 the softmax and the nearest training examples (:mod:`bot.components.confidence`), so that
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
 
 EMBEDDING_KEY = "text_embedding"
+#: The identity (``Embedder.identity``) of the weights that made ``text_embedding``.
+EMBEDDING_ENCODER_KEY = "text_embedding_encoder"
 SIMILARITY_KEY = "moment_similarity"
 #: Only with ``debug_scores``: the top softmax probability before calibration (benchmarks).
 RAW_CONFIDENCE_KEY = "moment_raw_confidence"
@@ -354,9 +356,10 @@ class MomentClassifier(GraphComponent):
         if not with_text:
             return messages
         vectors = self.embedder.encode(self._corrected([str(m.get(TEXT)) for m in with_text]))
-        for row, message in enumerate(with_text):
-            if not self.fine_tuned:
-                message.set(EMBEDDING_KEY, encode_embedding(vectors[row]), add_to_output=True)
+        identity = self.embedder.identity  # None while fine-tuned weights are unsaved
+        for row, message in enumerate(with_text if identity else ()):
+            message.set(EMBEDDING_KEY, encode_embedding(vectors[row]), add_to_output=True)
+            message.set(EMBEDDING_ENCODER_KEY, identity, add_to_output=True)
         if self.model is not None:
             self._classify(with_text, vectors)
         return messages

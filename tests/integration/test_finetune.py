@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.components.finetune import FineTuneSettings, fine_tune
-from knowledge.embedder import SentenceTransformerEmbedder
+from knowledge.embedder import SentenceTransformerEmbedder, installed_model_path, weights_identity
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +32,7 @@ def test_fine_tuned_encoder_learns_the_moments(precision: str) -> None:
     texts = [t for ts in EXAMPLES.values() for t in ts]
     y = np.repeat(np.arange(len(EXAMPLES)), [len(ts) for ts in EXAMPLES.values()])
     embedder = SentenceTransformerEmbedder(onnx=False)
+    assert embedder.identity == weights_identity(installed_model_path())
     initial = embedder.encode(texts)
     settings = FineTuneSettings(epochs=6, batch_size=8, precision=precision)
     prototypes = fine_tune(embedder.model, texts, y, len(EXAMPLES), initial, settings)
@@ -40,3 +41,22 @@ def test_fine_tuned_encoder_learns_the_moments(precision: str) -> None:
     assert float(np.mean((after @ prototypes.T).argmax(axis=1) == y)) == 1.0
     off_diagonal = (after @ after.T)[~np.eye(len(texts), dtype=bool)]
     assert float(off_diagonal.mean()) < 0.8  # the messages did not collapse onto one point
+
+
+def test_saved_fine_tuned_weights_have_an_identity_of_their_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The classifier and the action server load the same saved weights and must agree on
+    their identity (then the parse's embedding stands in for the action server's); the
+    original weights, or weights changed in memory, must not pass for them."""
+    texts = [t for ts in EXAMPLES.values() for t in ts]
+    y = np.repeat(np.arange(len(EXAMPLES)), [len(ts) for ts in EXAMPLES.values()])
+    embedder = SentenceTransformerEmbedder(onnx=False)
+    original = embedder.identity
+    fine_tune(embedder.model, texts, y, len(EXAMPLES), embedder.encode(texts),
+              FineTuneSettings(epochs=1, batch_size=8))
+    assert embedder.identity is None  # changed in memory, not yet saved
+    embedder.model.save(str(tmp_path / "encoder"))
+    first, second = (SentenceTransformerEmbedder(str(tmp_path / "encoder")) for _ in range(2))
+    assert first.identity == second.identity == weights_identity(tmp_path / "encoder")
+    assert first.identity not in (None, original)
+    message = ["my parcel is late"]
+    assert np.allclose(first.encode(message), second.encode(message), atol=1e-5)

@@ -15,6 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components import finetune
 from bot.components.moment_classifier import (
+    EMBEDDING_ENCODER_KEY,
     EMBEDDING_KEY,
     RAW_CONFIDENCE_KEY,
     SIMILARITY_KEY,
@@ -83,6 +84,25 @@ def test_trained_component_ranks_the_right_moment_with_honest_outputs(tmp_path: 
                        atol=2e-3)
     assert message.get(SIMILARITY_KEY) == pytest.approx(
         float(np.max(classifier.model.bank @ vector)), abs=2e-3)
+    assert message.get(EMBEDDING_ENCODER_KEY) == "hashing-128"  # whose vector it is
+
+
+class UnsavedEmbedder(HashingEmbedder):
+    """Weights changed in memory (a fine-tune before it is saved): no identity yet."""
+
+    @property
+    def identity(self) -> None:
+        return None
+
+
+def test_an_embedding_whose_weights_have_no_identity_is_left_out(tmp_path: Path) -> None:
+    classifier = MomentClassifier.create(
+        MomentClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("moments"),
+        ExecutionContext(GraphSchema({}), "test"), embedder=UnsavedEmbedder(128))
+    classifier.train(training_data())
+    message = parse(classifier, "my parcel is still late")
+    assert message.get(INTENT)["name"] == "parcel_late"
+    assert message.get(EMBEDDING_KEY) is None and message.get(EMBEDDING_ENCODER_KEY) is None
 
 
 def test_unrelated_message_gets_less_confidence_than_a_known_one(tmp_path: Path) -> None:

@@ -30,14 +30,30 @@ def desk() -> RecordingDeskClient:
     return RecordingDeskClient()
 
 
+class CountingEmbedder(HashingEmbedder):
+    """Counts the texts the action server encodes itself."""
+
+    def __init__(self) -> None:
+        super().__init__(384)  # recorded calls carry 384-d message embeddings
+        self.encoded: list[str] = []
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        self.encoded += list(texts)
+        return super().encode(texts)
+
+
 @pytest.fixture
-def run(catalogue, articles, desk):  # type: ignore[no-untyped-def]
-    embedder = HashingEmbedder(384)  # recorded calls carry 384-d message embeddings
+def embedder() -> CountingEmbedder:
+    return CountingEmbedder()
+
+
+@pytest.fixture
+def run(catalogue, articles, desk, embedder):  # type: ignore[no-untyped-def]
     executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
                               desk)
 
-    async def call(name: str) -> tuple[list[dict], dict[str, object]]:
-        result = await executor.run(recorded(name))
+    async def call(name: str, call: dict | None = None) -> tuple[list[dict], dict[str, object]]:
+        result = await executor.run(call or recorded(name))
         slots = {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
         return result["responses"], {**slots, "_events": [e["event"] for e in result["events"]]}
 
@@ -53,6 +69,24 @@ async def test_confident_moment_offers_its_article_with_feedback_buttons(run) ->
     assert slots["moment"] == "parcel_late"
     assert slots["offered_articles"][0] in {"parcel-late-track", "parcel-late-claim"}
     assert slots["awaiting_feedback"] is True
+
+
+@pytest.mark.parametrize(("encoder", "encoded"), [
+    ("hashing-384", 0),  # the index's own weights made it: used as it is
+    ("0123456789abcdef", 1),  # other weights (say the original's): encoded here
+    (None, 1),  # recorded before identities
+])
+async def test_the_nlus_embedding_is_used_only_when_the_index_weights_made_it(
+        run, embedder, encoder: str | None, encoded: int) -> None:
+    call = recorded("answer-1")
+    message = next(e for e in reversed(call["tracker"]["events"]) if e["event"] == "user")
+    assert message["parse_data"]["text_embedding"]
+    message["parse_data"]["text_embedding_encoder"] = encoder
+    embedder.encoded.clear()
+    responses, slots = await run("answer-1", call)
+    assert [t.lower() for t in embedder.encoded] == [
+        "my parcel is 5 days late, order nw-123456"] * encoded
+    assert slots["moment"] == "parcel_late" and "Did this solve it?" in responses[0]["text"]
 
 
 async def test_yes_resolves_and_resets(run) -> None:
