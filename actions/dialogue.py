@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
+from bot.entities import OTHER_COMPANY, OUR_COMPANY
 
 #: Said anywhere in a message, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
@@ -19,6 +21,8 @@ _PERSON = re.compile(
     r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody))\b",
     re.IGNORECASE,
 )
+#: A message addressing the shop ("your app", "ur site"): about us, whoever else it names.
+_ADDRESSES_US = re.compile(r"\b(your|ur|yours)\b", re.IGNORECASE)
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
 FEEDBACK_CONFIDENCE = 0.5
@@ -42,6 +46,26 @@ class Turn:
     intent: str | None
     confidence: float
     ranking: tuple[tuple[str, float], ...] = ()
+    other_company: str | None = None  # another company's name in the message, if any
+    about_us: bool = False  # names us, carries our order number or addresses us ("your app")
+
+    @classmethod
+    def from_parse(cls, parse: dict[str, Any]) -> Turn:
+        """From a Rasa parse result (the tracker's latest message, or /model/parse)."""
+        intent = parse.get("intent") or {}
+        entities = parse.get("entities") or []
+        others = [str(e.get("value")) for e in entities if e.get("entity") == OTHER_COMPANY]
+        text = str(parse.get("text") or "")
+        return cls(
+            text=text,
+            intent=intent.get("name"),
+            confidence=float(intent.get("confidence") or 0.0),
+            ranking=tuple((r["name"], float(r.get("confidence") or 0.0))
+                          for r in parse.get("intent_ranking") or [] if r.get("name")),
+            other_company=others[0] if others else None,
+            about_us=bool(_ADDRESSES_US.search(text)) or any(
+                e.get("entity") in (OUR_COMPANY, "order_number") for e in entities),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ class Resolved:
 @dataclass(frozen=True)
 class Clarify:
     choices: tuple[Moment, ...]
+    other_company: str | None = None  # asked because the message names this company
 
 
 @dataclass(frozen=True)
@@ -117,14 +142,17 @@ class Dialogue:
                 return NextArticle(current)
         if turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE:
             return SmallTalk(SMALL_TALK[turn.intent])
-        if moment is not None and turn.confidence >= moment.threshold:
+        # Another company's name, and nothing of ours: most likely about its service ("cancel
+        # my spotify"), which the classifier would match to one of ours. Ask first.
+        other = turn.other_company if not turn.about_us else None
+        if moment is not None and turn.confidence >= moment.threshold and not other:
             if moment.always_person:
                 return Handoff(HandoffReason.POLICY, moment)
             return Answer(moment)
         if state.clarified:
             return Handoff(HandoffReason.LOW_CONFIDENCE, moment)
         choices = self.clarify_choices(turn)
-        return Clarify(choices) if choices else Handoff(HandoffReason.LOW_CONFIDENCE)
+        return Clarify(choices, other) if choices else Handoff(HandoffReason.LOW_CONFIDENCE)
 
     def clarify_choices(self, turn: Turn) -> tuple[Moment, ...]:
         """The most likely moments, best first (the person moment is always on offer)."""

@@ -47,15 +47,7 @@ class HandleTurn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        latest = tracker.latest_message or {}
-        intent = latest.get("intent") or {}
-        turn = d.Turn(
-            text=latest.get("text") or "",
-            intent=intent.get("name"),
-            confidence=float(intent.get("confidence") or 0.0),
-            ranking=tuple((r.get("name"), float(r.get("confidence") or 0.0))
-                          for r in latest.get("intent_ranking") or [] if r.get("name")),
-        )
+        turn = d.Turn.from_parse(tracker.latest_message or {})
         state = d.State(
             moment=tracker.get_slot("moment"),
             offered=tuple(tracker.get_slot("offered_articles") or ()),
@@ -72,8 +64,13 @@ class HandleTurn(Action):
             dispatcher.utter_message(response="utter_resolved")
             return [*_reset(), SlotSet("last_outcome", "resolved")]
         if isinstance(decision, d.Clarify):
-            dispatcher.utter_message(response="utter_clarify",
-                                     buttons=clarify_buttons(decision.choices))
+            if decision.other_company:
+                dispatcher.utter_message(response="utter_clarify_other_company",
+                                         company=decision.other_company,
+                                         buttons=clarify_buttons(decision.choices))
+            else:
+                dispatcher.utter_message(response="utter_clarify",
+                                         buttons=clarify_buttons(decision.choices))
             return [SlotSet("clarified", True), SlotSet("awaiting_feedback", False)]
         if isinstance(decision, d.Answer | d.NextArticle):
             return await self._offer(dispatcher, tracker, state, decision)

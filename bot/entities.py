@@ -1,16 +1,21 @@
-"""Rule entities with spaCy: order numbers, amounts, dates, e-mails, phone numbers, cards.
+"""Rule entities with spaCy: order numbers, amounts, dates, e-mails, phone numbers, cards,
+and company names (ours and others').
 
 One spaCy pipeline (blank English by default; the model name is configurable) with an
-EntityRuler for token patterns, plus character-level patterns for things the tokenizer
-splits (phone numbers, card numbers). Used by the NLU component (entities) and by the PII
-redactor (analytics transcripts).
+EntityRuler for token patterns and for company names (lists, matched as whole words in any
+case; the longest match wins, so "Disney Plus" is another company's, "Plus" ours), plus
+character-level patterns for things the tokenizer splits (phone numbers, card numbers).
+Used by the NLU component (entities) and by the PII redactor (analytics transcripts).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december", "jan", "feb", "mar", "apr", "jun",
@@ -43,28 +48,80 @@ CHAR_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+OUR_COMPANY, OTHER_COMPANY = "our_company", "other_company"
+
+
+@dataclass(frozen=True)
+class CompanyNames:
+    """What to match (lower case) → the name to show, for us and for other companies."""
+
+    ours: dict[str, str]
+    others: dict[str, str]
+
+
+def load_company_names(path: str | Path) -> CompanyNames:
+    """The ``ours:`` and ``others:`` lists of a YAML file; each entry a name, or
+    ``{name: ..., match: [...]}``.
+
+    Raises:
+        ValueError: the file is missing or malformed, naming the file and the entry.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read the company names: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected the lists 'ours' and 'others'")
+    return CompanyNames(*(_names(path, key, data.get(key, [])) for key in ("ours", "others")))
+
+
+def _names(path: str | Path, key: str, entries: object) -> dict[str, str]:
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list under '{key}'")
+    names: dict[str, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        name, matches = (entry, [entry]) if isinstance(entry, str) else (
+            (entry.get("name"), entry.get("match")) if isinstance(entry, dict) else (None, None))
+        if not (isinstance(name, str) and name.strip() and isinstance(matches, list)
+                and matches and all(isinstance(m, str) and m.strip() for m in matches)):
+            raise ValueError(f"{path}: {key} entry {number} ({entry!r}) is neither a name "
+                             "nor {name: ..., match: [...]}")
+        names.update({m.strip().lower(): name.strip() for m in matches})
+    return names
+
+
 @dataclass(frozen=True)
 class Span:
     label: str
     start: int
     end: int
     text: str
+    value: str | None = None  # a canonical value, where it differs from the text
 
 
 class RuleEntities:
     """Finds rule entities in text; the spaCy pipeline is built once per instance."""
 
-    def __init__(self, spacy_model: str = "blank:en") -> None:
+    def __init__(self, spacy_model: str = "blank:en",
+                 company_names: CompanyNames | None = None) -> None:
         import spacy
 
         self.nlp = spacy.load(spacy_model)
-        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+        # Phrase patterns (the names) compare lower-cased tokens; token patterns as written.
+        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True,
+                                                          "phrase_matcher_attr": "LOWER"})
         ruler.add_patterns(TOKEN_PATTERNS)  # type: ignore[attr-defined]
+        names = company_names or CompanyNames({}, {})
+        ruler.add_patterns([  # type: ignore[attr-defined]
+            {"label": label, "pattern": match, "id": name}
+            for label, table in ((OUR_COMPANY, names.ours), (OTHER_COMPANY, names.others))
+            for match, name in table.items()])
 
     def find(self, text: str) -> list[Span]:
         """Non-overlapping spans, by position; token patterns win ties with char patterns."""
         doc = self.nlp(text)
-        spans = [Span(e.label_, e.start_char, e.end_char, e.text) for e in doc.ents]
+        spans = [Span(e.label_, e.start_char, e.end_char, e.text, e.ent_id_ or None)
+                 for e in doc.ents]
         for label, pattern in CHAR_PATTERNS.items():
             for match in pattern.finditer(text):
                 digits = sum(c.isdigit() for c in match.group())

@@ -13,9 +13,12 @@ vague or ambiguous messages).
     python -m bench.nlu.first_turn --messages my.tsv     # text<TAB>label|label...
 
 ``first-turns.tsv`` was written by the team while probing the model; the independent sets
-``first-turns-independent.tsv`` and, later, ``first-turns-fresh.tsv`` were written from the
-moments' titles and descriptions only, without seeing the training examples (the fresh one
-also without the earlier sets; the earlier ones have guided changes since). Writes
+``first-turns-independent.tsv``, ``first-turns-fresh.tsv`` and, on 2026-11-27,
+``first-turns-live.tsv`` (short live-chat messages, a third out of scope) and
+``first-turns-brands.tsv`` (messages about other companies' services, and messages about
+ours that name another company in passing) were written from the moments' titles and
+descriptions only, without seeing the training examples or the earlier sets. Each set has
+guided changes once it had been measured (ADR 0007 says which). Writes
 ``bench/results/first-turn-<file name>.json``: the share right (also without messages that
 are word for word a training example), for messages with a moment to find the share
 answered right, answered wrongly (an article or person for another moment) and left
@@ -30,7 +33,7 @@ import datetime
 import json
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +161,10 @@ def markdown(result: dict[str, Any]) -> str:
 def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
            dialogue: Dialogue, model: Path, results: Path, seen: Collection[str]) -> None:
     """Decides each parsed message as a first turn; writes and prints the scores."""
-    outcomes = [outcome(dialogue.decide(Turn(r.text, p.intent, p.confidence), State()))
-                for r, p in zip(rows, parsed, strict=True)]
+    outcomes = [outcome(dialogue.decide(
+        replace(Turn.from_parse(p.payload), text=r.text, intent=p.intent,
+                confidence=p.confidence), State()))
+        for r, p in zip(rows, parsed, strict=True)]
     source = messages.resolve()
     result = {"messages_file": str(source.relative_to(REPO) if source.is_relative_to(REPO)
                                    else source),

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,7 @@ class Parsed:
     confidence: float
     raw_confidence: float   # NaN when the pipeline reports none
     seconds: float          # round trip of the HTTP request
+    payload: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole result
 
 
 def parse_all(port: int, texts: Sequence[str]) -> list[Parsed]:
@@ -163,4 +164,4 @@ def _read(payload: dict[str, Any], seconds: float) -> Parsed:
     top: dict[str, Any] = ranking[0] if ranking else {"name": "", "confidence": 0.0}
     raw = payload.get("moment_raw_confidence")
     return Parsed(str(top["name"]), float(top["confidence"]),
-                  float(raw) if raw is not None else float("nan"), seconds)
+                  float(raw) if raw is not None else float("nan"), seconds, payload)

@@ -1,4 +1,5 @@
-"""Rasa graph component: rule entities (order numbers, amounts, dates, e-mails, phones)."""
+"""Rasa graph component: rule entities (order numbers, amounts, dates, e-mails, phones, company
+names)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.entities import RuleEntities
+from bot.entities import OTHER_COMPANY, OUR_COMPANY, RuleEntities, load_company_names
 
 #: Labels customers' messages are tagged with; card numbers and IBANs are only redacted.
-ENTITY_LABELS = ("order_number", "amount", "date", "email", "phone")
+ENTITY_LABELS = ("order_number", "amount", "date", "email", "phone", OUR_COMPANY,
+                 OTHER_COMPANY)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -24,10 +26,17 @@ class RuleEntityExtractor(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"spacy_model": "blank:en"}
+        # company_names: a YAML file of our and other companies' names
+        # (bot/company_names.yml), read when the server starts; none when unset
+        return {"spacy_model": "blank:en", "company_names": None}
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._rules = RuleEntities(config.get("spacy_model", "blank:en"))
+        path = config.get("company_names")
+        try:
+            names = load_company_names(path) if path else None
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__} in config.yml: {error}") from error
+        self._rules = RuleEntities(config.get("spacy_model", "blank:en"), names)
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -40,7 +49,7 @@ class RuleEntityExtractor(GraphComponent):
             if not text:
                 continue
             found = [
-                {"entity": s.label, "value": s.text, "start": s.start, "end": s.end,
+                {"entity": s.label, "value": s.value or s.text, "start": s.start, "end": s.end,
                  "extractor": self.__class__.__name__}
                 for s in self._rules.find(text) if s.label in ENTITY_LABELS
             ]

@@ -70,6 +70,18 @@ def test_a_topic_only_message_gets_its_topics_moments_to_choose_from(assistant) 
     assert "Did this solve it?" in chosen[0]["text"]
 
 
+def test_a_message_about_another_company_is_not_answered_with_our_article(assistant) -> None:
+    sender = f"other-{uuid.uuid4().hex[:8]}"
+    reply = say(assistant, sender, "how do i cancel my spotify premium")
+    assert "about Spotify rather than Northwind Home" in reply[0]["text"]
+    payloads = [b["payload"] for b in reply[0]["buttons"]]
+    assert "/subscription_cancel" in payloads  # in case it is about our Plus after all
+    chosen = say(assistant, sender, "/subscription_cancel")
+    assert "Did this solve it?" in chosen[0]["text"]
+    ours = say(assistant, f"ours-{uuid.uuid4().hex[:8]}", "paid with paypal and got charged twice")
+    assert "Did this solve it?" in ours[0]["text"]  # a payment provider is not another shop
+
+
 def test_person_on_request_gets_the_full_context_and_the_bot_pauses(assistant) -> None:
     sender = f"person-{uuid.uuid4().hex[:8]}"
     say(assistant, sender, "I was charged twice for order NW-482913, €49.99")

@@ -72,3 +72,49 @@ def test_vague_message_asks_which_moment_of_its_topic(dialogue: d.Dialogue) -> N
     assert isinstance(decision, d.Clarify)
     assert [m.id for m in decision.choices] == ["parcel_late", "parcel_missing",
                                                 "parcel_damaged"]
+
+
+def test_a_message_naming_another_company_asks_first_however_sure(dialogue: d.Dialogue) -> None:
+    ranking = (("subscription_cancel", 0.98), ("subscription_pause", 0.01),
+               ("close_account", 0.01))
+    other = d.Turn("how do i cancel my spotify", "subscription_cancel", 0.98, ranking,
+                   other_company="Spotify")
+    decision = dialogue.decide(other, d.State())
+    assert isinstance(decision, d.Clarify) and decision.other_company == "Spotify"
+    assert decision.choices[0].id == "subscription_cancel"
+    again = dialogue.decide(other, d.State(clarified=True))
+    assert isinstance(again, d.Handoff) and again.reason is d.HandoffReason.LOW_CONFIDENCE
+
+
+def test_a_message_about_us_that_names_another_company_is_answered(
+        dialogue: d.Dialogue) -> None:
+    ours = d.Turn("found it cheaper at argos, cancel NW-482913", "cancel_order", 0.95,
+                  other_company="Argos", about_us=True)
+    decision = dialogue.decide(ours, d.State())
+    assert isinstance(decision, d.Answer) and decision.moment.id == "cancel_order"
+
+
+@pytest.mark.parametrize(("text", "entity", "about_us"), [
+    ("my amazon parcel NW-482913", "order_number", True),
+    ("cancel my plus, amazon prime is enough", "our_company", True),
+    ("the code from your instagram ad is invalid", None, True),
+    ("my amazon parcel is late", None, False)])
+def test_a_message_is_about_us_when_it_names_us_or_addresses_us(
+        text: str, entity: str | None, about_us: bool) -> None:
+    entities = [{"entity": "other_company", "value": "Amazon"}]
+    entities += [{"entity": entity, "value": "x"}] if entity else []
+    turn = d.Turn.from_parse({"text": text, "entities": entities})
+    assert turn.other_company == "Amazon" and turn.about_us is about_us
+
+
+def test_turn_reads_the_parse_result() -> None:
+    parse = {"text": "my amazon parcel NW-482913", "intent": {"name": "parcel_late",
+                                                              "confidence": 0.9},
+             "intent_ranking": [{"name": "parcel_late", "confidence": 0.9},
+                                {"name": "parcel_missing", "confidence": 0.05}],
+             "entities": [{"entity": "other_company", "value": "Amazon"},
+                          {"entity": "order_number", "value": "NW-482913"}]}
+    assert d.Turn.from_parse(parse) == d.Turn(
+        "my amazon parcel NW-482913", "parcel_late", 0.9,
+        (("parcel_late", 0.9), ("parcel_missing", 0.05)), "Amazon", about_us=True)
+    assert d.Turn.from_parse({}) == d.Turn("", None, 0.0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.entities import RuleEntities
+from bot.entities import OTHER_COMPANY, OUR_COMPANY, RuleEntities, load_company_names
 from bot.pii import Redactor
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,53 @@ def test_finds_rule_entities(rules: RuleEntities, text: str, label: str, value: 
     assert (label, value) in [(s.label, s.text) for s in rules.find(text)]
 
 
+@pytest.fixture(scope="module")
+def with_others() -> RuleEntities:
+    return RuleEntities("blank:en", load_company_names(REPO / "bot/company_names.yml"))
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("how do i cancel my Spotify", "Spotify"), ("DISNEY PLUS took money twice", "Disney+"),
+    ("my amazon prime delivery isnt free", "Amazon Prime"), ("ebay parcel late", "eBay"),
+    ("whatsapp code not coming", "WhatsApp"), ("b&q sent the wrong item", "B&Q"),
+])
+def test_other_companies_are_found_and_named_as_listed(with_others: RuleEntities, text: str,
+                                                       shown: str) -> None:
+    found = [(s.label, s.value) for s in with_others.find(text)]
+    assert found == [(OTHER_COMPANY, shown)]
+
+
+def test_our_names_are_found_and_the_longest_name_wins(with_others: RuleEntities) -> None:
+    found = [(s.label, s.value) for s in with_others.find(
+        "cancel my northwind plus, disney plus is enough")]
+    assert found == [(OUR_COMPANY, "Northwind Plus"), (OTHER_COMPANY, "Disney+")]
+
+
+@pytest.mark.parametrize("text", [
+    "paid with google pay and got charged twice", "my dpd parcel is late",
+    "paypal payment declined", "the hinge on my wardrobe broke", "zara here, my sofa is late",
+    "no code in my gmail", "royal mail lost it"])
+def test_carriers_payment_providers_and_common_words_are_not_other_companies(
+        with_others: RuleEntities, text: str) -> None:
+    assert [s for s in with_others.find(text) if s.label == OTHER_COMPANY] == []
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("others: netflix", "expected a list under 'others'"),
+    ("others: [netflix, {name: Disney+}]", "others entry 2 .* is neither a name nor"),
+    ("ours: [Northwind, '  ']", "ours entry 2"),
+    ("- netflix", "expected the lists 'ours' and 'others'"),
+    ("others: [unclosed", "cannot read"),
+])
+def test_a_bad_company_names_file_is_refused_naming_the_file_and_entry(
+        tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "names.yml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        load_company_names(path)
+    assert str(path) in str(error.value)
+
+
 def test_plain_text_has_no_entities(rules: RuleEntities) -> None:
     assert rules.find("my parcel is late and nobody answers") == []
 
@@ -40,3 +90,10 @@ def test_redaction_hides_contact_and_card_details_but_keeps_orders(rules: RuleEn
             "write to jo@example.com or +44 7700 900123")
     redacted = Redactor(rules).redact(text)
     assert redacted == ("Order NW-482913: card [CARD] was charged, write to [EMAIL] or [PHONE]")
+
+
+def test_config_naming_a_missing_company_names_file_fails_when_built(tmp_path: Path) -> None:
+    from bot.components.rule_entities import RuleEntityExtractor
+
+    with pytest.raises(ValueError, match=r"RuleEntityExtractor in config.yml: .*nope\.yml"):
+        RuleEntityExtractor({"company_names": str(tmp_path / "nope.yml")})

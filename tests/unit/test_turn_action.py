@@ -89,6 +89,19 @@ async def test_the_nlus_embedding_is_used_only_when_the_index_weights_made_it(
     assert slots["moment"] == "parcel_late" and "Did this solve it?" in responses[0]["text"]
 
 
+async def test_a_message_naming_another_company_gets_asked_about_it(run) -> None:
+    call = recorded("answer-1")  # "My parcel is 5 days late, order NW-123456", parcel_late
+    message = next(e for e in reversed(call["tracker"]["events"]) if e["event"] == "user")
+    for parse in (message["parse_data"], call["tracker"]["latest_message"]):
+        parse["text"] = "my amazon parcel is 5 days late"
+        parse["entities"] = [{"entity": "other_company", "value": "Amazon"}]
+    responses, slots = await run("answer-1", call)
+    assert responses[0]["response"] == "utter_clarify_other_company"
+    assert responses[0]["company"] == "Amazon"
+    assert responses[0]["buttons"][0]["payload"] == "/parcel_late"
+    assert slots["clarified"] is True
+
+
 async def test_yes_resolves_and_resets(run) -> None:
     responses, slots = await run("answer-2")
     assert responses[0]["response"] == "utter_resolved"
