@@ -49,6 +49,9 @@ CHAR_PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 OUR_COMPANY, OTHER_COMPANY = "our_company", "other_company"
+#: Shortest other company's name looked for misspelt (shorter ones, "asda", "ebay", are one
+#: edit from too many words and names).
+MISSPELT_NAME_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,15 @@ class RuleEntities:
             {"label": label, "pattern": match, "id": name}
             for label, table in ((OUR_COMPANY, names.ours), (OTHER_COMPANY, names.others))
             for match, name in table.items()])
+        # Misspelt one-word names ("netflx", "spotfy"): see _misspelt_others
+        self._one_word_others = {m: n for m, n in names.others.items()
+                                 if m.isalpha() and len(m) >= MISSPELT_NAME_LENGTH}
+        self._names_speller = None
+        if self._one_word_others:
+            from bot.components.spelling import SpellingCorrector
+
+            self._names_speller = SpellingCorrector(dict.fromkeys(self._one_word_others, 1),
+                                                    long_word_edits=1)
 
     def find(self, text: str) -> list[Span]:
         """Non-overlapping spans, by position; token patterns win ties with char patterns."""
@@ -130,7 +142,28 @@ class RuleEntities:
                 candidate = Span(label, match.start(), match.end(), match.group())
                 if not any(_overlaps(candidate, s) for s in spans):
                     spans.append(candidate)
+        spans += self._misspelt_others(doc, spans)
         return sorted(spans, key=lambda s: s.start)
+
+    def _misspelt_others(self, doc: Any, spans: list[Span]) -> list[Span]:
+        """Other companies' one-word names misspelt by one edit, found the way message words
+        are corrected for the classifier (bot/components/spelling.py): only words of 5
+        letters or more that are not English words. Two edits turned "deliverd" into
+        "Deliveroo"."""
+        if self._names_speller is None:
+            return []
+        found = []
+        for token in doc:
+            word = token.text
+            if len(word) < MISSPELT_NAME_LENGTH or not word.isalpha():
+                continue
+            corrected = self._names_speller.correct(word)
+            if corrected != word and corrected in self._one_word_others:
+                candidate = Span(OTHER_COMPANY, token.idx, token.idx + len(word), word,
+                                 self._one_word_others[corrected])
+                if not any(_overlaps(candidate, s) for s in spans):
+                    found.append(candidate)
+        return found
 
 
 def _overlaps(a: Span, b: Span) -> bool:

@@ -65,10 +65,13 @@ class SpellingCorrector:
     Args:
         vocabulary: each training word (normalised) and how often the examples use it; the
             more frequent word wins between equally close candidates.
+        long_word_edits: edits allowed for words longer than :data:`SHORT_WORD` (1 to keep
+            every correction within one edit).
     """
 
-    def __init__(self, vocabulary: Mapping[str, int]) -> None:
+    def __init__(self, vocabulary: Mapping[str, int], long_word_edits: int = 2) -> None:
         self.vocabulary = dict(vocabulary)
+        self._long_word_edits = long_word_edits
         self._lookup = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
         for word, count in self.vocabulary.items():
             self._lookup.create_dictionary_entry(word, count)
@@ -91,7 +94,7 @@ class SpellingCorrector:
         if (len(key) < MINIMUM_LENGTH or key in self._known or stem in self._known
                 or (word.isupper() and len(word) > 1)):
             return word
-        distance = 1 if len(key) <= SHORT_WORD else 2
+        distance = 1 if len(key) <= SHORT_WORD else self._long_word_edits
         suggestions = self._lookup.lookup(key, Verbosity.TOP, max_edit_distance=distance)
         return suggestions[0].term if suggestions else word
 

@@ -43,6 +43,7 @@ def with_others() -> RuleEntities:
     ("how do i cancel my Spotify", "Spotify"), ("DISNEY PLUS took money twice", "Disney+"),
     ("my amazon prime delivery isnt free", "Amazon Prime"), ("ebay parcel late", "eBay"),
     ("whatsapp code not coming", "WhatsApp"), ("b&q sent the wrong item", "B&Q"),
+    ("forgot my netflx password", "Netflix"), ("my shien order", "Shein"),  # one edit
 ])
 def test_other_companies_are_found_and_named_as_listed(with_others: RuleEntities, text: str,
                                                        shown: str) -> None:
@@ -59,7 +60,8 @@ def test_our_names_are_found_and_the_longest_name_wins(with_others: RuleEntities
 @pytest.mark.parametrize("text", [
     "paid with google pay and got charged twice", "my dpd parcel is late",
     "paypal payment declined", "the hinge on my wardrobe broke", "zara here, my sofa is late",
-    "no code in my gmail", "royal mail lost it"])
+    "no code in my gmail", "royal mail lost it",
+    "tracking says deliverd", "the chair is amazing", "kallax shelf missing screws"])
 def test_carriers_payment_providers_and_common_words_are_not_other_companies(
         with_others: RuleEntities, text: str) -> None:
     assert [s for s in with_others.find(text) if s.label == OTHER_COMPANY] == []
