@@ -58,7 +58,8 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
 def render() -> str:
     parts = []
     for name in ("turn", "encoder", "retrieval", "desk", "first-turn-first-turns",
-                 "first-turn-first-turns-independent", "first-turn-first-turns-fresh", "nlu"):
+                 "first-turn-first-turns-independent", "first-turn-first-turns-fresh",
+                 "first-turn-first-turns-live", "first-turn-first-turns-brands", "nlu"):
         result = _load(name)
         if result is None:
             continue

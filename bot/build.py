@@ -18,8 +18,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from bot.catalogue import Catalogue, load_catalogue
+from bot.entities import load_company_names
 from bot.generate import generated_files, stale, write
 from bot.settings import REPO, Settings
 from knowledge.articles import Article, load_articles
@@ -50,8 +54,28 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
+def pipeline_options(component: str) -> dict[str, Any]:
+    """config.yml's options of the pipeline component whose name ends with ``component``."""
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    part: dict[str, Any] = next((part for part in config.get("pipeline") or []
+                                 if str(part.get("name", "")).endswith(component)), {})
+    return {key: value for key, value in part.items() if key != "name"}
+
+
+def check_company_names() -> None:
+    """The company names file config.yml names loads (else Rasa would fail at start-up)."""
+    path = pipeline_options("RuleEntityExtractor").get("company_names")
+    if path:
+        try:
+            load_company_names(REPO / path)
+        except ValueError as error:
+            raise BuildError(f"config.yml, RuleEntityExtractor company_names: {error}") from error
+
+
 def load_content(settings: Settings) -> tuple[Catalogue, list[Article]]:
-    """Loads and cross-checks the catalogue and the articles; raises on the first problem."""
+    """Loads and cross-checks the catalogue, the articles and the company names; raises on
+    the first problem."""
+    check_company_names()
     catalogue = load_catalogue(settings.catalogue_path)
     articles = load_articles(settings.articles_dir, catalogue.ids)
     article_ids = {a.id for a in articles}

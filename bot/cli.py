@@ -17,9 +17,16 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from bot.build import REPO, BuildError, generate, load_content, train, trained_encoder
+from bot.build import (
+    REPO,
+    BuildError,
+    generate,
+    load_content,
+    pipeline_options,
+    train,
+    trained_encoder,
+)
 from bot.catalogue import CatalogueError
 from bot.rasa_config import write_rasa_files
 from bot.settings import ConfigError, Settings, load_settings
@@ -78,7 +85,6 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     catalogue. Prints the figures and keeps them in ``report``."""
     import json
 
-    import yaml
     from rasa.shared.nlu.constants import INTENT, TEXT
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -93,10 +99,7 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     if not outside:
         say(f"warning: no out-of-scope messages at {out_of_scope}; thresholds from in-scope "
             "messages only")
-    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
-    classifier: dict[str, Any] = next((part for part in config["pipeline"]
-                                       if part["name"].endswith("MomentClassifier")), {})
-    options = {key: value for key, value in classifier.items() if key != "name"}
+    options = pipeline_options("MomentClassifier")
     say(f"validating on {len(examples)} catalogue examples (5-fold, config.yml's classifier; "
         f"a few minutes when it fine-tunes) and {len(outside)} out-of-scope messages")
     scored = thresholds.validation_predictions(

@@ -64,3 +64,16 @@ def test_mot_up_uses_the_fine_tuned_encoder_unless_one_is_configured(
     assert cli.os.environ["MOT_EMBEDDING_MODEL"] == chosen.embedding_model  # for its children
     monkeypatch.setenv("MOT_EMBEDDING_MODEL", "/models/ours")
     assert cli.with_trained_encoder(settings, model) is settings
+
+
+def test_a_bad_company_names_file_stops_the_build_before_rasa_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import build
+
+    build.check_company_names()  # the shipped file loads
+    bad = tmp_path / "names.yml"
+    bad.write_text("others: [Netflix, {name: Disney+}]")
+    monkeypatch.setattr(build, "pipeline_options", lambda component: {"company_names": str(bad)})
+    with pytest.raises(cli.BuildError, match=r"config.yml, RuleEntityExtractor company_names: "
+                                             r".*names.yml: others entry 2"):
+        build.check_company_names()
