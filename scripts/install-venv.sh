@@ -54,5 +54,5 @@ touch "$venv/.complete"
 # Keep the two newest venvs; each is several GB.
 find "$(dirname "$venv")" -maxdepth 1 -name 'venv-*' -type d -printf '%T@ %p\n' 2>/dev/null \
   | sort -rn | tail -n +3 | cut -d' ' -f2- | while read -r old; do
-      echo "install: removing old venv $old"; rm -rf "$old"; done
+      echo "install: removing old venv $old"; rm -rf "$old" "$old.lock"; done
 echo "install: venv ready at $venv"

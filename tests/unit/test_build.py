@@ -77,3 +77,18 @@ def test_a_bad_company_names_file_stops_the_build_before_rasa_starts(
     with pytest.raises(cli.BuildError, match=r"config.yml, RuleEntityExtractor company_names: "
                                              r".*names.yml: others entry 2"):
         build.check_company_names()
+
+
+def test_weights_identity_follows_the_weights_and_how_they_are_pooled(tmp_path: Path) -> None:
+    from knowledge.embedder import weights_identity
+
+    assert weights_identity(tmp_path) is None  # no weights file
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    first = weights_identity(tmp_path)
+    assert first is not None and len(first) == 16 and weights_identity(tmp_path) == first
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    pooled_otherwise = weights_identity(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"other weights")
+    assert len({first, pooled_otherwise, weights_identity(tmp_path)}) == 3
