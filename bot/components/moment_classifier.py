@@ -3,7 +3,7 @@
 Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two recipes,
 chosen in config.yml (ADR 0007):
 
-- fine-tuned encoder (the shipped default from 10 examples a moment): the encoder is
+- fine-tuned encoder (the shipped default from 5 examples a moment): the encoder is
   fine-tuned under a cosine-softmax head and calibrated on a held-out split;
 - frozen encoder (fewer examples, or ``fine_tune: false``): a logistic regression over the
   embeddings, calibrated on out-of-fold predictions; trains in seconds.
@@ -132,10 +132,11 @@ class MomentClassifier(GraphComponent):
             "knn": True,
             # fine-tune the encoder (bot/components/finetune.py): true, false, or "auto": when
             # the moments have at least fine_tune_min_examples examples each (median), where
-            # it was measured to pay off (CLINC150 at 10 a moment, the catalogue at ~26,
-            # BANKING77 and CLINC150 at ~100), not below (not measured; ADR 0007)
+            # it was measured to pay off (CLINC150 at 3, 5 and 10 a moment, the catalogue at
+            # ~26, BANKING77 and CLINC150 at ~100; ADR 0007). Not below 5: a moment needs 5
+            # examples to spare one for the held-out split that calibrates the fine-tune.
             "fine_tune": "auto",
-            "fine_tune_min_examples": 10,
+            "fine_tune_min_examples": 5,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result

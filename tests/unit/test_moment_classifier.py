@@ -48,6 +48,9 @@ def training_data(calibration: dict[str, list[str]] | None = None) -> TrainingDa
 
 
 def component(tmp_path: Path, **config: object) -> tuple[MomentClassifier, LocalModelStorage]:
+    """A classifier over the hashing embedder, which cannot be fine-tuned: frozen unless a
+    test says otherwise."""
+    config = {"fine_tune": False, **config}
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), "test")
     classifier = MomentClassifier.create({**MomentClassifier.get_default_config(), **config},
@@ -97,7 +100,8 @@ class UnsavedEmbedder(HashingEmbedder):
 
 def test_an_embedding_whose_weights_have_no_identity_is_left_out(tmp_path: Path) -> None:
     classifier = MomentClassifier.create(
-        MomentClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("moments"),
+        {**MomentClassifier.get_default_config(), "fine_tune": False},
+        LocalModelStorage(tmp_path), Resource("moments"),
         ExecutionContext(GraphSchema({}), "test"), embedder=UnsavedEmbedder(128))
     classifier.train(training_data())
     message = parse(classifier, "my parcel is still late")
