@@ -64,13 +64,10 @@ class HandleTurn(Action):
             dispatcher.utter_message(response="utter_resolved")
             return [*_reset(), SlotSet("last_outcome", "resolved")]
         if isinstance(decision, d.Clarify):
-            if decision.other_company:
-                dispatcher.utter_message(response="utter_clarify_other_company",
-                                         company=decision.other_company,
-                                         buttons=clarify_buttons(decision.choices))
-            else:
-                dispatcher.utter_message(response="utter_clarify",
-                                         buttons=clarify_buttons(decision.choices))
+            about = {"company": decision.other_company} if decision.other_company else {}
+            dispatcher.utter_message(
+                response="utter_clarify_other_company" if about else "utter_clarify",
+                buttons=clarify_buttons(decision.choices), **about)
             return [SlotSet("clarified", True), SlotSet("awaiting_feedback", False)]
         if isinstance(decision, d.Answer | d.NextArticle):
             return await self._offer(dispatcher, tracker, state, decision)

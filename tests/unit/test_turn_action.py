@@ -52,8 +52,9 @@ def run(catalogue, articles, desk, embedder):  # type: ignore[no-untyped-def]
     executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
                               desk)
 
-    async def call(name: str, call: dict | None = None) -> tuple[list[dict], dict[str, object]]:
-        result = await executor.run(call or recorded(name))
+    async def call(name: str, edited: dict | None = None) -> tuple[list[dict], dict[str, object]]:
+        """Runs the recorded call ``name``, or ``edited``, a changed copy of it."""
+        result = await executor.run(edited or recorded(name))
         slots = {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
         return result["responses"], {**slots, "_events": [e["event"] for e in result["events"]]}
 
