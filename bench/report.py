@@ -55,11 +55,15 @@ def generic_section(name: str, result: dict[str, Any]) -> str:
     return f"**{name}**: see `bench/results/{name}.json` and its section above."
 
 
+def first_turn_results() -> list[str]:
+    """Every first-turn set's result, the team's set first, then by name."""
+    names = sorted(path.stem for path in RESULTS.glob("first-turn-*.json"))
+    return sorted(names, key=lambda name: name != "first-turn-first-turns")
+
+
 def render() -> str:
     parts = []
-    for name in ("turn", "encoder", "retrieval", "desk", "first-turn-first-turns",
-                 "first-turn-first-turns-independent", "first-turn-first-turns-fresh",
-                 "first-turn-first-turns-live", "first-turn-first-turns-brands", "nlu"):
+    for name in ("turn", "encoder", "retrieval", "desk", *first_turn_results(), "nlu"):
         result = _load(name)
         if result is None:
             continue

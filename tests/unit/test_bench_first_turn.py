@@ -15,8 +15,7 @@ CATALOGUE = load_catalogue(REPO / "bot" / "moments.yml")
 MOMENTS = {m.id: m for m in CATALOGUE.moments}
 
 
-@pytest.mark.parametrize("name", ["first-turns.tsv", "first-turns-independent.tsv",
-                                  "first-turns-fresh.tsv"])
+@pytest.mark.parametrize("name", sorted(path.name for path in DATA.glob("first-turns*.tsv")))
 def test_the_shipped_messages_are_labelled_with_known_moments(name: str) -> None:
     rows = read_labelled(DATA / name, set(MOMENTS))
     assert len(rows) > 100
