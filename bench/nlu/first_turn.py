@@ -11,6 +11,7 @@ vague or ambiguous messages).
 
     python -m bench.nlu.first_turn                       # every bench/data/first-turns*.tsv
     python -m bench.nlu.first_turn --messages my.tsv     # text<TAB>label|label...
+    python -m bench.nlu.first_turn --seed 0 --seed 1 --seed 2   # the spread over seeds
 
 ``first-turns.tsv`` was written by the team while probing the model; the independent sets
 ``first-turns-independent.tsv``, ``first-turns-fresh.tsv`` and, on 2026-11-27,
@@ -49,6 +50,8 @@ NONE = "none"
 DATA = REPO / "bench" / "data"
 DEFAULT_MESSAGES = DATA / "first-turns.tsv"
 RESULTS = REPO / "bench" / "results"
+#: ``--seed``'s result (not named first-turn-*: the README's block shows those one by one)
+SEEDS_RESULT = "seeds-first-turn.json"
 
 
 @dataclass(frozen=True)
@@ -160,13 +163,18 @@ def markdown(result: dict[str, Any]) -> str:
     ])
 
 
-def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
-           dialogue: Dialogue, model: Path, results: Path, seen: Collection[str]) -> None:
-    """Decides each parsed message as a first turn; writes and prints the scores."""
-    outcomes = [outcome(dialogue.decide(
+def decide_all(rows: list[Labelled], parsed: list[rasa.Parsed], dialogue: Dialogue) -> list[str]:
+    """Each parsed message's outcome as the first turn of a conversation."""
+    return [outcome(dialogue.decide(
         replace(Turn.from_parse(p.payload), text=r.text, intent=p.intent,
                 confidence=p.confidence), State()))
         for r, p in zip(rows, parsed, strict=True)]
+
+
+def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
+           dialogue: Dialogue, model: Path, results: Path, seen: Collection[str]) -> None:
+    """Decides each parsed message as a first turn; writes and prints the scores."""
+    outcomes = decide_all(rows, parsed, dialogue)
     source = messages.resolve()
     result = {"messages_file": str(source.relative_to(REPO) if source.is_relative_to(REPO)
                                    else source),
@@ -188,6 +196,52 @@ def report(messages: Path, rows: list[Labelled], parsed: list[rasa.Parsed],
     logging.info("written %s", path)
 
 
+def seeded_model(seed: int, work: Path) -> Path:
+    """An NLU model of the shipped data, config.yml's classifier with its seeds set to ``seed``
+    (the held-out split, the head's initial sample and the fine-tune)."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / f"config-seed-{seed}.yml"
+    rasa.write_project_config(config, {"seed": seed, "fine_tune_seed": seed})
+    logging.info("training the seed-%d model (about 2 minutes)", seed)
+    model, _ = rasa.train(config, REPO / "bot" / "data", work / f"seed-{seed}",
+                          work / f"train-seed-{seed}.log")
+    return model
+
+
+def seed_spread(sets: dict[Path, list[Labelled]], seeds: list[int], port: int, work: Path,
+                results: Path) -> dict[str, Any]:
+    """Each set's share right under models that differ only in their seeds.
+
+    A single fine-tune's outcomes on borderline messages move with its seed (ADR 0007):
+    compare two versions of the catalogue by the spread over seeds, not by one run.
+    """
+    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
+    dialogue, seen = Dialogue(catalogue), training_texts()
+    right: dict[str, dict[int, float]] = {path.name: {} for path in sets}
+    for seed in seeds:
+        model = seeded_model(seed, work)
+        with rasa.serve(model, port, work / f"serve-seed-{seed}.log", threads=1):
+            for path, rows in sets.items():
+                outcomes = decide_all(rows, rasa.parse_all(port, [r.text for r in rows]),
+                                      dialogue)
+                right[path.name][seed] = score(rows, outcomes, seen)["right"]
+    summary: dict[str, dict[str, Any]] = {}
+    for name, by_seed in right.items():
+        shares = list(by_seed.values())
+        summary[name] = {"right_by_seed": by_seed, "mean": round(sum(shares) / len(shares), 4),
+                         "min": min(shares), "max": max(shares)}
+    result = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec="seconds"), **git_commit(), "seeds": seeds, "sets": summary}
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / SEEDS_RESULT
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for name, row in summary.items():
+        runs = " ".join(f"{row['right_by_seed'][seed]:.1%}" for seed in seeds)
+        print(f"{name:34s} right {row['mean']:.1%} (seeds {runs})")
+    logging.info("written %s", path)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -197,12 +251,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
     parser.add_argument("--port", type=int, default=5108)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--seed", type=int, action="append", default=[],
+                        help="train an NLU model with the classifier's seeds set to this "
+                             "(repeatable) and report each set's share right by seed, its "
+                             f"mean and range (bench/results/{SEEDS_RESULT}), instead of "
+                             "one run of `mot train`'s model")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/mot-first-turn-seeds"),
+                        help="where --seed keeps its models and logs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     catalogue = load_catalogue(REPO / "bot" / "moments.yml")
     files = args.messages or sorted(DATA.glob("first-turns*.tsv"))
     sets = {path: read_labelled(path, {m.id for m in catalogue.moments}) for path in files}
+    if args.seed:
+        seed_spread(sets, args.seed, args.port, args.work, args.results)
+        return 0
     model = args.model
     if model is None:
         from bot.build import train

@@ -58,3 +58,27 @@ def test_scores_split_messages_with_a_moment_from_those_where_no_article_is_righ
     assert scores["no_article_right"] == {"messages": 2, "given_a_wrong_article": 0.5,
                                           "out_of_scope_only": 1,
                                           "out_of_scope_given_an_article": 1.0}
+
+
+def test_a_seeded_model_trains_config_ymls_classifier_with_its_seeds_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from bench.nlu import first_turn
+    from bench.nlu.rasa_runner import CLASSIFIER
+
+    trained: list[tuple[Path, Path]] = []
+
+    def train(config: Path, nlu: Path, out: Path, log: Path) -> tuple[Path, float]:
+        trained.append((config, nlu))
+        return out / "model.tar.gz", 0.0
+
+    monkeypatch.setattr(first_turn.rasa, "train", train)
+    model = first_turn.seeded_model(3, tmp_path / "work")
+    assert model == tmp_path / "work" / "seed-3" / "model.tar.gz"
+    (config, nlu), = trained
+    pipeline = yaml.safe_load(config.read_text())["pipeline"]
+    classifier, = (part for part in pipeline if part["name"] == CLASSIFIER)
+    assert classifier["seed"] == 3 and classifier["fine_tune_seed"] == 3
+    assert classifier["fine_tune"] == "auto"  # config.yml's other options are kept
+    assert nlu == REPO / "bot" / "data"
