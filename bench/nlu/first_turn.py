@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mot-first-turn-seeds"),
                         help="where --seed keeps its models and logs")
     args = parser.parse_args(argv)
+    if args.seed and args.model:
+        parser.error("--seed trains its own models; leave out --model")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     catalogue = load_catalogue(REPO / "bot" / "moments.yml")

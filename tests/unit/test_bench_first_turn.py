@@ -82,3 +82,12 @@ def test_a_seeded_model_trains_config_ymls_classifier_with_its_seeds_set(
     assert classifier["seed"] == 3 and classifier["fine_tune_seed"] == 3
     assert classifier["fine_tune"] == "auto"  # config.yml's other options are kept
     assert nlu == REPO / "bot" / "data"
+
+
+def test_seeds_and_a_given_model_are_refused_together(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.nlu.first_turn import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--seed", "1", "--model", "some.tar.gz"])
+    assert stopped.value.code == 2
+    assert "--seed trains its own models" in capsys.readouterr().err
