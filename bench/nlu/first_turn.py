@@ -208,15 +208,13 @@ def seeded_model(seed: int, work: Path) -> Path:
     return model
 
 
-def seed_spread(sets: dict[Path, list[Labelled]], seeds: list[int], port: int, work: Path,
-                results: Path) -> dict[str, Any]:
+def seed_spread(sets: dict[Path, list[Labelled]], dialogue: Dialogue, seen: Collection[str],
+                seeds: list[int], port: int, work: Path, results: Path) -> dict[str, Any]:
     """Each set's share right under models that differ only in their seeds.
 
     A single fine-tune's outcomes on borderline messages move with its seed (ADR 0007):
     compare two versions of the catalogue by the spread over seeds, not by one run.
     """
-    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
-    dialogue, seen = Dialogue(catalogue), training_texts()
     right: dict[str, dict[int, float]] = {path.name: {} for path in sets}
     for seed in seeds:
         model = seeded_model(seed, work)
@@ -266,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     catalogue = load_catalogue(REPO / "bot" / "moments.yml")
     files = args.messages or sorted(DATA.glob("first-turns*.tsv"))
     sets = {path: read_labelled(path, {m.id for m in catalogue.moments}) for path in files}
+    dialogue, seen = Dialogue(catalogue), training_texts()
     if args.seed:
-        seed_spread(sets, args.seed, args.port, args.work, args.results)
+        seed_spread(sets, dialogue, seen, args.seed, args.port, args.work, args.results)
         return 0
     model = args.model
     if model is None:
@@ -275,7 +274,6 @@ def main(argv: list[str] | None = None) -> int:
         from bot.settings import load_settings
 
         model = train(load_settings(), lambda line: logging.info("mot: %s", line))
-    dialogue, seen = Dialogue(catalogue), training_texts()
     with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
         for path, rows in sets.items():
             parsed = rasa.parse_all(args.port, [r.text for r in rows])
