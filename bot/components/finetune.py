@@ -42,6 +42,11 @@ class FineTuneSettings:
     head_learning_rate: float = 3e-3   # class prototypes
     scale: float = 12.0                # cosine-softmax inverse temperature during training
     label_smoothing: float = 0.1
+    # R-Drop (Liang et al. 2021): each batch passes twice, under different dropout, and this
+    # weight times the symmetric KL divergence between the two predictions joins the loss.
+    # On BANKING77's validation split (three seeds, ADR 0007) 94.68% against 94.30%, for
+    # 1.65x the time a step; 0 turns it off.
+    rdrop: float = 1.0
     warmup: float = 0.06               # fraction of the steps
     weight_decay: float = 0.01
     max_seq_length: int = 64
@@ -212,6 +217,21 @@ def uses_bfloat16(precision: str) -> bool:
     return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
 
 
+def _loss(loss_fn: Any, logits: Any, targets: Any, rdrop: float) -> Any:
+    """Cross-entropy; with ``rdrop``, ``logits`` holds two passes of the batch, and the loss
+    is their mean cross-entropy plus ``rdrop`` times their symmetric KL divergence."""
+    import torch
+
+    if not rdrop:
+        return loss_fn(logits, targets)
+    first, second = logits.chunk(2)
+    log_p, log_q = first.log_softmax(dim=-1), second.log_softmax(dim=-1)
+    kl = torch.nn.functional.kl_div
+    divergence = (kl(log_p, log_q, log_target=True, reduction="batchmean")
+                  + kl(log_q, log_p, log_target=True, reduction="batchmean")) / 2
+    return (loss_fn(first, targets) + loss_fn(second, targets)) / 2 + rdrop * divergence
+
+
 def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
            settings: FineTuneSettings, progress: Progress) -> None:
     import torch
@@ -234,12 +254,15 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
             # Only the encoder's forward pass in bfloat16: with the head, the loss and the
             # backward pass under autocast as well, BANKING77's embeddings collapsed onto two
             # classes.
+            features = _batch_features(ids, rows, pad_id)
+            if settings.rdrop:
+                features = {name: torch.cat([value, value]) for name, value in features.items()}
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
-                embedding = model(_batch_features(ids, rows, pad_id))["sentence_embedding"]
+                embedding = model(features)["sentence_embedding"]
             embedding = embedding.float()
             logits = settings.scale * torch.nn.functional.normalize(embedding, dim=-1) @ \
                 torch.nn.functional.normalize(head, dim=-1).T
-            loss = loss_fn(logits, targets[torch.from_numpy(rows)])
+            loss = _loss(loss_fn, logits, targets[torch.from_numpy(rows)], settings.rdrop)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
