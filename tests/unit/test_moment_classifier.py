@@ -226,3 +226,18 @@ def test_fine_tune_runs_in_bfloat16_only_where_asked_or_native(
         monkeypatch: pytest.MonkeyPatch, precision: str, native: bool, expected: bool) -> None:
     monkeypatch.setattr(finetune, "native_bfloat16", lambda: native)
     assert finetune.uses_bfloat16(precision) is expected
+
+
+def test_r_drop_adds_the_two_passes_disagreement_to_their_cross_entropy() -> None:
+    import torch
+
+    cross_entropy = torch.nn.CrossEntropyLoss()
+    targets = torch.tensor([0, 1])
+    first = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    plain = finetune._loss(cross_entropy, first, targets, rdrop=0.0)
+    agreeing = finetune._loss(cross_entropy, torch.cat([first, first]), targets, rdrop=1.0)
+    assert torch.isclose(agreeing, plain)
+    second = torch.tensor([[0.0, 2.0], [1.0, 0.0]])
+    disagreeing = finetune._loss(cross_entropy, torch.cat([first, second]), targets, rdrop=1.0)
+    mean = (cross_entropy(first, targets) + cross_entropy(second, targets)) / 2
+    assert disagreeing > mean
