@@ -2,7 +2,8 @@
 
 The recipe: mean-pooled all-MiniLM-L6-v2 under a cosine-softmax head (class prototypes
 initialised from the frozen embeddings' class centroids, so the first steps already point
-the right way), cross-entropy with label smoothing, AdamW with linear warm-up and decay.
+the right way), cross-entropy with label smoothing and R-Drop (two dropout passes a batch,
+kept in agreement), AdamW with linear warm-up and decay.
 Batches are bucketed by token length so that short messages are not padded to the longest
 one in the data set: on short customer messages this roughly halves the cost of an epoch,
 which is what makes a full fine-tune fit the benchmark's 15 minutes on two cores.
