@@ -252,12 +252,12 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
             factor = schedule(progress.value, settings.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
+            features = _batch_features(ids, rows, pad_id)
+            if settings.rdrop:  # the batch twice: dropout differs between the two halves
+                features = {name: torch.cat([value, value]) for name, value in features.items()}
             # Only the encoder's forward pass in bfloat16: with the head, the loss and the
             # backward pass under autocast as well, BANKING77's embeddings collapsed onto two
             # classes.
-            features = _batch_features(ids, rows, pad_id)
-            if settings.rdrop:
-                features = {name: torch.cat([value, value]) for name, value in features.items()}
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
                 embedding = model(features)["sentence_embedding"]
             embedding = embedding.float()
