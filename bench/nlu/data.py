@@ -136,7 +136,9 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     easier (same writers, same templates) and chose too strict a threshold (ADR 0007).
 
     Out-of-scope: the intent ``out_of_scope`` names, else the first of OUT_OF_SCOPE_NAMES
-    found in any split (test data often has out-of-scope messages that training lacks).
+    found in any split (test data often has out-of-scope messages that training lacks), else
+    the intents of validation and test messages that training lacks (several are relabelled
+    ``oos``).
     """
     train = read_examples(train_path, "train")
     notes, test_cut = [f"train: {train_path.name}"], False
@@ -167,4 +169,21 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
         out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
     elif out_of_scope not in intents:
         raise ValueError(f"{name}: no example has the out-of-scope intent {out_of_scope!r}")
+    if out_of_scope is None and (unseen := sorted(intents - {i for _, i in train})):
+        validation, test, out_of_scope = _unseen_as_out_of_scope(validation, test, unseen)
+        notes.append(f"out of scope: the {len(unseen)} intent(s) that training lacks "
+                     f"({', '.join(unseen[:5])}{', ...' if len(unseen) > 5 else ''})"
+                     + (f", relabelled {out_of_scope!r}" if len(unseen) > 1 else ""))
     return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut)
+
+
+def _unseen_as_out_of_scope(validation: list[Example], test: list[Example],
+                            unseen: list[str]) -> tuple[list[Example], list[Example], str]:
+    """Messages whose intent training lacks are out of scope: nothing can recognise them, so
+    the assistant must turn them away (live bots' test sets name them as they like, e.g.
+    HINT3's ``NO_NODES_DETECTED``). One such intent keeps its name; several become ``oos``."""
+    if len(unseen) == 1:
+        return validation, test, unseen[0]
+    label, names = "oos", set(unseen)
+    return ([(text, label if intent in names else intent) for text, intent in validation],
+            [(text, label if intent in names else intent) for text, intent in test], label)

@@ -103,6 +103,25 @@ def test_out_of_scope_found_in_test_data_that_training_lacks(tmp_path: Path) -> 
         load_splits("mine", train, test, out_of_scope="none")
 
 
+def test_test_intents_that_training_lacks_are_out_of_scope(tmp_path: Path) -> None:
+    """Live bots' test sets name their out-of-scope messages as they like (HINT3:
+    NO_NODES_DETECTED): nothing trained can recognise them, so they are out of scope."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("sentence,label\n" + "".join(f"late {i},late\nrefund {i},refund\n"
+                                                    for i in range(10)), encoding="utf-8")
+    test.write_text("sentence,label\nwhere is it,late\nweather?,NO_NODES_DETECTED\n",
+                    encoding="utf-8")
+    one = load_splits("hint", train, test)
+    assert one.out_of_scope == "NO_NODES_DETECTED"
+    assert "out of scope: the 1 intent(s) that training lacks (NO_NODES_DETECTED)" in one.how
+    test.write_text("sentence,label\nwhere is it,late\nweather?,chitchat\nhi,greet\n",
+                    encoding="utf-8")
+    several = load_splits("hint", train, test)
+    assert several.out_of_scope == "oos"
+    assert several.test == [("where is it", "late"), ("weather?", "oos"), ("hi", "oos")]
+    assert "relabelled 'oos'" in several.how
+
+
 def test_out_of_scope_training_can_be_left_out() -> None:
     toy = splits()
     without_out_of_scope_training(toy)
