@@ -15,7 +15,9 @@ here; the harness tests on a cut of the training data instead, with fewer traini
 (BANKING77: 7,203 against 10,003). Running the reference recipes on both tells how the two
 compare: the gap between a recipe's official score and its score here is what the split
 costs every pipeline, and the pipeline's lead over a recipe on the same split is what it
-adds. Writes ``bench/results/reference-<recipe>-<data set>.json``.
+adds. With out-of-scope messages (CLINC150), they are left out of every split, and the
+accuracy is the in-scope accuracy before any rejection, as the issue gives it. Writes
+``bench/results/reference-<recipe>-<data set>.json``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from knowledge.embedder import SentenceTransformerEmbedder
 
-    splits = load_splits(args.dataset, BUILT_IN[args.dataset])
+    splits = in_scope_only(load_splits(args.dataset, BUILT_IN[args.dataset]))
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2", threads=args.threads)
     started = time.monotonic()
     run = frozen_lr if args.recipe == "frozen-lr" else plain_fine_tune
@@ -68,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k.endswith(("accuracy", "seconds"))}))
     return 0
+
+
+def in_scope_only(splits: Splits) -> Splits:
+    """The splits without out-of-scope messages: the issue's CLINC150 reference figures are
+    in-scope accuracy before any rejection (frozen 95.5%, plain fine-tune 96.7%)."""
+    if splits.out_of_scope is None:
+        return splits
+    for part in ("train", "validation", "test"):
+        setattr(splits, part, [e for e in getattr(splits, part) if e[1] != splits.out_of_scope])
+    splits.how += f"; {splits.out_of_scope!r} messages left out (in-scope accuracy)"
+    return splits
 
 
 def _labelled(splits: Splits) -> tuple[list[str], Any]:
