@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.nlu.data import SPLIT_SEED, Splits, cap_per_intent, load_splits
+from bench.nlu.data import SPLIT_SEED, Splits, cap_per_intent, load_splits, relabelled
 from bench.nlu.misspell import misspell
 from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
@@ -169,8 +169,7 @@ def unseen_intents(splits: Splits, count: int, seed: int = 20240610) -> None:
     unseen = {str(i) for i in rng.choice(intents, size=count, replace=False)}
     splits.train = [e for e in splits.train if e[1] not in unseen]
     for part in ("validation", "test"):
-        setattr(splits, part, [(text, label if intent in unseen else intent)
-                               for text, intent in getattr(splits, part)])
+        setattr(splits, part, relabelled(getattr(splits, part), unseen, label))
     splits.out_of_scope = label
     splits.how += (f"; {count} intents unseen in training, out of scope in validation and "
                    f"test (seed {seed}): {', '.join(sorted(unseen))}")

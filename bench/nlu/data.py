@@ -177,6 +177,11 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut)
 
 
+def relabelled(examples: list[Example], intents: set[str], label: str) -> list[Example]:
+    """``examples`` with every intent in ``intents`` renamed ``label``."""
+    return [(text, label if intent in intents else intent) for text, intent in examples]
+
+
 def _unseen_as_out_of_scope(validation: list[Example], test: list[Example],
                             unseen: list[str]) -> tuple[list[Example], list[Example], str]:
     """Messages whose intent training lacks are out of scope: nothing can recognise them, so
@@ -185,5 +190,4 @@ def _unseen_as_out_of_scope(validation: list[Example], test: list[Example],
     if len(unseen) == 1:
         return validation, test, unseen[0]
     label, names = "oos", set(unseen)
-    return ([(text, label if intent in names else intent) for text, intent in validation],
-            [(text, label if intent in names else intent) for text, intent in test], label)
+    return relabelled(validation, names, label), relabelled(test, names, label), label

@@ -27,6 +27,7 @@ import datetime
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,8 @@ def in_scope_only(splits: Splits) -> Splits:
     return splits
 
 
-def _labelled(splits: Splits) -> tuple[list[str], Any]:
+def _labelled(splits: Splits) -> tuple[list[str], Callable[[list[Example]], np.ndarray]]:
+    """The training intents, and a function giving examples' intents as their indices."""
     labels = sorted({intent for _, intent in splits.train})
     return labels, lambda part: np.array([labels.index(intent) for _, intent in part])
 
