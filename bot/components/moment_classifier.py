@@ -40,6 +40,7 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     METADATA,
     METADATA_EXAMPLE,
+    METADATA_INTENT,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -93,14 +94,18 @@ def decode_embedding(text: str) -> np.ndarray:
 
 
 def is_calibration_example(message: Message) -> bool:
-    """Whether an example is marked ``metadata: {calibration: true}`` in the NLU data.
+    """Whether an example is marked ``metadata: {calibration: true}`` in the NLU data, on the
+    example itself or on its intent's block (``- intent: x`` / ``metadata: ...`` /
+    ``examples: |``).
 
     Marked examples are never trained on: they calibrate the confidence (a benchmark marks its
     validation split this way, so that thresholds and calibration use the same unseen data).
     """
     metadata = message.get(METADATA) or {}
-    example = metadata.get(METADATA_EXAMPLE) if isinstance(metadata, dict) else None
-    return isinstance(example, dict) and bool(example.get("calibration"))
+    if not isinstance(metadata, dict):
+        return False
+    return any(isinstance(marks, dict) and bool(marks.get("calibration"))
+               for marks in (metadata.get(METADATA_EXAMPLE), metadata.get(METADATA_INTENT)))
 
 
 def default_embedder(model: str, threads: int | None) -> Embedder:

@@ -1,0 +1,28 @@
+"""The NLU benchmark's training data as Rasa reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rasa.shared.nlu.training_data.loading import load_data
+
+from bench.nlu.rasa_runner import write_nlu
+from bot.components.moment_classifier import is_calibration_example
+
+
+def test_written_nlu_data_reads_back_with_the_calibration_examples_marked(
+        tmp_path: Path) -> None:
+    train = [("where is my parcel", "late"), ("card charged twice: #2 [refund] \"now\"", "twice"),
+             ("- starts with a dash", "late"), ("two\nlines\tand  spaces ", "twice")]
+    calibration = [("parcel still not here", "late"), ("charged 2x", "twice")]
+    path = tmp_path / "nlu.yml"
+    write_nlu(path, train, calibration)
+
+    assert "examples: |" in path.read_text(encoding="utf-8")  # the form Rasa reads fast
+    read = [(m.get("text"), m.get("intent"), is_calibration_example(m))
+            for m in load_data(str(path)).training_examples]
+    assert sorted(read) == sorted(
+        [("where is my parcel", "late", False),
+         ("card charged twice: #2 [refund] \"now\"", "twice", False),
+         ("- starts with a dash", "late", False), ("two lines and spaces", "twice", False),
+         ("parcel still not here", "late", True), ("charged 2x", "twice", True)])
