@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import platform
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 from bench.nlu import metrics
 from bench.nlu import rasa_runner as rasa
 from bench.nlu.data import Example, Splits
+from bot.components.finetune import native_bfloat16
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +118,29 @@ def run(splits: Splits, settings: RunSettings) -> dict[str, Any]:
                    predictions(test, parsed_test), settings.in_scope_target)
     return {"dataset": splits.name, "pipeline": settings.pipeline, "evaluated_on":
             settings.evaluate, "started": started.isoformat(timespec="seconds"),
-            **git_commit(), "machine": {"cpus": _cpus(), "python": platform.python_version()},
+            **git_commit(), "machine": {"cpus": _cpus(), "python": platform.python_version(),
+                                        "native_bfloat16": native_bfloat16()},
             "splits": {"how": splits.how, "train": len(splits.train),
                        "validation": len(splits.validation), "test": len(test)},
             "classifier_options": chosen, "train_seconds": round(train_seconds, 1),
+            "fine_tune": fine_tune_run(work / "train.log"),
             "in_scope_target": settings.in_scope_target, "scores": scores,
             "parse_latency": latency(parsed_test)}
+
+
+FINE_TUNE_FINISHED = re.compile(r"fine-tune finished: (\d+) of (\d+) steps in (\d+) s, (\w+)")
+
+
+def fine_tune_run(train_log: Path) -> dict[str, Any] | None:
+    """How much of its schedule the encoder's fine-tune ran, from the training log (None
+    when the pipeline did not fine-tune): the time budget ends it early on a slow or busy
+    machine, which a result should say."""
+    text = train_log.read_text(encoding="utf-8", errors="replace") if train_log.exists() else ""
+    found = FINE_TUNE_FINISHED.findall(text)
+    if not found:
+        return None
+    steps, of, seconds, precision = found[-1]
+    return {"steps": int(steps), "of": int(of), "seconds": int(seconds), "precision": precision}
 
 
 def _cpus() -> int:

@@ -272,3 +272,8 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
                 log.info("fine-tune step %d/%d loss %.3f (%.0f s)", progress.step,
                          progress.steps, float(loss.detach()),
                          time.monotonic() - progress.started)
+    # One line that says how much of the schedule ran (the benchmark reads it from the log)
+    log.info("fine-tune finished: %d of %d steps in %.0f s, %s%s", progress.step,
+             progress.steps, time.monotonic() - progress.started,
+             "bfloat16" if bfloat16 else "float32",
+             ", the time budget ended the schedule" if progress.step < progress.steps else "")

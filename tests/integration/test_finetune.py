@@ -4,9 +4,12 @@ BANKING77 message into two classes)."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
+from bench.nlu.run import FINE_TUNE_FINISHED
 from bot.components.finetune import FineTuneSettings, fine_tune
 from knowledge.embedder import SentenceTransformerEmbedder, installed_model_path, weights_identity
 
@@ -28,14 +31,19 @@ EXAMPLES = {
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float32"])
-def test_fine_tuned_encoder_learns_the_moments(precision: str) -> None:
+def test_fine_tuned_encoder_learns_the_moments(precision: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     texts = [t for ts in EXAMPLES.values() for t in ts]
     y = np.repeat(np.arange(len(EXAMPLES)), [len(ts) for ts in EXAMPLES.values()])
     embedder = SentenceTransformerEmbedder(onnx=False)
     assert embedder.identity == weights_identity(installed_model_path())
     initial = embedder.encode(texts)
     settings = FineTuneSettings(epochs=6, batch_size=8, precision=precision)
-    prototypes = fine_tune(embedder.model, texts, y, len(EXAMPLES), initial, settings)
+    with caplog.at_level(logging.INFO, logger="bot.components.finetune"):
+        prototypes = fine_tune(embedder.model, texts, y, len(EXAMPLES), initial, settings)
+    # the line the benchmark reads: the whole schedule ran (no time budget), in this precision
+    finished = FINE_TUNE_FINISHED.findall(caplog.text)
+    assert [(steps, of, ran) for steps, of, _, ran in finished] == [("18", "18", precision)]
     after = embedder.encode(texts)
     assert np.isfinite(after).all() and np.isfinite(prototypes).all()
     assert float(np.mean((after @ prototypes.T).argmax(axis=1) == y)) == 1.0
