@@ -189,7 +189,7 @@ def train(settings: Settings, progress: Progress, force: bool = False) -> Path:
         progress(f"model {model.name} is up to date (inputs unchanged)")
         return model
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    progress(f"training the Rasa model {key} (inputs changed; about a minute)")
+    progress(f"training the Rasa model {key} (inputs changed; one to two minutes)")
     started = time.perf_counter()
     command = [sys.executable, "-m", "rasa", "train", "--config", "config.yml",
                "--domain", "bot/domain", "--data", "bot/data", "--out", str(settings.models_dir),
