@@ -68,8 +68,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mot-bench-nlu"))
     parser.add_argument("--results", type=Path, default=REPO_RESULTS)
     parser.add_argument("--port", type=int, default=5105)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch/TF threads (1 measured fastest on the shared 2-core box)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch/TF threads while training (default: the cores idle when "
+                             "training starts, measured over a second: both of a 2-core "
+                             "machine for a run alone, one beside another run); parsing "
+                             "always uses one")
     parser.add_argument("--max-per-intent", type=int, default=0,
                         help="cap every split at this many examples per intent (few-shot "
                              "runs, smoke tests; out-of-scope test and validation messages "

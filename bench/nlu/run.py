@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import platform
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,9 @@ class RunSettings:
     evaluate: str = "test"              # "test", or "validation" while tuning
     work: Path = Path("/tmp/mot-bench-nlu")
     port: int = 5105
-    threads: int = 2
+    # threads while training: None = the cores idle when training starts (idle_cores);
+    # serving always parses on one
+    threads: int | None = None
 
 
 #: The harness's own outputs: changed by earlier runs, they do not make a run's code dirty.
@@ -57,6 +61,7 @@ def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path
     """Writes data and config, trains; our pipeline calibrates on the validation split."""
     nlu = work / "nlu.yml"
     config = work / "config.yml"
+    threads = settings.threads or idle_cores()
     if settings.pipeline == "baseline":
         rasa.write_nlu(nlu, splits.train)
         config.write_text(rasa.BASELINE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
@@ -66,11 +71,32 @@ def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path
 
         ensure_blank_spacy_model()  # config.yml's SpacyNLP model, made by `mot train` too
         rasa.write_nlu(nlu, splits.train, calibration=splits.validation)
-        options = {"threads": settings.threads, "debug_scores": True, **settings.options}
+        options = {"threads": threads, "debug_scores": True, **settings.options}
         chosen = rasa.write_project_config(config, options)
-    model, seconds = rasa.train(config, nlu, work / "models", work / "train.log",
-                                settings.threads)
+    log.info("%s: training on %d thread%s", splits.name, threads, "s" * (threads > 1))
+    # threads that were idle spin while they wait (faster); threads asked for may share
+    # their cores with other work, so they sleep
+    model, seconds = rasa.train(config, nlu, work / "models", work / "train.log", threads,
+                                spin=settings.threads is None and threads > 1)
     return model, seconds, chosen
+
+
+def idle_cores(sample: float = 1.0) -> int:
+    """How many of this process's cores are idle, from /proc/stat over ``sample`` seconds
+    (at least 1; 1 where /proc/stat is missing). A benchmark alone on a 2-core machine
+    trains on both, one started beside another run on the one left."""
+    def times() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    try:
+        total, idle = times()
+        time.sleep(sample)
+        total2, idle2 = times()
+    except (OSError, ValueError, IndexError):
+        return 1
+    share = (idle2 - idle) / max(1, total2 - total)
+    return max(1, min(_cpus(), round(share * (os.cpu_count() or 1))))
 
 
 def predictions(examples: list[Example], parsed: list[rasa.Parsed]) -> metrics.Predictions:
@@ -111,7 +137,7 @@ def run(splits: Splits, settings: RunSettings) -> dict[str, Any]:
     started = datetime.datetime.now(datetime.timezone.utc)
     model, train_seconds, chosen = train_model(splits, settings, work)
     test = splits.validation if settings.evaluate == "validation" else splits.test
-    with rasa.serve(model, settings.port, work / "serve.log", settings.threads):
+    with rasa.serve(model, settings.port, work / "serve.log", threads=1):
         parsed_validation = rasa.parse_all(settings.port, [t for t, _ in splits.validation])
         parsed_test = rasa.parse_all(settings.port, [t for t, _ in test])
     scores = score(splits, predictions(splits.validation, parsed_validation),
@@ -144,8 +170,6 @@ def fine_tune_run(train_log: Path) -> dict[str, Any] | None:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

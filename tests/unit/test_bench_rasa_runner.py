@@ -7,7 +7,7 @@ from pathlib import Path
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bench.nlu.rasa_runner import write_nlu
-from bench.nlu.run import fine_tune_run
+from bench.nlu.run import _cpus, fine_tune_run, idle_cores
 from bot.components.moment_classifier import is_calibration_example
 
 
@@ -38,3 +38,7 @@ def test_the_result_says_how_much_of_its_schedule_the_fine_tune_ran(tmp_path: Pa
                    "1398 of 3776 steps in 660 s, float32, the time budget ended the schedule\n")
     assert fine_tune_run(log) == {"steps": 1398, "of": 3776, "seconds": 660,
                                   "precision": "float32"}
+
+
+def test_a_run_trains_on_the_cores_that_are_idle() -> None:
+    assert 1 <= idle_cores(sample=0.2) <= _cpus()
