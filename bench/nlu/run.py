@@ -86,8 +86,10 @@ def idle_cores(sample: float = 1.0) -> int:
     (at least 1; 1 where /proc/stat is missing). A benchmark alone on a 2-core machine
     trains on both, one started beside another run on the one left."""
     def times() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+        # the "cpu" line: user nice system idle iowait irq softirq steal (guest time, after
+        # them, is counted in user and nice already)
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(fields), fields[3] + fields[4]
 
     try:
         total, idle = times()
