@@ -9,6 +9,7 @@ they drift from the catalogue.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def generated_files(catalogue: Catalogue, bot_dir: Path) -> list[GeneratedFile]:
     intents = [*catalogue.ids, *CONVERSATION_INTENTS]
     domain = {"version": "3.1", "intents": intents}
     nlu = {"version": "3.1", "nlu": [
-        {"intent": m.id, "examples": _block(m.examples)} for m in catalogue.moments]}
+        {"intent": m.id, "examples": examples_block(m.examples)} for m in catalogue.moments]}
     rules = {"version": "3.1", "rules": [
         {"rule": f"{intent} goes to the turn handler",
          "steps": [{"intent": intent}, {"action": TURN_ACTION}]}
@@ -64,7 +65,9 @@ class _LiteralBlock(str):
     """Rendered as a YAML literal block, the way Rasa's NLU examples are written."""
 
 
-def _block(examples: tuple[str, ...]) -> _LiteralBlock:
+def examples_block(examples: Iterable[str]) -> _LiteralBlock:
+    """Rasa NLU examples as one ``examples: |`` block (the form Rasa reads fastest), for
+    :func:`yaml_text`."""
     return _LiteralBlock("".join(f"- {e}\n" for e in examples))
 
 
@@ -79,6 +82,10 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_representer(_LiteralBlock, _literal)
 
 
+def yaml_text(data: object) -> str:
+    """YAML in the order given, with :func:`examples_block` strings as literal blocks."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
 def _dump(data: object) -> str:
-    return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                              width=1000)
+    return HEADER + yaml_text(data)

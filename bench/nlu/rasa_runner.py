@@ -22,24 +22,12 @@ from typing import Any
 import yaml
 
 from bench.nlu.data import Example
+from bot.generate import examples_block, yaml_text
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE_CONFIG = Path(__file__).with_name("config-rasa-default.yml")
 CLASSIFIER = "bot.components.moment_classifier.MomentClassifier"
 FALLBACK_INTENT = "nlu_fallback"
-
-
-class _Block(str):
-    """A string that YAML writes as a literal block (``|``)."""
-
-
-class _NluDumper(yaml.SafeDumper):
-    """PyYAML's safe dumper, with ``_Block`` strings as literal blocks."""
-
-
-_NluDumper.add_representer(
-    _Block, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text,
-                                                          style="|"))
 
 
 def write_nlu(path: Path, train: Sequence[Example], calibration: Sequence[Example] = ()) -> None:
@@ -59,11 +47,9 @@ def write_nlu(path: Path, train: Sequence[Example], calibration: Sequence[Exampl
             by_intent.setdefault(intent, []).append(" ".join(text.split()))
         for intent, texts in by_intent.items():
             block = {"intent": intent, **({"metadata": metadata} if metadata else {}),
-                     "examples": _Block("".join(f"- {text}\n" for text in texts if text))}
+                     "examples": examples_block(text for text in texts if text)}
             nlu.append(block)
-    path.write_text(yaml.dump({"version": "3.1", "nlu": nlu}, Dumper=_NluDumper,
-                              sort_keys=False, allow_unicode=True, width=1 << 20),
-                    encoding="utf-8")
+    path.write_text(yaml_text({"version": "3.1", "nlu": nlu}), encoding="utf-8")
 
 
 def write_project_config(path: Path, options: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import platform
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 from bench.nlu import metrics
 from bench.nlu import rasa_runner as rasa
 from bench.nlu.data import Example, Splits
+from bot.components.finetune import FINISHED as FINE_TUNE_FINISHED
 from bot.components.finetune import native_bfloat16
 
 log = logging.getLogger(__name__)
@@ -154,9 +154,6 @@ def run(splits: Splits, settings: RunSettings) -> dict[str, Any]:
             "fine_tune": fine_tune_run(work / "train.log"),
             "in_scope_target": settings.in_scope_target, "scores": scores,
             "parse_latency": latency(parsed_test)}
-
-
-FINE_TUNE_FINISHED = re.compile(r"fine-tune finished: (\d+) of (\d+) steps in (\d+) s, (\w+)")
 
 
 def fine_tune_run(train_log: Path) -> dict[str, Any] | None:

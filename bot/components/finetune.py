@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "bfloat16", "float32")
 
+#: The fine-tune's closing log line: steps run, steps scheduled, seconds, precision.
+FINISHED = re.compile(r"fine-tune finished: (\d+) of (\d+) steps in (\d+) s, (\w+)")
+
 
 @dataclass(frozen=True)
 class FineTuneSettings:
@@ -272,7 +275,7 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
                 log.info("fine-tune step %d/%d loss %.3f (%.0f s)", progress.step,
                          progress.steps, float(loss.detach()),
                          time.monotonic() - progress.started)
-    # One line that says how much of the schedule ran (the benchmark reads it from the log)
+    # One line that says how much of the schedule ran (the benchmark reads it: FINISHED)
     log.info("fine-tune finished: %d of %d steps in %.0f s, %s%s", progress.step,
              progress.steps, time.monotonic() - progress.started,
              "bfloat16" if bfloat16 else "float32",
