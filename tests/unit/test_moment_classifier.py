@@ -241,3 +241,21 @@ def test_r_drop_adds_the_two_passes_disagreement_to_their_cross_entropy() -> Non
     disagreeing = finetune._loss(cross_entropy, torch.cat([first, second]), targets, rdrop=1.0)
     mean = (cross_entropy(first, targets) + cross_entropy(second, targets)) / 2
     assert disagreeing > mean
+
+
+def test_layer_decay_slows_each_layer_below_the_top_by_one_more_factor() -> None:
+    names = ["0.auto_model.embeddings.position_embeddings.weight",
+             "0.auto_model.encoder.layer.0.attention.self.query.weight",
+             "0.auto_model.encoder.layer.1.output.dense.bias",
+             "0.auto_model.pooler.dense.weight"]
+    assert finetune.layer_factors(names, 0.5) == [0.25, 0.5, 1.0, 1.0]
+    assert finetune.layer_factors(names, 1.0) == [1.0] * 4
+
+
+def test_margin_is_taken_off_the_target_moments_cosine_only() -> None:
+    import torch
+
+    cosines = torch.tensor([[0.9, 0.2], [0.1, 0.6]])
+    moved = finetune.with_margin(cosines, torch.tensor([0, 1]), 0.25)
+    assert torch.allclose(moved, torch.tensor([[0.65, 0.2], [0.1, 0.35]]))
+    assert finetune.with_margin(cosines, torch.tensor([0, 1]), 0.0) is cosines
