@@ -42,7 +42,8 @@ class FineTuneSettings:
     # 87.3%).
     epochs: float = 4.0
     batch_size: int = 16
-    learning_rate: float = 3e-5        # encoder
+    # encoder (its top layer; the layers below learn slower, see layer_decay)
+    learning_rate: float = 5e-5
     head_learning_rate: float = 3e-3   # class prototypes
     scale: float = 12.0                # cosine-softmax inverse temperature during training
     label_smoothing: float = 0.1
@@ -51,13 +52,12 @@ class FineTuneSettings:
     # On BANKING77's validation split (three seeds, ADR 0007) 94.68% against 94.30%, for
     # 1.65x the time a step; 0 turns it off.
     rdrop: float = 1.0
-    # Additive cosine margin (CosFace, Wang et al. 2018): during training the true moment's
-    # cosine is lowered by this much before scaling, so examples must clear their moment by
-    # a margin; 0 turns it off.
-    margin: float = 0.0
     # Layer-wise learning-rate decay: transformer layer i of n learns at
     # learning_rate * layer_decay ** (n - 1 - i), the embeddings at layer_decay ** n; 1 = none.
-    layer_decay: float = 1.0
+    # With 5e-5 at the top (1.6e-5 at the lowest layer) against 3e-5 for all, on BANKING77's
+    # validation split 94.76 / 94.76 / 95.01% against 94.39 / 94.39 / 94.64% (seeds 0-2);
+    # even on CLINC150, CLINC150 at 10 a moment and the catalogue (ADR 0007).
+    layer_decay: float = 0.8
     warmup: float = 0.06               # fraction of the steps
     weight_decay: float = 0.01
     max_seq_length: int = 64
@@ -248,15 +248,6 @@ def uses_bfloat16(precision: str) -> bool:
     return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
 
 
-def with_margin(cosines: Any, targets: Any, margin: float) -> Any:
-    """``cosines`` (rows, classes) with ``margin`` taken off each row's target class."""
-    if not margin:
-        return cosines
-    import torch
-
-    return cosines - margin * torch.nn.functional.one_hot(targets, cosines.shape[-1])
-
-
 def _loss(loss_fn: Any, logits: Any, targets: Any, rdrop: float) -> Any:
     """Cross-entropy; with ``rdrop``, ``logits`` holds two passes of the batch, and the loss
     is their mean cross-entropy plus ``rdrop`` times their symmetric KL divergence."""
@@ -300,13 +291,9 @@ def _train(model: Any, head: Any, ids: list[list[int]], y: np.ndarray,
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
                 embedding = model(features)["sentence_embedding"]
             embedding = embedding.float()
-            cosines = torch.nn.functional.normalize(embedding, dim=-1) @ \
+            logits = settings.scale * torch.nn.functional.normalize(embedding, dim=-1) @ \
                 torch.nn.functional.normalize(head, dim=-1).T
-            batch_targets = targets[torch.from_numpy(rows)]
-            passes = 2 if settings.rdrop else 1
-            logits = settings.scale * with_margin(cosines, batch_targets.repeat(passes),
-                                                  settings.margin)
-            loss = _loss(loss_fn, logits, batch_targets, settings.rdrop)
+            loss = _loss(loss_fn, logits, targets[torch.from_numpy(rows)], settings.rdrop)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

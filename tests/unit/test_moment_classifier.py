@@ -251,11 +251,3 @@ def test_layer_decay_slows_each_layer_below_the_top_by_one_more_factor() -> None
     assert finetune.layer_factors(names, 0.5) == [0.25, 0.5, 1.0, 1.0]
     assert finetune.layer_factors(names, 1.0) == [1.0] * 4
 
-
-def test_margin_is_taken_off_the_target_moments_cosine_only() -> None:
-    import torch
-
-    cosines = torch.tensor([[0.9, 0.2], [0.1, 0.6]])
-    moved = finetune.with_margin(cosines, torch.tensor([0, 1]), 0.25)
-    assert torch.allclose(moved, torch.tensor([[0.65, 0.2], [0.1, 0.35]]))
-    assert finetune.with_margin(cosines, torch.tensor([0, 1]), 0.0) is cosines
