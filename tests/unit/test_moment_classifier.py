@@ -250,4 +250,3 @@ def test_layer_decay_slows_each_layer_below_the_top_by_one_more_factor() -> None
              "0.auto_model.pooler.dense.weight"]
     assert finetune.layer_factors(names, 0.5) == [0.25, 0.5, 1.0, 1.0]
     assert finetune.layer_factors(names, 1.0) == [1.0] * 4
-
