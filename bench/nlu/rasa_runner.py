@@ -87,6 +87,9 @@ def rasa_env(threads: int, spin: bool = False) -> dict[str, str]:
 def train(config: Path, nlu: Path, out: Path, log: Path, threads: int = 2,
           spin: bool = False) -> tuple[Path, float]:
     """Runs ``rasa train nlu``; returns the model archive and the wall-clock seconds."""
+    from bot.build import ensure_blank_spacy_model
+
+    ensure_blank_spacy_model()  # config.yml's SpacyNLP model: a fresh clone has none yet
     name = "model"
     command = [sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
                "--nlu", str(nlu), "--out", str(out), "--fixed-model-name", name]

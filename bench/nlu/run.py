@@ -67,9 +67,6 @@ def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path
         config.write_text(rasa.BASELINE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
         chosen: dict[str, Any] = {"config": rasa.BASELINE_CONFIG.name}
     else:
-        from bot.build import ensure_blank_spacy_model
-
-        ensure_blank_spacy_model()  # config.yml's SpacyNLP model, made by `mot train` too
         rasa.write_nlu(nlu, splits.train, calibration=splits.validation)
         options = {"threads": threads, "debug_scores": True, **settings.options}
         chosen = rasa.write_project_config(config, options)
