@@ -21,8 +21,15 @@ _PERSON = re.compile(
     r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody))\b",
     re.IGNORECASE,
 )
-#: A message addressing the shop ("your app", "ur site"): about us, whoever else it names.
-_ADDRESSES_US = re.compile(r"\b(your|ur|yours)\b", re.IGNORECASE)
+#: A message addressing the shop ("your app", "ur site", "my order with you", "never
+#: ordered here before"): about us, whoever else it names.
+_ADDRESSES_US = re.compile(
+    r"\b(your|ur|yours)\b|\b(with|from|to|by) (you|u)\b"
+    r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought) (from )?here\b",
+    re.IGNORECASE,
+)
+#: Words of a message, contractions kept whole ("can't" is one).
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
 FEEDBACK_CONFIDENCE = 0.5
@@ -148,7 +155,10 @@ class Dialogue:
         if moment is not None and turn.confidence >= moment.threshold and not other:
             if moment.always_person:
                 return Handoff(HandoffReason.POLICY, moment)
-            return Answer(moment)
+            # One word ("refund", "cancel", "missing") names a topic, not the customer's
+            # situation: ask which moment, once, with the likeliest as buttons.
+            if state.clarified or not one_word(turn.text):
+                return Answer(moment)
         if state.clarified:
             return Handoff(HandoffReason.LOW_CONFIDENCE, moment)
         choices = self.clarify_choices(turn)
@@ -159,3 +169,8 @@ class Dialogue:
         ranked = [self._moments[name] for name, _ in turn.ranking
                   if name in self._moments and name != self.person_moment]
         return tuple(ranked[:CLARIFY_CHOICES])
+
+
+def one_word(text: str) -> bool:
+    """Whether a message is a single word (punctuation and emoji aside)."""
+    return len(_WORD.findall(text)) == 1

@@ -19,9 +19,11 @@ vague or ambiguous messages).
 ``first-turns-brands.tsv`` (messages about other companies' services, and messages about
 ours that name another company in passing) and ``first-turns-orders.tsv`` (orders,
 deliveries and the questions near them: where is my order, delivery questions before
-buying, other shops' deliveries) were written from the moments' titles and descriptions
-only, without seeing the training examples or the earlier sets. Each set has
-guided changes once it had been measured (ADR 0007 says which). Writes
+buying, other shops' deliveries) and ``first-turns-heldout.tsv`` (240 of every kind: clear,
+vague, out of scope, other companies', ours naming another company in passing) were
+written from the moments' titles and descriptions only, without seeing the training
+examples or the earlier sets. Each set has guided changes once it had been measured
+(ADR 0007 says which). Writes
 ``bench/results/first-turn-<file name>.json``: the share right (also without messages that
 are word for word a training example), for messages with a moment to find the share
 answered right, answered wrongly (an article or person for another moment) and left

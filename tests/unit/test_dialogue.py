@@ -12,7 +12,7 @@ def dialogue(catalogue) -> d.Dialogue:
     return d.Dialogue(catalogue)
 
 
-def turn(intent: str | None, confidence: float, text: str = "text",
+def turn(intent: str | None, confidence: float, text: str = "a message",
          ranking: tuple[tuple[str, float], ...] = ()) -> d.Turn:
     return d.Turn(text, intent, confidence, ranking)
 
@@ -98,13 +98,39 @@ def test_a_message_about_us_that_names_another_company_is_answered(
     ("my amazon parcel NW-482913", "order_number", True),
     ("cancel my plus, amazon prime is enough", "our_company", True),
     ("the code from your instagram ad is invalid", None, True),
-    ("my amazon parcel is late", None, False)])
+    ("cheaper at amazon so cancel my order with you", None, True),
+    ("never ordered here before, i usually use amazon", None, True),
+    ("my amazon parcel is late", None, False),
+    ("can you track my amazon parcel", None, False)])
 def test_a_message_is_about_us_when_it_names_us_or_addresses_us(
         text: str, entity: str | None, about_us: bool) -> None:
     entities = [{"entity": "other_company", "value": "Amazon"}]
     entities += [{"entity": entity, "value": "x"}] if entity else []
     turn = d.Turn.from_parse({"text": text, "entities": entities})
     assert turn.other_company == "Amazon" and turn.about_us is about_us
+
+
+@pytest.mark.parametrize("text", ["cancel", "refund??", "missing", "can't"])
+def test_one_word_asks_which_moment_however_sure(dialogue: d.Dialogue, text: str) -> None:
+    ranking = (("subscription_cancel", 0.91), ("cancel_order", 0.08))
+    decision = dialogue.decide(turn("subscription_cancel", 0.91, text, ranking), d.State())
+    assert isinstance(decision, d.Clarify)
+    assert [m.id for m in decision.choices] == ["subscription_cancel", "cancel_order"]
+    # The customer's one-word answer to the question is taken at its word.
+    again = dialogue.decide(turn("subscription_cancel", 0.91, text), d.State(clarified=True))
+    assert isinstance(again, d.Answer) and again.moment.id == "subscription_cancel"
+
+
+def test_one_word_still_reaches_a_person_or_a_policy(dialogue: d.Dialogue) -> None:
+    asked = dialogue.decide(turn("request_human", 0.95, "agent"), d.State())
+    assert isinstance(asked, d.Handoff) and asked.reason is d.HandoffReason.CUSTOMER_ASKED
+    policy = dialogue.decide(turn("formal_complaint", 0.95, "complaint"), d.State())
+    assert isinstance(policy, d.Handoff) and policy.reason is d.HandoffReason.POLICY
+
+
+def test_two_words_are_answered(dialogue: d.Dialogue) -> None:
+    decision = dialogue.decide(turn("charged_twice", 0.95, "charged twice"), d.State())
+    assert isinstance(decision, d.Answer) and decision.moment.id == "charged_twice"
 
 
 def test_turn_reads_the_parse_result() -> None:
