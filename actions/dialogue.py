@@ -25,7 +25,8 @@ _PERSON = re.compile(
 #: ordered here before"): about us, whoever else it names.
 _ADDRESSES_US = re.compile(
     r"\b(your|ur|yours)\b|\b(with|from|to|by) (you|u)\b"
-    r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought) (from )?here\b",
+    r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought|sign(ed|ing)? up|register(ed|ing)?)"
+    r" (from |with )?here\b",
     re.IGNORECASE,
 )
 #: Words of a message, contractions kept whole ("can't" is one).
