@@ -22,9 +22,9 @@ _PERSON = re.compile(
     re.IGNORECASE,
 )
 #: A message addressing the shop ("your app", "ur site", "my order with you", "never
-#: ordered here before"): about us, whoever else it names.
+#: ordered here before", "cheaper on here"): about us, whoever else it names.
 _ADDRESSES_US = re.compile(
-    r"\b(your|ur|yours)\b|\b(with|from|to|by) (you|u)\b"
+    r"\b(your|ur|yours)\b|\b(with|from|by) (you|u)\b|\bon here\b"
     r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought|sign(ed|ing)? up|register(ed|ing)?)"
     r" (from |with )?here\b",
     re.IGNORECASE,
