@@ -243,6 +243,20 @@ def test_r_drop_adds_the_two_passes_disagreement_to_their_cross_entropy() -> Non
     assert disagreeing > mean
 
 
+def test_token_dropout_hides_words_but_never_the_special_tokens_or_every_word() -> None:
+    import torch
+
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0]])
+    generator = torch.Generator().manual_seed(0)
+    everything = finetune.drop_tokens(mask, 1.0, generator)
+    # [CLS], [SEP] and padding as they were; of the words only the first stays
+    assert everything.tolist() == [[1, 1, 0, 0, 0, 1, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0]]
+    assert torch.equal(finetune.drop_tokens(mask, 0.0, generator), mask)
+    some = finetune.drop_tokens(mask.repeat(200, 1), 0.5, generator)
+    hidden = 1 - some[::2, 1:5].float().mean()
+    assert 0.35 < float(hidden) < 0.65
+
+
 def test_layer_decay_slows_each_layer_below_the_top_by_one_more_factor() -> None:
     names = ["0.auto_model.embeddings.position_embeddings.weight",
              "0.auto_model.encoder.layer.0.attention.self.query.weight",
