@@ -29,7 +29,8 @@ _ADDRESSES_US = re.compile(
     r" (from |with )?here\b",
     re.IGNORECASE,
 )
-#: Words of a message, contractions kept whole ("can't" is one).
+#: Words of a message, contractions kept whole ("can't" is one). Unlike the speller's
+#: letters-only ``WORD``, digits count: "NW-482913" alone is two words, not one.
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
