@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
-from bot.entities import OTHER_COMPANY, OUR_COMPANY
+from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 
 #: Said anywhere in a message, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
@@ -27,6 +27,19 @@ _ADDRESSES_US = re.compile(
     r"\b(your|ur|yours)\b|\b(with|from|by) (you|u)\b|\bon here\b"
     r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought|sign(ed|ing)? up|register(ed|ing)?)"
     r" (from |with )?here\b",
+    re.IGNORECASE,
+)
+#: Signs that a message is about shopping with us, where it names only a bank or payment
+#: service ("paypal fails when i pay", "paypal says payment failed", "klarna still
+#: shows the rug i returned", "add paypal as a payment method on my account"). Without one,
+#: the bank's or service's own product is the likelier topic ("barclays blocked my card",
+#: "cant log into my monzo app", "my revolut account was hacked").
+_SHOPPING = re.compile(
+    r"\b(order(s|ed|ing)?|check ?out|basket|cart|bought|buy(ing)?|purchase[sd]?"
+    r"|deliver(y|ed|ies)?|parcels?|refund(s|ed)?|return(s|ed|ing)?|items?|(web)?site"
+    r"|pay(ing)?|paid|payment (method|option|detail)s?|payments? (\w+ )?(fail|declin)\w*|saved"
+    r"|(on|in|to|from) (my|the) acc(ount)?"
+    r"|you('ve| have)? (took|taken|charged|billed))\b",
     re.IGNORECASE,
 )
 #: Words of a message, contractions kept whole ("can't" is one). Unlike the speller's
@@ -55,7 +68,8 @@ class Turn:
     intent: str | None
     confidence: float
     ranking: tuple[tuple[str, float], ...] = ()
-    other_company: str | None = None  # another company's name in the message, if any
+    other_company: str | None = None  # another company's name in the message, if any, or a
+    # bank's or payment service's where nothing in it is about shopping with us
     about_us: bool = False  # names us, carries our order number or addresses us ("your app")
 
     @classmethod
@@ -63,8 +77,11 @@ class Turn:
         """From a Rasa parse result (the tracker's latest message, or /model/parse)."""
         intent = parse.get("intent") or {}
         entities = parse.get("entities") or []
-        others = [str(e.get("value")) for e in entities if e.get("entity") == OTHER_COMPANY]
         text = str(parse.get("text") or "")
+        others = [str(e.get("value")) for e in entities if e.get("entity") == OTHER_COMPANY]
+        if not others and not _SHOPPING.search(text):
+            others = [str(e.get("value")) for e in entities
+                      if e.get("entity") == PAYMENT_PROVIDER]
         return cls(
             text=text,
             intent=intent.get("name"),

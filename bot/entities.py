@@ -11,7 +11,7 @@ Used by the NLU component (entities) and by the PII redactor (analytics transcri
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ CHAR_PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 OUR_COMPANY, OTHER_COMPANY = "our_company", "other_company"
+#: A bank, card issuer, e-wallet or pay-later service: another company's only when nothing
+#: in the message is about shopping with us (actions/dialogue.py).
+PAYMENT_PROVIDER = "payment_provider"
 #: Shortest other company's name looked for misspelt (shorter ones, "asda", "ebay", are one
 #: edit from too many words and names).
 MISSPELT_NAME_LENGTH = 5
@@ -56,15 +59,17 @@ MISSPELT_NAME_LENGTH = 5
 
 @dataclass(frozen=True)
 class CompanyNames:
-    """What to match (lower case) → the name to show, for us and for other companies."""
+    """What to match (lower case) → the name to show, for us, for other companies and for
+    the banks and payment services customers pay us with."""
 
     ours: dict[str, str]
     others: dict[str, str]
+    payments: dict[str, str] = field(default_factory=dict)
 
 
 def load_company_names(path: str | Path) -> CompanyNames:
-    """The ``ours:`` and ``others:`` lists of a YAML file; each entry a name, or
-    ``{name: ..., match: [...]}``.
+    """The ``ours:``, ``others:`` and (optional) ``payments:`` lists of a YAML file; each
+    entry a name, or ``{name: ..., match: [...]}``.
 
     Raises:
         ValueError: the file is missing or malformed, naming the file and the entry.
@@ -74,8 +79,9 @@ def load_company_names(path: str | Path) -> CompanyNames:
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read the company names: {error}") from error
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected the lists 'ours' and 'others'")
-    return CompanyNames(*(_names(path, key, data.get(key, [])) for key in ("ours", "others")))
+        raise ValueError(f"{path}: expected the lists 'ours', 'others' and 'payments'")
+    return CompanyNames(*(_names(path, key, data.get(key, []))
+                          for key in ("ours", "others", "payments")))
 
 
 def _names(path: str | Path, key: str, entries: object) -> dict[str, str]:
@@ -115,12 +121,14 @@ class RuleEntities:
                                                           "phrase_matcher_attr": "LOWER"})
         ruler.add_patterns(TOKEN_PATTERNS)  # type: ignore[attr-defined]
         names = company_names or CompanyNames({}, {})
+        tables = ((OUR_COMPANY, names.ours), (OTHER_COMPANY, names.others),
+                  (PAYMENT_PROVIDER, names.payments))
         ruler.add_patterns([  # type: ignore[attr-defined]
             {"label": label, "pattern": match, "id": name}
-            for label, table in ((OUR_COMPANY, names.ours), (OTHER_COMPANY, names.others))
-            for match, name in table.items()])
-        # Misspelt one-word names ("netflx", "spotfy"): see _misspelt_others
-        self._one_word_others = {m: n for m, n in names.others.items()
+            for label, table in tables for match, name in table.items()])
+        # Misspelt one-word names ("netflx", "barclys"): see _misspelt_others
+        self._one_word_others = {m: (label, n) for label, table in tables[1:]
+                                 for m, n in table.items()
                                  if m.isalpha() and len(m) >= MISSPELT_NAME_LENGTH}
         self._names_speller = None
         if self._one_word_others:
@@ -146,10 +154,10 @@ class RuleEntities:
         return sorted(spans, key=lambda s: s.start)
 
     def _misspelt_others(self, doc: Any, spans: list[Span]) -> list[Span]:
-        """Other companies' one-word names misspelt by one edit, found the way message words
-        are corrected for the classifier (bot/components/spelling.py): only words of 5
-        letters or more that are not English words. Two edits turned "deliverd" into
-        "Deliveroo"."""
+        """Other companies' and payment services' one-word names misspelt by one edit,
+        found the way message words are corrected for the classifier
+        (bot/components/spelling.py): only words of 5 letters or more that are not English
+        words. Two edits turned "deliverd" into "Deliveroo"."""
         if self._names_speller is None:
             return []
         found = []
@@ -159,8 +167,8 @@ class RuleEntities:
                 continue
             corrected = self._names_speller.correct(word)
             if corrected != word and corrected in self._one_word_others:
-                candidate = Span(OTHER_COMPANY, token.idx, token.idx + len(word), word,
-                                 self._one_word_others[corrected])
+                label, name = self._one_word_others[corrected]
+                candidate = Span(label, token.idx, token.idx + len(word), word, name)
                 if not any(_overlaps(candidate, s) for s in spans):
                     found.append(candidate)
         return found

@@ -13,11 +13,17 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.entities import OTHER_COMPANY, OUR_COMPANY, RuleEntities, load_company_names
+from bot.entities import (
+    OTHER_COMPANY,
+    OUR_COMPANY,
+    PAYMENT_PROVIDER,
+    RuleEntities,
+    load_company_names,
+)
 
 #: Labels customers' messages are tagged with; card numbers and IBANs are only redacted.
 ENTITY_LABELS = ("order_number", "amount", "date", "email", "phone", OUR_COMPANY,
-                 OTHER_COMPANY)
+                 OTHER_COMPANY, PAYMENT_PROVIDER)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -26,7 +32,7 @@ class RuleEntityExtractor(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # company_names: a YAML file of our and other companies' names
+        # company_names: a YAML file of our, other companies' and payment services' names
         # (bot/company_names.yml), read when the server starts; none when unset
         return {"spacy_model": "blank:en", "company_names": None}
 

@@ -112,6 +112,29 @@ def test_a_message_is_about_us_when_it_names_us_or_addresses_us(
     assert turn.other_company == "Amazon" and turn.about_us is about_us
 
 
+@pytest.mark.parametrize(("text", "provider", "counts"), [
+    ("barclays blocked my card for no reason", "Barclays", True),
+    ("cant log into my monzo app", "Monzo", True),
+    ("paypal says my account is limited", "PayPal", True),
+    ("tried to pay with paypal and it failed", "PayPal", False),
+    ("klarna still shows the rug i returned", "Klarna", False),
+    ("my monzo card is declined at checkout", "Monzo", False),
+    ("paypal payment for my order went twice", "PayPal", False),
+    ("is paypal down on the website", "PayPal", False)])
+def test_a_bank_or_payment_service_is_another_company_only_without_shopping_words(
+        text: str, provider: str, counts: bool) -> None:
+    entities = [{"entity": "payment_provider", "value": provider}]
+    turn = d.Turn.from_parse({"text": text, "entities": entities})
+    assert turn.other_company == (provider if counts else None)
+
+
+def test_another_companys_name_wins_over_a_payment_services() -> None:
+    entities = [{"entity": "payment_provider", "value": "PayPal"},
+                {"entity": "other_company", "value": "eBay"}]
+    turn = d.Turn.from_parse({"text": "paypal took money for an ebay order", "entities": entities})
+    assert turn.other_company == "eBay"
+
+
 @pytest.mark.parametrize("text", ["cancel", "refund??", "missing", "can't"])
 def test_one_word_asks_which_moment_however_sure(dialogue: d.Dialogue, text: str) -> None:
     ranking = (("subscription_cancel", 0.91), ("cancel_order", 0.08))

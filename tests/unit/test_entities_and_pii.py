@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.entities import OTHER_COMPANY, OUR_COMPANY, RuleEntities, load_company_names
+from bot.entities import (
+    OTHER_COMPANY,
+    OUR_COMPANY,
+    PAYMENT_PROVIDER,
+    RuleEntities,
+    load_company_names,
+)
 from bot.pii import Redactor
 from tests.conftest import REPO
 
@@ -67,11 +73,21 @@ def test_carriers_payment_providers_and_common_words_are_not_other_companies(
     assert [s for s in with_others.find(text) if s.label == OTHER_COMPANY] == []
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    ("barclays blocked my card", "Barclays"), ("barclys wont let me log in", "Barclays"),
+    ("paid with paypal", "PayPal"), ("cant get into my online banking", "your bank"),
+    ("my tesco bank card", "Tesco Bank"), ("amex declined", "American Express")])
+def test_banks_and_payment_services_are_found_apart_from_other_companies(
+        with_others: RuleEntities, text: str, shown: str) -> None:
+    assert [(s.label, s.value) for s in with_others.find(text)] == [(PAYMENT_PROVIDER, shown)]
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("others: netflix", "expected a list under 'others'"),
     ("others: [netflix, {name: Disney+}]", "others entry 2 .* is neither a name nor"),
     ("ours: [Northwind, '  ']", "ours entry 2"),
-    ("- netflix", "expected the lists 'ours' and 'others'"),
+    ("- netflix", "expected the lists 'ours', 'others' and 'payments'"),
+    ("payments: [{match: [paypal]}]", "payments entry 1"),
     ("others: [unclosed", "cannot read"),
 ])
 def test_a_bad_company_names_file_is_refused_naming_the_file_and_entry(
