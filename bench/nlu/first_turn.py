@@ -19,8 +19,9 @@ vague or ambiguous messages).
 ``first-turns-brands.tsv`` (messages about other companies' services, and messages about
 ours that name another company in passing) and ``first-turns-orders.tsv`` (orders,
 deliveries and the questions near them: where is my order, delivery questions before
-buying, other shops' deliveries) and ``first-turns-heldout.tsv`` (240 of every kind: clear,
-vague, out of scope, other companies', ours naming another company in passing) were
+buying, other shops' deliveries), ``first-turns-heldout.tsv`` (240 of every kind: clear,
+vague, out of scope, other companies', ours naming another company in passing) and
+``first-turns-heldout-2.tsv`` (220 of the same kinds, with banks and payment apps) were
 written from the moments' titles and descriptions only, without seeing the training
 examples or the earlier sets. Each set has guided changes once it had been measured
 (ADR 0007 says which). Writes
