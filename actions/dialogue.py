@@ -42,9 +42,11 @@ _SHOPPING = re.compile(
     r"|you('ve| have)? (took|taken|charged|billed))\b",
     re.IGNORECASE,
 )
-#: Words of a message, contractions kept whole ("can't" is one). Unlike the speller's
-#: letters-only ``WORD``, digits count: "NW-482913" alone is two words, not one.
+#: Words of a message, contractions kept whole ("can't" is one).
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+#: Numbers a message carries, an order number's prefix with them ("NW-482913", "£89.99",
+#: "12345", "15%"); "2x" and "160x230" are words.
+_NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-)?\d+(?:[.,:/-]\d+)*(?![^\W_])")
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
 FEEDBACK_CONFIDENCE = 0.5
@@ -174,8 +176,9 @@ class Dialogue:
         if moment is not None and turn.confidence >= moment.threshold and not other:
             if moment.always_person:
                 return Handoff(HandoffReason.POLICY, moment)
-            # One word ("refund", "cancel", "missing") names a topic, not the customer's
-            # situation: ask which moment, once, with the likeliest as buttons.
+            # One word ("refund", "cancel", "missing"), or an order number alone, names a
+            # topic, not the customer's situation: ask which moment, once, with the
+            # likeliest as buttons.
             if state.clarified or not one_word(turn.text):
                 return Answer(moment)
         if state.clarified:
@@ -191,5 +194,9 @@ class Dialogue:
 
 
 def one_word(text: str) -> bool:
-    """Whether a message is a single word (punctuation and emoji aside)."""
-    return len(_WORD.findall(text)) == 1
+    """Whether a message is a single word (punctuation and emoji aside), or numbers with at
+    most one word ("NW-482913", "order NW-482913", "£89.99"): a topic or a reference, not
+    what happened."""
+    if not _WORD.search(text):
+        return False
+    return len(_WORD.findall(_NUMBER.sub(" ", text))) <= 1

@@ -135,7 +135,8 @@ def test_another_companys_name_wins_over_a_payment_services() -> None:
     assert turn.other_company == "eBay"
 
 
-@pytest.mark.parametrize("text", ["cancel", "refund??", "missing", "can't"])
+@pytest.mark.parametrize("text", ["cancel", "refund??", "missing", "can't", "NW-482913",
+                                  "order NW-482913", "£89.99"])
 def test_one_word_asks_which_moment_however_sure(dialogue: d.Dialogue, text: str) -> None:
     ranking = (("subscription_cancel", 0.91), ("cancel_order", 0.08))
     decision = dialogue.decide(turn("subscription_cancel", 0.91, text, ranking), d.State())
@@ -153,8 +154,9 @@ def test_one_word_still_reaches_a_person_or_a_policy(dialogue: d.Dialogue) -> No
     assert isinstance(policy, d.Handoff) and policy.reason is d.HandoffReason.POLICY
 
 
-def test_two_words_are_answered(dialogue: d.Dialogue) -> None:
-    decision = dialogue.decide(turn("charged_twice", 0.95, "charged twice"), d.State())
+@pytest.mark.parametrize("text", ["charged twice", "charged 2x", "cancel NW-482913 pls"])
+def test_two_words_are_answered(dialogue: d.Dialogue, text: str) -> None:
+    decision = dialogue.decide(turn("charged_twice", 0.95, text), d.State())
     assert isinstance(decision, d.Answer) and decision.moment.id == "charged_twice"
 
 
