@@ -49,6 +49,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.finetune import FineTuneSettings
 from bot.components.moment_model import (
+    OUT_OF_SCOPE_INTENTS,
     MomentModel,
     calibrate,
     choose_knn_weight,
@@ -108,6 +109,19 @@ def is_calibration_example(message: Message) -> bool:
                for marks in (metadata.get(METADATA_EXAMPLE), metadata.get(METADATA_INTENT)))
 
 
+def name_examples(labels: list[str], texts: list[str], skip: list[str]) -> list[str | None]:
+    """Each intent's name as words ("pto_request" -> "pto request", "CardArrival" stays one
+    word), or None for an out-of-scope intent (``skip``) or a name already an example."""
+    have = {t.strip().lower() for t in texts}
+    skipped = {name.lower() for name in skip}
+    names: list[str | None] = []
+    for label in labels:
+        words = " ".join(label.replace("_", " ").replace("-", " ").split()).lower()
+        names.append(None if label.lower() in skipped or not words or words in have
+                     else words)
+    return names
+
+
 def default_embedder(model: str, threads: int | None) -> Embedder:
     """The real encoder: a model name the embedder resolves offline, or a local path."""
     return SentenceTransformerEmbedder(model, threads=threads)
@@ -143,6 +157,11 @@ class MomentClassifier(GraphComponent):
             "fine_tune": "auto",
             "fine_tune_min_examples": 5,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
+            # each intent's name as one more training example ("parcel_late" -> "parcel
+            # late"), never held out: with 5 examples a moment CLINC150's validation
+            # accuracy rose from 74.9% to 81.1% (ADR 0007); out-of-scope intents have none
+            "intent_name_examples": True,
+            "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result
             # fine_tune_<setting>: any field of finetune.FineTuneSettings, e.g. fine_tune_epochs
@@ -208,16 +227,24 @@ class MomentClassifier(GraphComponent):
         y = np.array([labels.index(str(m.get(INTENT))) for m in examples], dtype=np.int64)
         started = time.monotonic()
         marked = np.array([is_calibration_example(m) for m in examples], dtype=bool)
+        counted = y[~marked]  # whether to fine-tune goes by the examples written
+        if self._config["intent_name_examples"]:
+            names = name_examples(labels, texts, self._config["intent_name_examples_skip"])
+            added = [(name, row) for row, name in enumerate(names) if name is not None]
+            texts += [name for name, _ in added]
+            y = np.concatenate([y, np.array([row for _, row in added], dtype=np.int64)])
+            marked = np.concatenate([marked, np.zeros(len(added), dtype=bool)])
+        named = np.arange(len(y)) >= len(examples)
         if self._config["spelling"]:
             trained = (text for text, held in zip(texts, marked, strict=True) if not held)
             self.speller = SpellingCorrector.from_texts(trained)
-        fine_tune = self.should_fine_tune(y[~marked])
+        fine_tune = self.should_fine_tune(counted)
         log.info("training the moment classifier on %d examples of %d moments (%s)",
                  len(texts), len(labels), "fine-tuned" if fine_tune else "frozen")
         if fine_tune:
-            self.model = self._train_fine_tuned(texts, y, labels, marked)
+            self.model = self._train_fine_tuned(texts, y, labels, marked, named)
         elif marked.any():
-            self.model = self._train_frozen_marked(texts, y, labels, marked)
+            self.model = self._train_frozen_marked(texts, y, labels, marked, named)
         else:
             self.model = train_frozen(self.embedder.encode(texts), y, labels, self._config["C"],
                                       calibrated=self._config["calibrate"],
@@ -237,9 +264,11 @@ class MomentClassifier(GraphComponent):
         return median >= self._config["fine_tune_min_examples"]
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
-                             marked: np.ndarray) -> MomentModel:
+                             marked: np.ndarray, named: np.ndarray | None = None
+                             ) -> MomentModel:
         """Logistic regression on the unmarked examples, calibrated on the marked ones and on
-        out-of-fold predictions of the unmarked ones.
+        out-of-fold predictions of the unmarked ones written as messages (not the intents'
+        names).
 
         The marked examples alone can hold too few mistakes to learn from: 20 of them (one a
         moment), all answered right, made every confidence 1.0, out-of-scope messages too.
@@ -250,7 +279,9 @@ class MomentClassifier(GraphComponent):
         if not self._config["calibrate"]:
             return model
         held_out = out_of_fold(x[kept], y[kept], self._config["C"], len(labels))
-        more = None if held_out is None else (*held_out, y[kept])
+        written = ~(np.zeros(len(y), dtype=bool) if named is None else named)[kept]
+        more = None if held_out is None else (
+            held_out[0][written], held_out[1][written], y[kept][written])
         return self._calibrate_on(model, x[marked], y[marked], more)
 
     def _calibrate_on(self, model: MomentModel, x_held: np.ndarray, y_held: np.ndarray,
@@ -283,15 +314,19 @@ class MomentClassifier(GraphComponent):
         return calibrate(model, head, y, neighbours, choose_weight=False)
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
-                          marked: np.ndarray) -> MomentModel:
+                          marked: np.ndarray, named: np.ndarray | None = None) -> MomentModel:
         from bot.components.finetune import fine_tune
 
         settings = FineTuneSettings.from_config(self._config)
         if marked.any():
             kept, held = np.flatnonzero(~marked), np.flatnonzero(marked)
-        else:
+        else:  # the intents' names are never held out: they are not messages
             fraction = self._config["holdout"] if self._config["calibrate"] else 0.0
-            kept, held = holdout_split(y, fraction, seed=self._config["seed"])
+            named = np.zeros(len(y), dtype=bool) if named is None else named
+            written = np.flatnonzero(~named)
+            kept, held = holdout_split(y[written], fraction, seed=self._config["seed"])
+            kept, held = (np.sort(np.concatenate([written[kept], np.flatnonzero(named)])),
+                          written[held])
         kept_texts = [texts[i] for i in kept]
         # The head starts at class centroids of the frozen embeddings; 16 examples a class
         # place them well enough, and encoding all of CLINC150 for it cost minutes.

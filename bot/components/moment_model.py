@@ -28,6 +28,9 @@ from bot.components.calibration import (
 )
 from bot.components.confidence import ConfidenceModel, confidence_features
 
+#: Intents that name out-of-scope messages (Rasa's, the benchmark data's): no moment.
+OUT_OF_SCOPE_INTENTS = ("out_of_scope", "oos", "out-of-scope", "nlu_fallback")
+
 
 @dataclass
 class Prediction:

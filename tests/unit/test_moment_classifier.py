@@ -22,6 +22,7 @@ from bot.components.moment_classifier import (
     MomentClassifier,
     decode_embedding,
     encode_embedding,
+    name_examples,
 )
 from knowledge.embedder import HashingEmbedder
 
@@ -150,11 +151,26 @@ def test_misspelt_message_is_classified_as_written_right_and_kept_as_written(
 
 
 def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
-    classifier, _ = component(tmp_path)
+    classifier, _ = component(tmp_path, intent_name_examples=False)
     held = {"cancel": ["end my membership please"] * 3, "parcel_late": ["courier is slow"] * 3}
     classifier.train(training_data(held))
     assert classifier.model is not None
     assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values())
+
+
+def test_each_intents_name_is_one_more_training_example(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path)
+    classifier.train(training_data())
+    assert classifier.model is not None
+    assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values()) + 3
+    assert classifier.model.labels[classifier.model.predict(
+        classifier.embedder.encode(["charged twice"])).probabilities.argmax()] == "charged_twice"
+
+
+def test_intent_names_become_words_but_out_of_scope_and_existing_ones_do_not() -> None:
+    labels = ["pto_request", "CANCEL_ORDER", "card-arrival", "oos", "out_of_scope", "twice"]
+    names = name_examples(labels, ["Twice", "hello"], ["oos", "out_of_scope"])
+    assert names == ["pto request", "cancel order", "card arrival", None, None, None]
 
 
 def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
