@@ -122,6 +122,12 @@ def name_examples(labels: list[str], texts: list[str], skip: list[str]) -> list[
     return names
 
 
+def median_examples(y: np.ndarray) -> float:
+    """The median number of examples of the moments that have any."""
+    counts = np.bincount(y)
+    return float(np.median(counts[counts > 0])) if len(y) else 0.0
+
+
 def default_embedder(model: str, threads: int | None) -> Embedder:
     """The real encoder: a model name the embedder resolves offline, or a local path."""
     return SentenceTransformerEmbedder(model, threads=threads)
@@ -158,9 +164,13 @@ class MomentClassifier(GraphComponent):
             "fine_tune_min_examples": 5,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
             # each intent's name as one more training example ("parcel_late" -> "parcel
-            # late"), never held out: with 5 examples a moment CLINC150's validation
-            # accuracy rose from 74.9% to 81.1% (ADR 0007); out-of-scope intents have none
-            "intent_name_examples": True,
+            # late"), never held out: true, false, or "auto": when the moments have fewer
+            # than intent_name_examples_below examples each (median). At 5 a moment CLINC150's
+            # validation accuracy rose from 74.9% to 81.1%; at 10 to 100, and on the
+            # catalogue's ~26, it changed little or made the confidence a little less sharp
+            # (ADR 0007). Out-of-scope intents have none.
+            "intent_name_examples": "auto",
+            "intent_name_examples_below": 10,
             "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result
@@ -228,7 +238,7 @@ class MomentClassifier(GraphComponent):
         started = time.monotonic()
         marked = np.array([is_calibration_example(m) for m in examples], dtype=bool)
         counted = y[~marked]  # whether to fine-tune goes by the examples written
-        if self._config["intent_name_examples"]:
+        if self.should_add_names(counted):
             names = name_examples(labels, texts, self._config["intent_name_examples_skip"])
             added = [(name, row) for row, name in enumerate(names) if name is not None]
             texts += [name for name, _ in added]
@@ -259,9 +269,14 @@ class MomentClassifier(GraphComponent):
         setting = self._config["fine_tune"]
         if setting != "auto":
             return bool(setting)
-        counts = np.bincount(y)
-        median = float(np.median(counts[counts > 0])) if len(y) else 0.0
-        return median >= self._config["fine_tune_min_examples"]
+        return median_examples(y) >= self._config["fine_tune_min_examples"]
+
+    def should_add_names(self, y: np.ndarray) -> bool:
+        """``intent_name_examples``, or for "auto" whether a median moment has few examples."""
+        setting = self._config["intent_name_examples"]
+        if setting != "auto":
+            return bool(setting)
+        return median_examples(y) < self._config["intent_name_examples_below"]
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray, named: np.ndarray | None = None

@@ -158,8 +158,17 @@ def test_marked_calibration_examples_are_not_trained_on(tmp_path: Path) -> None:
     assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values())
 
 
+@pytest.mark.parametrize(("setting", "per_moment", "expected"), [
+    ("auto", 5, True), ("auto", 9, True), ("auto", 10, False), ("auto", 26, False),
+    (True, 100, True), (False, 3, False)])
+def test_intent_names_are_added_when_asked_or_when_examples_are_few(
+        tmp_path: Path, setting: object, per_moment: int, expected: bool) -> None:
+    classifier, _ = component(tmp_path, intent_name_examples=setting)
+    assert classifier.should_add_names(np.repeat(np.arange(3), per_moment)) is expected
+
+
 def test_each_intents_name_is_one_more_training_example(tmp_path: Path) -> None:
-    classifier, _ = component(tmp_path)
+    classifier, _ = component(tmp_path)  # 7 examples a moment: "auto" adds them
     classifier.train(training_data())
     assert classifier.model is not None
     assert len(classifier.model.bank) == sum(len(v) for v in EXAMPLES.values()) + 3
