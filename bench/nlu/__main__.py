@@ -25,7 +25,6 @@ from bench.nlu.data import SPLIT_SEED, Splits, cap_per_intent, load_splits, rela
 from bench.nlu.misspell import misspell
 from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
-from bot.components.moment_model import OUT_OF_SCOPE_INTENTS
 
 DATASETS = Path(os.environ.get("MOT_DATASETS")
                 or Path(__file__).resolve().parents[3] / "shared" / "datasets")
@@ -100,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = dict(PROJECT_OPTIONS)
-    if args.out_of_scope:  # out-of-scope messages teach no intent name
-        options["intent_name_examples_skip"] = [
-            *OUT_OF_SCOPE_INTENTS, args.out_of_scope]
     options.update({key: yaml.safe_load(value) for key, value in
                     (item.split("=", 1) for item in args.option)})
     settings = RunSettings(pipeline=args.pipeline, options=options, work=args.work,

@@ -20,6 +20,7 @@ from bench.nlu import rasa_runner as rasa
 from bench.nlu.data import Example, Splits
 from bot.components.finetune import FINISHED as FINE_TUNE_FINISHED
 from bot.components.finetune import native_bfloat16
+from bot.components.moment_model import OUT_OF_SCOPE_INTENTS
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ def train_model(splits: Splits, settings: RunSettings, work: Path) -> tuple[Path
     else:
         rasa.write_nlu(nlu, splits.train, calibration=splits.validation)
         options = {"threads": threads, "debug_scores": True, **settings.options}
+        if splits.out_of_scope not in (None, *OUT_OF_SCOPE_INTENTS):
+            # out-of-scope messages teach no intent name, whatever their intent is called
+            options.setdefault("intent_name_examples_skip",
+                               [*OUT_OF_SCOPE_INTENTS, splits.out_of_scope])
         chosen = rasa.write_project_config(config, options)
     log.info("%s: training on %d thread%s", splits.name, threads, "s" * (threads > 1))
     # threads that were idle spin while they wait (faster); threads asked for may share

@@ -279,8 +279,7 @@ class MomentClassifier(GraphComponent):
         return median_examples(y) < self._config["intent_name_examples_below"]
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
-                             marked: np.ndarray, named: np.ndarray | None = None
-                             ) -> MomentModel:
+                             marked: np.ndarray, named: np.ndarray) -> MomentModel:
         """Logistic regression on the unmarked examples, calibrated on the marked ones and on
         out-of-fold predictions of the unmarked ones written as messages (not the intents'
         names).
@@ -294,7 +293,7 @@ class MomentClassifier(GraphComponent):
         if not self._config["calibrate"]:
             return model
         held_out = out_of_fold(x[kept], y[kept], self._config["C"], len(labels))
-        written = ~(np.zeros(len(y), dtype=bool) if named is None else named)[kept]
+        written = ~named[kept]
         more = None if held_out is None else (
             held_out[0][written], held_out[1][written], y[kept][written])
         return self._calibrate_on(model, x[marked], y[marked], more)
@@ -329,7 +328,7 @@ class MomentClassifier(GraphComponent):
         return calibrate(model, head, y, neighbours, choose_weight=False)
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
-                          marked: np.ndarray, named: np.ndarray | None = None) -> MomentModel:
+                          marked: np.ndarray, named: np.ndarray) -> MomentModel:
         from bot.components.finetune import fine_tune
 
         settings = FineTuneSettings.from_config(self._config)
@@ -337,7 +336,6 @@ class MomentClassifier(GraphComponent):
             kept, held = np.flatnonzero(~marked), np.flatnonzero(marked)
         else:  # the intents' names are never held out: they are not messages
             fraction = self._config["holdout"] if self._config["calibrate"] else 0.0
-            named = np.zeros(len(y), dtype=bool) if named is None else named
             written = np.flatnonzero(~named)
             kept, held = holdout_split(y[written], fraction, seed=self._config["seed"])
             kept, held = (np.sort(np.concatenate([written[kept], np.flatnonzero(named)])),
