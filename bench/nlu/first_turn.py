@@ -21,7 +21,9 @@ ours that name another company in passing) and ``first-turns-orders.tsv`` (order
 deliveries and the questions near them: where is my order, delivery questions before
 buying, other shops' deliveries), ``first-turns-heldout.tsv`` (240 of every kind: clear,
 vague, out of scope, other companies', ours naming another company in passing) and
-``first-turns-heldout-2.tsv`` (220 of the same kinds, with banks and payment apps) were
+``first-turns-heldout-2.tsv`` (220 of the same kinds, with banks and payment apps) and, on
+2026-11-28, ``first-turns-heldout-3.tsv`` (250 in the style of live bots' traffic: short,
+misspelt, many out of scope) were
 written from the moments' titles and descriptions only, without seeing the training
 examples or the earlier sets. Each set has guided changes once it had been measured
 (ADR 0007 says which). Writes
