@@ -83,6 +83,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-out-of-scope-training", action="store_true",
                         help="train without the out-of-scope examples (as when no one has "
                              "collected any); the data set is named <name>-no-oos-training")
+    parser.add_argument("--no-out-of-scope-validation", action="store_true",
+                        help="validate without the out-of-scope messages (as when the "
+                             "validation split is cut from training data that has none): "
+                             "the threshold is then chosen on in-scope messages alone; the "
+                             "data set is named <name>-no-oos-validation")
     parser.add_argument("--unseen-intents", type=int, default=0, metavar="N",
                         help="N intents, drawn at random, are left out of training and "
                              "become out-of-scope in validation and test: near-domain "
@@ -122,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_per_intent:
             few_shot(splits, args.max_per_intent)
         if args.no_out_of_scope_training:
-            without_out_of_scope_training(splits)
+            without_out_of_scope(splits, "train")
+        if args.no_out_of_scope_validation:
+            without_out_of_scope(splits, "validation")
         if args.misspell:
             misspelt(splits, args.misspell)
         logging.info("%s: %d train, %d validation, %d test (%s)", name, len(splits.train),
@@ -179,14 +186,16 @@ def unseen_intents(splits: Splits, count: int, seed: int = 20240610) -> None:
     splits.name += f"-{count}-unseen"
 
 
-def without_out_of_scope_training(splits: Splits) -> None:
-    """Drops the out-of-scope training examples (validation and test keep theirs)."""
+def without_out_of_scope(splits: Splits, part: str) -> None:
+    """Drops the out-of-scope examples of the ``part`` split, "train" or "validation" (as when
+    no one has collected any); the other splits keep theirs."""
+    name = {"train": "training", "validation": "validation"}[part]
     if splits.out_of_scope is None:
-        raise SystemExit(f"{splits.name}: --no-out-of-scope-training, but the data set has "
+        raise SystemExit(f"{splits.name}: --no-out-of-scope-{name}, but the data set has "
                          "no out-of-scope intent (see --out-of-scope)")
-    splits.train = [e for e in splits.train if e[1] != splits.out_of_scope]
-    splits.how += "; out-of-scope examples left out of training"
-    splits.name += "-no-oos-training"
+    setattr(splits, part, [e for e in getattr(splits, part) if e[1] != splits.out_of_scope])
+    splits.how += f"; out-of-scope examples left out of {name}"
+    splits.name += f"-no-oos-{name}"
 
 
 def misspelt(splits: Splits, rate: float, seed: int = 20240609) -> None:

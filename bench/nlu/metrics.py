@@ -88,8 +88,11 @@ def threshold_and_rule(p: Predictions, out_of_scope: str,
     (few examples per moment), out-of-scope messages must still be turned away: then the
     highest threshold with the best in-scope accuracy plus out-of-scope recall, or, with no
     out-of-scope validation messages to weigh, the highest that keeps the target's share of
-    the right answers (95% of the in-scope accuracy reached without a threshold). Without
-    in-scope validation messages: :data:`NO_VALIDATION_THRESHOLD`.
+    the right answers (95% of the in-scope accuracy reached without a threshold), but never
+    below :data:`NO_VALIDATION_THRESHOLD`: the confidence is P(right), so a lower threshold
+    answers where a wrong answer is the likelier, and out-of-scope messages, which that
+    validation split cannot show, pass it most. Without in-scope validation messages:
+    :data:`NO_VALIDATION_THRESHOLD`.
     """
     if all(truth == out_of_scope for truth in p.truth):
         return NO_VALIDATION_THRESHOLD, "no in-scope validation message: 0.5"
@@ -101,10 +104,15 @@ def threshold_and_rule(p: Predictions, out_of_scope: str,
         return max(meeting), "highest meeting the in-scope target"
     if out_of_scope not in p.truth:
         reachable = points[0]["in_scope_accuracy"] * in_scope_target
-        return (max(point["threshold"] for point in points
-                    if point["in_scope_accuracy"] >= reachable),
-                "target unreachable, no out-of-scope validation message: highest keeping "
-                "the target's share of the right answers")
+        keeping = max(point["threshold"] for point in points
+                      if point["in_scope_accuracy"] >= reachable)
+        if keeping < NO_VALIDATION_THRESHOLD:
+            return (NO_VALIDATION_THRESHOLD,
+                    "target unreachable, no out-of-scope validation message: keeping the "
+                    f"target's share of the right answers would take {keeping:.2f}; "
+                    f"{NO_VALIDATION_THRESHOLD}, where right becomes the likelier")
+        return (keeping, "target unreachable, no out-of-scope validation message: highest "
+                         "keeping the target's share of the right answers")
     balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
                          for point in points])
     return (points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"],

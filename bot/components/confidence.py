@@ -53,20 +53,23 @@ class ConfidenceModel:
         return cls(coef=np.array([1.0, 0.0, 0.0, 0.0]), intercept=0.0)
 
     @classmethod
-    def fit(cls, features: np.ndarray, correct: np.ndarray, c: float = 1.0) -> ConfidenceModel:
+    def fit(cls, features: np.ndarray, correct: np.ndarray, c: float = 1.0,
+            sample_weight: np.ndarray | None = None) -> ConfidenceModel:
         """Fits on held-out predictions; falls back to identity if all are right (or wrong).
 
         Args:
             features: (n, 4) from :func:`confidence_features`.
             correct: (n,) bool, whether each held-out prediction was right.
             c: inverse L2 regularisation; four features need little.
+            sample_weight: (n,) weight of each prediction (all 1 if None).
         """
         from sklearn.linear_model import LogisticRegression
 
         correct = np.asarray(correct, dtype=bool)
         if correct.all() or not correct.any() or len(correct) < 20:
             return cls.identity()
-        model = LogisticRegression(C=c, max_iter=1000).fit(features, correct)
+        model = LogisticRegression(C=c, max_iter=1000).fit(features, correct,
+                                                            sample_weight=sample_weight)
         return cls(coef=model.coef_[0].astype(np.float64), intercept=float(model.intercept_[0]))
 
     def predict(self, features: np.ndarray) -> np.ndarray:

@@ -67,6 +67,11 @@ log = logging.getLogger(__name__)
 #: Held-out examples that calibrate alone, without the training examples' out-of-fold
 #: predictions: at least this many, holding at least this many mistakes (ADR 0007).
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
+#: Without an out-of-scope intent, the share of the confidence model's weight given to
+#: held-out examples with their own moment masked (moment_model.unseen_rows), standing in for
+#: the out-of-scope messages every live assistant gets: the share of them `mot thresholds`
+#: weighs too (bot/thresholds.py). Set a priori, not tuned on any test split (ADR 0007).
+UNSEEN_SHARE = 0.35
 
 EMBEDDING_KEY = "text_embedding"
 #: The identity (``Embedder.identity``) of the weights that made ``text_embedding``.
@@ -172,6 +177,10 @@ class MomentClassifier(GraphComponent):
             "intent_name_examples": "auto",
             "intent_name_examples_below": 10,
             "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
+            # weight (0-1) of held-out examples with their own moment masked, as out-of-scope
+            # messages, in fitting the confidence (moment_model.unseen_rows); "auto":
+            # UNSEEN_SHARE when no out-of-scope intent is trained, else 0
+            "unseen_calibration_share": "auto",
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result
             # fine_tune_<setting>: any field of finetune.FineTuneSettings, e.g. fine_tune_epochs
@@ -258,7 +267,8 @@ class MomentClassifier(GraphComponent):
         else:
             self.model = train_frozen(self.embedder.encode(texts), y, labels, self._config["C"],
                                       calibrated=self._config["calibrate"],
-                                      knn=self._config["knn"])
+                                      knn=self._config["knn"],
+                                      unseen_share=self.unseen_share(labels))
         log.info("moment classifier trained in %.1f s (temperature %.2f, neighbour weight %g)",
                  time.monotonic() - started, self.model.temperature, self.model.knn_weight)
         self.persist()
@@ -277,6 +287,17 @@ class MomentClassifier(GraphComponent):
         if setting != "auto":
             return bool(setting)
         return median_examples(y) < self._config["intent_name_examples_below"]
+
+    def unseen_share(self, labels: list[str]) -> float:
+        """``unseen_calibration_share``, or for "auto" :data:`UNSEEN_SHARE` when no
+        out-of-scope intent is trained (``OUT_OF_SCOPE_INTENTS`` and
+        ``intent_name_examples_skip``) and 0 when one is: its examples teach the confidence
+        what out-of-scope messages look like."""
+        setting = self._config["unseen_calibration_share"]
+        if setting != "auto":
+            return float(setting)
+        out_of_scope = {*OUT_OF_SCOPE_INTENTS, *self._config["intent_name_examples_skip"]}
+        return 0.0 if out_of_scope & set(labels) else UNSEEN_SHARE
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray, named: np.ndarray) -> MomentModel:
@@ -325,7 +346,8 @@ class MomentClassifier(GraphComponent):
                               .argmax(axis=1) != y_held))
         if len(y_held) >= MIN_HELD_OUT and mistakes >= MIN_HELD_OUT_MISTAKES:
             head, neighbours, y = held
-        return calibrate(model, head, y, neighbours, choose_weight=False)
+        return calibrate(model, head, y, neighbours, choose_weight=False,
+                         unseen_share=self.unseen_share(model.labels))
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
                           marked: np.ndarray, named: np.ndarray) -> MomentModel:

@@ -159,8 +159,26 @@ def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
     return min(w for w, a in zip(weights, accuracy, strict=True) if a >= best - 1.0 / len(y))
 
 
+def unseen_rows(logits: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
+                temperature: float) -> np.ndarray:
+    """(h, 4) confidence features of held-out rows as if their own moment had never been
+    trained: its score and its examples masked, whatever moment comes top is wrong. They
+    stand in for out-of-scope messages near the moments when no out-of-scope example was
+    trained."""
+    rows = np.arange(len(y))
+    masked_logits = np.array(logits, dtype=np.float64)
+    masked_logits[rows, y] = -1e9
+    masked_neighbours = np.array(neighbours, dtype=np.float64)
+    masked_neighbours[rows, y] = -1.0
+    probabilities = softmax(masked_logits / temperature)
+    top = probabilities.argmax(axis=1)
+    return confidence_features(probabilities, masked_neighbours.max(axis=1),
+                               masked_neighbours[rows, top])
+
+
 def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
-              neighbours: np.ndarray, choose_weight: bool = True) -> MomentModel:
+              neighbours: np.ndarray, choose_weight: bool = True,
+              unseen_share: float = 0.0) -> MomentModel:
     """Chooses the neighbour weight, then fits the temperature and the confidence model, all
     on held-out predictions.
 
@@ -171,6 +189,8 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
         neighbours: (h, k) per-class nearest-example cosines (to examples that exclude each
             row: another fold, or the training rows of a held-out split).
         choose_weight: choose ``knn_weight`` here (else keep the model's).
+        unseen_share: the share of the confidence model's weight given to the held-out rows
+            with their own moment masked (:func:`unseen_rows`), as out-of-scope messages.
     """
     if len(y) < 2:
         return model
@@ -182,19 +202,30 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
         # to certainty (the NLL only falls as it shrinks). Keep the softmax as it is.
         model.temperature = 1.0
         model.confidence = ConfidenceModel.identity()
-        return model
-    model.temperature = temperature_for(logits, y)
+        if unseen_share <= 0:
+            return model
+    else:
+        model.temperature = temperature_for(logits, y)
     probabilities = softmax(logits / model.temperature)
     top = probabilities.argmax(axis=1)
     correct = top == y
     features = confidence_features(probabilities, neighbours.max(axis=1),
                                    neighbours[np.arange(len(y)), top])
+    if unseen_share > 0 and probabilities.shape[1] > 1:
+        unseen = unseen_rows(logits, neighbours, y, model.temperature)
+        weights = np.concatenate([np.full(len(y), 1.0 - unseen_share),
+                                  np.full(len(y), unseen_share)])
+        model.confidence = ConfidenceModel.fit(np.vstack([features, unseen]),
+                                               np.concatenate([correct, np.zeros(len(y), bool)]),
+                                               sample_weight=weights)
+        return model
     model.confidence = ConfidenceModel.fit(features, correct)
     return model
 
 
 def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
-                 calibrated: bool = True, folds: int = 5, knn: bool = True) -> MomentModel:
+                 calibrated: bool = True, folds: int = 5, knn: bool = True,
+                 unseen_share: float = 0.0) -> MomentModel:
     """Logistic regression over frozen embeddings, calibrated out of fold.
 
     Args:
@@ -205,6 +236,7 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
         calibrated: fit the temperature and the confidence model (5-fold out-of-fold).
         folds: cross-validation folds for calibration.
         knn: choose a neighbour weight on the out-of-fold predictions (else 0).
+        unseen_share: see :func:`calibrate`.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -214,7 +246,8 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
     held_out = out_of_fold(x, y, c, len(labels), folds) if calibrated else None
     if held_out is None:
         return model
-    return calibrate(model, held_out[0], y, held_out[1], choose_weight=knn)
+    return calibrate(model, held_out[0], y, held_out[1], choose_weight=knn,
+                     unseen_share=unseen_share)
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, classes: int,

@@ -12,7 +12,7 @@ from bench.nlu.__main__ import (
     misspelt,
     name_test_fraction,
     unseen_intents,
-    without_out_of_scope_training,
+    without_out_of_scope,
 )
 from bench.nlu.data import Splits, load_splits, read_examples
 from bench.nlu.misspell import misspell
@@ -122,12 +122,18 @@ def test_test_intents_that_training_lacks_are_out_of_scope(tmp_path: Path) -> No
     assert "relabelled 'oos'" in several.how
 
 
-def test_out_of_scope_training_can_be_left_out() -> None:
+@pytest.mark.parametrize(("part", "name"), [
+    ("train", "toy-no-oos-training"),
+    ("validation", "toy-no-oos-validation"),
+])
+def test_out_of_scope_examples_can_be_left_out_of_training_or_validation(
+        part: str, name: str) -> None:
     toy = splits()
-    without_out_of_scope_training(toy)
-    assert {i for _, i in toy.train} == {"a", "b"}
-    assert len(toy.validation) == len(toy.test) == 24
-    assert toy.name == "toy-no-oos-training"
+    without_out_of_scope(toy, part)
+    assert {i for _, i in getattr(toy, part)} == {"a", "b"}
+    kept = [p for p in ("train", "validation", "test") if p != part]
+    assert all(len(getattr(toy, p)) == 24 for p in kept)
+    assert toy.name == name
 
 
 def test_a_smaller_test_split_is_named_and_refused_where_nothing_is_cut(tmp_path: Path) -> None:
@@ -151,3 +157,19 @@ def test_another_split_seed_cuts_another_test_split(tmp_path: Path) -> None:
     assert len(default.test) == len(other.test) == 8
     assert default.test != other.test
     assert "seed 1)" in other.how and "seed 2)" in other.how
+
+
+@pytest.mark.parametrize(("out_of_scope", "expected"), [
+    (None, 0.0),       # BANKING77: nothing to turn away, calibrated to in-scope answers
+    ("oos", "auto"),   # out-of-scope messages somewhere: the classifier's own rule
+])
+def test_data_without_out_of_scope_messages_calibrates_without_masked_moments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out_of_scope: str | None,
+        expected: object) -> None:
+    from bench.nlu import run
+
+    monkeypatch.setattr(run.rasa, "train", lambda *args, **kwargs: (tmp_path / "m", 1.0))
+    toy = Splits("toy", [("late", "a"), ("refund", "b")], [("late!", "a")], [("late?", "a")],
+                 out_of_scope, "toy")
+    _, _, chosen = run.train_model(toy, run.RunSettings("project", threads=1), tmp_path)
+    assert chosen.get("unseen_calibration_share", "auto") == expected

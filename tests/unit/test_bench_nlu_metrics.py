@@ -71,6 +71,18 @@ def test_unreachable_target_without_out_of_scope_messages_keeps_most_right_answe
     assert choose_threshold(predictions(rows), OOS, in_scope_target=0.95) == 0.5
 
 
+def test_unreachable_target_without_out_of_scope_messages_never_answers_the_likelier_wrong(
+) -> None:
+    """Many confusable moments and few examples: keeping 95% of the right answers would take
+    0.2, where most answers accepted are wrong and every out-of-scope message gets one."""
+    rows = ([("a", "a", 0.9)] * 30 + [("a", "a", 0.45)] * 10 + [("a", "a", 0.2)] * 16
+            + [("a", "b", 0.45)] * 14 + [("a", "b", 0.2)] * 30)
+    threshold, rule = threshold_and_rule(predictions(rows), OOS, in_scope_target=0.95)
+    assert threshold == NO_VALIDATION_THRESHOLD == 0.5
+    assert "would take 0.20" in rule
+    assert at_threshold(predictions(rows), OOS, threshold)["in_scope_accuracy"] == 0.3
+
+
 def test_a_server_that_cannot_load_its_model_fails_at_once(tmp_path: Path) -> None:
     class Running:
         returncode = None

@@ -21,6 +21,7 @@ from bot.components.moment_model import (
     combined_logits,
     holdout_split,
     out_of_fold,
+    unseen_rows,
 )
 
 
@@ -157,3 +158,37 @@ def test_out_of_fold_predictions_cover_every_moment_even_one_missing_here() -> N
     logits, neighbours = held_out
     assert logits.shape == neighbours.shape == (12, 3) and (logits[:, 2] <= -1e4).all()
     assert out_of_fold(x[:3], np.array([0, 1, 1]), 1.0, classes=2) is None
+
+
+def test_unseen_rows_are_scored_without_their_own_moment() -> None:
+    logits = np.array([[4.0, 1.0, 0.0], [0.0, 3.0, 2.0]])
+    neighbours = np.array([[0.9, 0.5, 0.2], [0.1, 0.8, 0.6]])
+    features = unseen_rows(logits, neighbours, np.array([0, 1]), temperature=1.0)
+    expected = confidence_features(softmax(np.array([[-1e9, 1.0, 0.0], [0.0, -1e9, 2.0]])),
+                                   np.array([0.5, 0.6]), np.array([0.5, 0.6]))
+    assert np.allclose(features, expected)
+
+
+def test_masked_moments_teach_the_confidence_that_unlike_messages_are_out_of_scope() -> None:
+    """Held-out rows are all near their own moment (cosine 0.8-0.95) and mostly right; with
+    their own moment masked they stand near another (0.3-0.6), as an out-of-scope message
+    near the moments would."""
+    rng = np.random.default_rng(3)
+    n, k = 300, 4
+    y = np.arange(n) % k
+    head = rng.normal(size=(n, k))
+    head[np.arange(n), y] += 2.5
+    neighbours = rng.uniform(0.3, 0.6, size=(n, k))
+    neighbours[np.arange(n), y] = rng.uniform(0.8, 0.95, size=n)
+
+    def model() -> MomentModel:
+        return MomentModel(["a", "b", "c", "d"], np.zeros((k, 4), dtype=np.float32),
+                           np.zeros(k, dtype=np.float32), np.zeros((0, 4), dtype=np.float32),
+                           np.zeros(0, dtype=np.int64))
+
+    plain = calibrate(model(), head, y, neighbours, choose_weight=False)
+    aware = calibrate(model(), head, y, neighbours, choose_weight=False, unseen_share=0.35)
+    assert aware.temperature == plain.temperature  # the moments' own scores are unchanged
+    unlike = confidence_features(softmax(np.array([[2.5, 0.0, 0.0, 0.0]])),
+                                 np.array([0.45]), np.array([0.45]))
+    assert aware.confidence.predict(unlike)[0] < 0.5 < plain.confidence.predict(unlike)[0]

@@ -19,6 +19,7 @@ from bot.components.moment_classifier import (
     EMBEDDING_KEY,
     RAW_CONFIDENCE_KEY,
     SIMILARITY_KEY,
+    UNSEEN_SHARE,
     MomentClassifier,
     decode_embedding,
     encode_embedding,
@@ -182,6 +183,20 @@ def test_intent_names_become_words_but_out_of_scope_and_existing_ones_do_not() -
     assert names == ["pto request", "cancel order", "card arrival", None, None, None]
 
 
+@pytest.mark.parametrize(("setting", "labels", "expected"), [
+    ("auto", ["late", "refund"], UNSEEN_SHARE),
+    ("auto", ["late", "out_of_scope", "refund"], 0.0),  # the shipped catalogue's case
+    ("auto", ["late", "NO_NODES", "refund"], 0.0),      # named by the benchmark
+    (0, ["late", "refund"], 0.0),
+    (0.2, ["late", "out_of_scope"], 0.2),
+])
+def test_masked_moments_stand_in_for_out_of_scope_examples_only_without_them(
+        tmp_path: Path, setting: object, labels: list[str], expected: float) -> None:
+    classifier, _ = component(tmp_path, unseen_calibration_share=setting,
+                              intent_name_examples_skip=["out_of_scope", "NO_NODES"])
+    assert classifier.unseen_share(labels) == expected
+
+
 def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       held: dict[str, list[str]]) -> list[int]:
     """How many held-out predictions each calibration of a training run was fitted on."""
@@ -190,9 +205,9 @@ def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     sizes: list[int] = []
     real = module.calibrate
 
-    def recording(model, head, y, neighbours, choose_weight=True):  # type: ignore[no-untyped-def]
+    def recording(model, head, y, neighbours, **options):  # type: ignore[no-untyped-def]
         sizes.append(len(y))
-        return real(model, head, y, neighbours, choose_weight)
+        return real(model, head, y, neighbours, **options)
 
     monkeypatch.setattr(module, "calibrate", recording)
     classifier, _ = component(tmp_path)
