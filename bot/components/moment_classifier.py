@@ -217,6 +217,11 @@ class MomentClassifier(GraphComponent):
             FineTuneSettings.from_config(self._config)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: {error}") from error
+        share = self._config["unseen_calibration_share"]
+        if share != "auto" and (isinstance(share, bool) or not isinstance(share, int | float)
+                                or not 0 <= share < 1):
+            raise ValueError(f"{where}: unseen_calibration_share must be \"auto\" or a number "
+                             f"from 0 up to (not including) 1, got {share!r}")
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:

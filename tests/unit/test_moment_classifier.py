@@ -197,6 +197,13 @@ def test_masked_moments_stand_in_for_out_of_scope_examples_only_without_them(
     assert classifier.unseen_share(labels) == expected
 
 
+@pytest.mark.parametrize("share", [1, 1.5, -0.1, "half", True])
+def test_a_bad_unseen_calibration_share_fails_with_its_name(tmp_path: Path,
+                                                            share: object) -> None:
+    with pytest.raises(ValueError, match="unseen_calibration_share must be"):
+        component(tmp_path, unseen_calibration_share=share)
+
+
 def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       held: dict[str, list[str]]) -> list[int]:
     """How many held-out predictions each calibration of a training run was fitted on."""
