@@ -211,15 +211,12 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
     correct = top == y
     features = confidence_features(probabilities, neighbours.max(axis=1),
                                    neighbours[np.arange(len(y)), top])
+    weights = None
     if unseen_share > 0 and probabilities.shape[1] > 1:
-        unseen = unseen_rows(logits, neighbours, y, model.temperature)
-        weights = np.concatenate([np.full(len(y), 1.0 - unseen_share),
-                                  np.full(len(y), unseen_share)])
-        model.confidence = ConfidenceModel.fit(np.vstack([features, unseen]),
-                                               np.concatenate([correct, np.zeros(len(y), bool)]),
-                                               sample_weight=weights)
-        return model
-    model.confidence = ConfidenceModel.fit(features, correct)
+        features = np.vstack([features, unseen_rows(logits, neighbours, y, model.temperature)])
+        correct = np.concatenate([correct, np.zeros(len(y), dtype=bool)])
+        weights = np.repeat([1.0 - unseen_share, unseen_share], len(y))
+    model.confidence = ConfidenceModel.fit(features, correct, sample_weight=weights)
     return model
 
 
