@@ -32,6 +32,11 @@ BUILT_IN = {"banking77": DATASETS / "banking77" / "train.csv",
             "clinc150": DATASETS / "clinc150" / "train_val.json",
             # the shipped catalogue's generated NLU data (not run by default)
             "catalogue": Path(__file__).resolve().parents[2] / "bot" / "data"}
+#: A built-in data set's held-back test split, used whenever it is put beside the training
+#: file (the evaluation's): BANKING77's official ``test.csv``, CLINC150's ``data_full.json``
+#: test part in a ``test.json``.
+BUILT_IN_TEST = {"banking77": DATASETS / "banking77" / "test.csv",
+                 "clinc150": DATASETS / "clinc150" / "test.json"}
 DEFAULT_DATASETS = ("banking77", "clinc150")
 #: The share of the training data cut as the test split when a data set has no test part.
 DEFAULT_TEST_FRACTION = 0.2
@@ -112,12 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         jobs = [(args.name, args.train, args.test)]
     else:
-        jobs = [(name, BUILT_IN[name], None) for name in args.dataset or DEFAULT_DATASETS]
+        jobs = [(name, BUILT_IN[name], built_in_test(name))
+                for name in args.dataset or DEFAULT_DATASETS]
     args.results.mkdir(parents=True, exist_ok=True)
     written = []
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path, test_fraction=args.test_fraction,
                              seed=args.split_seed, out_of_scope=args.out_of_scope)
+        if test_path is not None and not args.train:
+            splits.name += "-official-test"
         if args.test_fraction != DEFAULT_TEST_FRACTION:
             name_test_fraction(splits, args.test_fraction)
         if args.split_seed != SPLIT_SEED:
@@ -142,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         update_readme()
         logging.info("README.md's NLU table rewritten from %s", REPO_RESULTS)
     return 0
+
+
+def built_in_test(name: str) -> Path | None:
+    """The built-in data set's own test file, if one lies beside its training file."""
+    path = BUILT_IN_TEST.get(name)
+    return path if path is not None and path.is_file() else None
 
 
 def name_test_fraction(splits: Splits, fraction: float) -> None:

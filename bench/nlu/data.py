@@ -1,12 +1,15 @@
 """Intent data for the NLU benchmark: reading train/test files and cutting stratified splits.
 
-Three formats, so that other data can be dropped in:
+Four formats, so that other data can be dropped in:
 
-- CSV with a header naming a text column (``text``, ``utterance``, ``message``, ``sentence``
-  or ``query``) and an intent column (``category``, ``intent`` or ``label``); BANKING77's is
-  ``text,category``;
+- CSV (``.csv``) or tab-separated (``.tsv``) with a header naming a text column (``text``,
+  ``utterance``, ``message``, ``sentence`` or ``query``) and an intent column (``category``,
+  ``intent`` or ``label``); BANKING77's is ``text,category``;
 - JSON with lists of ``[text, intent]`` under ``train`` / ``val`` / ``test`` and, optionally,
-  ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``);
+  ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``),
+  or one such list alone (training rows); an item may also be an object with a text and an
+  intent key named as the CSV columns are;
+- JSON Lines (``.jsonl``): one such object a line;
 - Rasa NLU YAML: a file, or a folder whose NLU files are read (a Rasa project's ``data/``;
   the shipped catalogue's ``bot/data``), read by Rasa's own reader.
 
@@ -25,7 +28,8 @@ import numpy as np
 
 Example = tuple[str, str]  # (text, intent)
 #: Intent names taken to mean out-of-scope when ``--out-of-scope`` does not name one.
-OUT_OF_SCOPE_NAMES = ("oos", "out_of_scope", "out-of-scope")
+OUT_OF_SCOPE_NAMES = ("oos", "out_of_scope", "out-of-scope", "nlu_fallback", "ood",
+                      "out_of_domain", "none")
 TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query")
 INTENT_COLUMNS = ("category", "intent", "label")
 #: The seed of the splits cut from training data (test; validation takes it + 1).
@@ -46,22 +50,62 @@ class Splits:
 
 
 def read_examples(path: Path, part: str = "train") -> list[Example]:
-    """Examples of one part of a file (CSV and Rasa files have only one part, their rows)."""
+    """Examples of one part of a file (CSV, TSV, JSON Lines and Rasa files, and a JSON file
+    that is one list, have only one part, their rows)."""
     if path.is_dir() or path.suffix in (".yml", ".yaml"):
         return read_rasa_nlu(path) if part == "train" else []
-    if path.suffix == ".csv":
+    if path.suffix in (".csv", ".tsv"):
+        return read_csv(path) if part == "train" else []
+    if path.suffix == ".jsonl":
         if part != "train":
             return []
-        return read_csv(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    rows = list(data.get(part, [])) + list(data.get(f"oos_{part}", []))
-    return [(str(text).strip(), str(intent)) for text, intent in rows]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [_example(path, number, _json(path, line, number))
+                for number, line in enumerate(lines, start=1) if line.strip()]
+    data = _json(path, path.read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        rows = data if part == "train" else []
+    elif isinstance(data, dict):
+        rows = list(data.get(part, [])) + list(data.get(f"oos_{part}", []))
+    else:
+        raise ValueError(f"{path}: expected a JSON object of splits or a list of examples, "
+                         f"not {type(data).__name__}")
+    return [_example(path, number, row) for number, row in enumerate(rows, start=1)]
+
+
+def _json(path: Path, text: str, line: int | None = None) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"{path}:{line}" if line else f"{path}:{error.lineno}"
+        raise ValueError(f"{where}: not JSON ({error.msg})") from None
+
+
+def _example(path: Path, number: int, row: object) -> Example:
+    """One ``[text, intent]`` pair or ``{"text": ..., "intent": ...}`` object (``number``:
+    its place in its list or file, for the error message)."""
+    if isinstance(row, dict):
+        keys = {str(key).strip().lower(): key for key in row}
+        text = next((keys[k] for k in TEXT_COLUMNS if k in keys), None)
+        intent = next((keys[k] for k in INTENT_COLUMNS if k in keys), None)
+        pair = (row[text], row[intent]) if text is not None and intent is not None else None
+    elif isinstance(row, list | tuple) and len(row) == 2:
+        pair = (row[0], row[1])
+    else:
+        pair = None
+    if pair is None or not all(isinstance(v, str) and v.strip() for v in pair):
+        raise ValueError(f"{path}: example {number} is not a [text, intent] pair or an object "
+                         f"with a text ({', '.join(TEXT_COLUMNS)}) and an intent "
+                         f"({', '.join(INTENT_COLUMNS)}) key, each a non-empty string: "
+                         f"{json.dumps(row)[:80]}")
+    return pair[0].strip(), pair[1].strip()
 
 
 def read_csv(path: Path) -> list[Example]:
-    """Rows of a CSV file whose header names a text and an intent column."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    """Rows of a CSV (or, named ``.tsv``, tab-separated) file whose header names a text and
+    an intent column."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
         columns = {name.strip().lower(): name for name in reader.fieldnames or []}
         text = next((name for name in TEXT_COLUMNS if name in columns), None)
         intent = next((name for name in INTENT_COLUMNS if name in columns), None)

@@ -52,7 +52,9 @@ def rejection_score(p: Predictions, out_of_scope: str | None) -> np.ndarray:
 
 
 def at_threshold(p: Predictions, out_of_scope: str, threshold: float) -> dict[str, float]:
-    """In-scope accuracy and out-of-scope recall when confidence < threshold is rejected.
+    """In-scope accuracy and out-of-scope recall when confidence < threshold is rejected,
+    and the share of all messages handled right (in-scope ones answered with the right
+    intent, out-of-scope ones rejected: HINT3's accuracy over live bots' messages).
 
     A side without messages (no in-scope or no out-of-scope message) scores 0.
     """
@@ -62,7 +64,9 @@ def at_threshold(p: Predictions, out_of_scope: str, threshold: float) -> dict[st
     accepted_right = (~rejected) & (truth == intent)
     return {"threshold": float(threshold),
             "in_scope_accuracy": float(accepted_right[inside].mean()) if inside.any() else 0.0,
-            "out_of_scope_recall": float(rejected[~inside].mean()) if (~inside).any() else 0.0}
+            "out_of_scope_recall": float(rejected[~inside].mean()) if (~inside).any() else 0.0,
+            "accuracy": float((accepted_right & inside | rejected & ~inside).mean())
+            if len(truth) else 0.0}
 
 
 #: The threshold without in-scope validation messages to choose one on (a few examples a

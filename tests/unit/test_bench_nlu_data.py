@@ -173,3 +173,49 @@ def test_data_without_out_of_scope_messages_calibrates_without_masked_moments(
                  out_of_scope, "toy")
     _, _, chosen = run.train_model(toy, run.RunSettings("project", threads=1), tmp_path)
     assert chosen.get("unseen_calibration_share", "auto") == expected
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("mine.tsv", "utterance\tintent\nwhere is my parcel, please\tparcel_late\n"
+                 "tell me a joke\toos\n"),
+    ("mine.json", '[["where is my parcel, please", "parcel_late"], '
+                  '{"Text": "tell me a joke", "label": "oos"}]'),
+    ("mine.jsonl", '{"text": "where is my parcel, please", "intent": "parcel_late"}\n\n'
+                   '{"sentence": "tell me a joke", "category": "oos"}\n'),
+])
+def test_tsv_json_lists_and_json_lines_are_read_too(tmp_path: Path, name: str,
+                                                    content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert read_examples(path) == [("where is my parcel, please", "parcel_late"),
+                                   ("tell me a joke", "oos")]
+    assert read_examples(path, "test") == []
+
+
+@pytest.mark.parametrize(("name", "content", "error"), [
+    ("bad.json", '{"train": [["hi", "greet"], ["no intent"]]}',
+     r"bad\.json: example 2 is not a \[text, intent\] pair"),
+    ("bad.json", '{"train": [["hi", "greet"]', r"bad\.json:1: not JSON"),
+    ("bad.json", '"hi"', r"bad\.json: expected a JSON object of splits or a list"),
+    ("bad.jsonl", '{"text": "hi", "intent": "greet"}\n{"text": "bye"}\n',
+     r"bad\.jsonl: example 2 is not"),
+    ("bad.jsonl", '{"text": "hi", "intent": "greet"}\nhi,greet\n', r"bad\.jsonl:2: not JSON"),
+])
+def test_malformed_json_names_the_file_and_the_example(tmp_path: Path, name: str, content: str,
+                                                       error: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=error):
+        read_examples(path)
+
+
+def test_a_built_in_data_sets_own_test_file_is_used_when_it_lies_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.nlu import __main__ as bench
+
+    test = tmp_path / "banking77" / "test.csv"
+    monkeypatch.setitem(bench.BUILT_IN_TEST, "banking77", test)
+    assert bench.built_in_test("banking77") is None and bench.built_in_test("catalogue") is None
+    test.parent.mkdir()
+    test.write_text("text,category\nwhere is my card,card_arrival\n", encoding="utf-8")
+    assert bench.built_in_test("banking77") == test

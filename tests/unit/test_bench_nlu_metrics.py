@@ -32,6 +32,7 @@ def test_low_confidence_and_predicted_out_of_scope_are_rejected() -> None:
     point = at_threshold(p, OOS, 0.5)
     assert point["in_scope_accuracy"] == 1 / 3  # the 0.4 one is rejected, the 0.8 one wrong
     assert point["out_of_scope_recall"] == 1.0
+    assert point["accuracy"] == 3 / 5  # two in-scope answered wrong or not at all
 
 
 @pytest.mark.parametrize("rows", [[], [(OOS, "a", 0.4), (OOS, OOS, 0.9)]])
@@ -42,7 +43,8 @@ def test_without_in_scope_validation_messages_the_threshold_is_one_half(rows) ->
     assert threshold == NO_VALIDATION_THRESHOLD == 0.5
     assert "no in-scope validation message" in rule
     empty = at_threshold(predictions([]), OOS, threshold)
-    assert empty == {"threshold": 0.5, "in_scope_accuracy": 0.0, "out_of_scope_recall": 0.0}
+    assert empty == {"threshold": 0.5, "in_scope_accuracy": 0.0, "out_of_scope_recall": 0.0,
+                     "accuracy": 0.0}
 
 
 def test_threshold_is_the_highest_that_keeps_the_in_scope_target() -> None:
