@@ -17,6 +17,7 @@ import numpy as np
 
 #: Feature names, in column order (also the persisted coefficient order).
 FEATURES = ("logit_top", "margin", "similarity", "class_similarity")
+SIMILARITY = FEATURES.index("similarity")
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -40,12 +41,67 @@ def confidence_features(probabilities: np.ndarray, similarity: np.ndarray,
     return np.column_stack([logit(top), top - second, similarity, class_similarity])
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
+@dataclass
+class ScopeGate:
+    """P(the message is about one of the moments | cosine to the nearest training example).
+
+    Fitted where no out-of-scope example was trained: held-out examples are the messages
+    about a moment; the same examples with their own moment masked (the cosine to the
+    nearest example of another moment) stand in for out-of-scope messages near the moments,
+    weighted as the share of such messages expected. It multiplies the confidence fitted on
+    the held-out examples alone: P(right) = P(about a moment) * P(right | about a moment).
+    """
+
+    coef: float
+    intercept: float
+
+    @classmethod
+    def fit(cls, inside: np.ndarray, outside: np.ndarray, outside_share: float,
+            c: float = 1.0) -> ScopeGate | None:
+        """None with fewer than 20 rows in all, or none on either side.
+
+        Args:
+            inside: (n,) cosines of held-out examples to the nearest training example.
+            outside: (m,) cosines of messages standing in for out-of-scope ones.
+            outside_share: the weight of ``outside`` in the fit (0-1).
+            c: inverse L2 regularisation.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        if len(inside) + len(outside) < 20 or not len(inside) or not len(outside):
+            return None
+        x = np.concatenate([inside, outside]).astype(np.float64)[:, None]
+        about = np.concatenate([np.ones(len(inside), dtype=bool),
+                                np.zeros(len(outside), dtype=bool)])
+        weight = np.concatenate([np.full(len(inside), 1.0 - outside_share),
+                                 np.full(len(outside), outside_share)])
+        model = LogisticRegression(C=c, max_iter=1000).fit(x, about, sample_weight=weight)
+        return cls(coef=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+
+    def predict(self, similarity: np.ndarray) -> np.ndarray:
+        """(n,) probabilities that each message is about one of the moments."""
+        return sigmoid(np.asarray(similarity, dtype=np.float64) * self.coef + self.intercept)
+
+    def to_array(self) -> np.ndarray:
+        return np.array([self.coef, self.intercept])
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> ScopeGate:
+        return cls(coef=float(values[0]), intercept=float(values[1]))
+
+
 @dataclass
 class ConfidenceModel:
-    """P(top moment is right | features) = sigmoid(features @ coef + intercept)."""
+    """P(top moment is right | features) = sigmoid(features @ coef + intercept), times the
+    scope gate's P(about a moment | similarity) where one was fitted."""
 
     coef: np.ndarray      # (4,) float64
     intercept: float
+    gate: ScopeGate | None = None
 
     @classmethod
     def identity(cls) -> ConfidenceModel:
@@ -74,11 +130,14 @@ class ConfidenceModel:
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(n,) probabilities that each prediction is right."""
-        z = np.asarray(features, dtype=np.float64) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        features = np.asarray(features, dtype=np.float64)
+        confidence = sigmoid(features @ self.coef + self.intercept)
+        if self.gate is not None:
+            confidence = confidence * self.gate.predict(features[:, SIMILARITY])
+        return confidence
 
     def to_array(self) -> np.ndarray:
-        """(5,) coefficients then intercept, for persistence."""
+        """(5,) coefficients then intercept, for persistence (the gate is kept apart)."""
         return np.append(self.coef, self.intercept)
 
     @classmethod

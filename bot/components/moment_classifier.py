@@ -67,10 +67,11 @@ log = logging.getLogger(__name__)
 #: Held-out examples that calibrate alone, without the training examples' out-of-fold
 #: predictions: at least this many, holding at least this many mistakes (ADR 0007).
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
-#: Without an out-of-scope intent, the share of the confidence model's weight given to
-#: held-out examples with their own moment masked (moment_model.unseen_rows), standing in for
-#: the out-of-scope messages every live assistant gets: the share of them `mot thresholds`
-#: weighs too (bot/thresholds.py). Set a priori, not tuned on any test split (ADR 0007).
+#: Without an out-of-scope intent, the share of out-of-scope messages the confidence's scope
+#: gate expects (confidence.ScopeGate: held-out examples against the same examples with
+#: their own moment masked, moment_model.unseen_similarity): the share of them every live
+#: assistant gets that `mot thresholds` weighs too (bot/thresholds.py). Set a priori, not
+#: tuned on any test split (ADR 0007).
 UNSEEN_SHARE = 0.35
 
 EMBEDDING_KEY = "text_embedding"
@@ -177,9 +178,9 @@ class MomentClassifier(GraphComponent):
             "intent_name_examples": "auto",
             "intent_name_examples_below": 10,
             "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
-            # weight (0-1) of held-out examples with their own moment masked, as out-of-scope
-            # messages, in fitting the confidence (moment_model.unseen_rows); "auto":
-            # UNSEEN_SHARE when no out-of-scope intent is trained, else 0
+            # share (0-1) of out-of-scope messages expected by the confidence's scope gate,
+            # fitted against held-out examples with their own moment masked (0: no gate);
+            # "auto": UNSEEN_SHARE when no out-of-scope intent is trained, else 0
             "unseen_calibration_share": "auto",
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result

@@ -26,7 +26,7 @@ from bot.components.calibration import (
     softmax,
     temperature_for,
 )
-from bot.components.confidence import ConfidenceModel, confidence_features
+from bot.components.confidence import ConfidenceModel, ScopeGate, confidence_features
 
 #: Intents that name out-of-scope messages (Rasa's, the benchmark data's): no moment.
 OUT_OF_SCOPE_INTENTS = ("out_of_scope", "oos", "out-of-scope", "nlu_fallback")
@@ -93,18 +93,23 @@ class MomentModel:
         np.savez(directory / "classifier.npz", labels=np.array(self.labels),
                  weights=self.weights, bias=self.bias, temperature=np.array(self.temperature),
                  bank=self.bank.astype(np.float16), bank_labels=self.bank_labels.astype(np.int32),
-                 confidence=self.confidence.to_array(), knn_weight=np.array(self.knn_weight))
+                 confidence=self.confidence.to_array(), knn_weight=np.array(self.knn_weight),
+                 **({"confidence_gate": self.confidence.gate.to_array()}
+                    if self.confidence.gate is not None else {}))
 
     @classmethod
     def load(cls, directory: Path) -> MomentModel:
         data = np.load(directory / "classifier.npz")
+        confidence = ConfidenceModel.from_array(data["confidence"])
+        if "confidence_gate" in data:
+            confidence.gate = ScopeGate.from_array(data["confidence_gate"])
         return cls(labels=[str(label) for label in data["labels"]],
                    weights=data["weights"].astype(np.float32),
                    bias=data["bias"].astype(np.float32),
                    bank=data["bank"].astype(np.float32),
                    bank_labels=data["bank_labels"].astype(np.int64),
                    temperature=float(data["temperature"]),
-                   confidence=ConfidenceModel.from_array(data["confidence"]),
+                   confidence=confidence,
                  knn_weight=float(data["knn_weight"]) if "knn_weight" in data else 0.0)
 
 
@@ -159,21 +164,13 @@ def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
     return min(w for w, a in zip(weights, accuracy, strict=True) if a >= best - 1.0 / len(y))
 
 
-def unseen_rows(logits: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
-                temperature: float) -> np.ndarray:
-    """(h, 4) confidence features of held-out rows as if their own moment had never been
-    trained: its score and its examples masked, whatever moment comes top is wrong. They
-    stand in for out-of-scope messages near the moments when no out-of-scope example was
-    trained."""
-    rows = np.arange(len(y))
-    masked_logits = np.array(logits, dtype=np.float64)
-    masked_logits[rows, y] = -1e9
-    masked_neighbours = np.array(neighbours, dtype=np.float64)
-    masked_neighbours[rows, y] = -1.0
-    probabilities = softmax(masked_logits / temperature)
-    top = probabilities.argmax(axis=1)
-    return confidence_features(probabilities, masked_neighbours.max(axis=1),
-                               masked_neighbours[rows, top])
+def unseen_similarity(neighbours: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(h,) cosine of each held-out row to the nearest training example of another moment:
+    its similarity had its own moment never been trained. Such rows stand in for
+    out-of-scope messages near the moments when no out-of-scope example was trained."""
+    masked = np.array(neighbours, dtype=np.float64)
+    masked[np.arange(len(y)), y] = -1.0
+    return masked.max(axis=1)
 
 
 def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
@@ -189,8 +186,9 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
         neighbours: (h, k) per-class nearest-example cosines (to examples that exclude each
             row: another fold, or the training rows of a held-out split).
         choose_weight: choose ``knn_weight`` here (else keep the model's).
-        unseen_share: the share of the confidence model's weight given to the held-out rows
-            with their own moment masked (:func:`unseen_rows`), as out-of-scope messages.
+        unseen_share: above 0, the share of out-of-scope messages expected: the confidence
+            gets a :class:`~bot.components.confidence.ScopeGate` fitted on the held-out rows
+            against the same rows with their own moment masked (:func:`unseen_similarity`).
     """
     if len(y) < 2:
         return model
@@ -202,21 +200,16 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
         # to certainty (the NLL only falls as it shrinks). Keep the softmax as it is.
         model.temperature = 1.0
         model.confidence = ConfidenceModel.identity()
-        if unseen_share <= 0:
-            return model
     else:
         model.temperature = temperature_for(logits, y)
-    probabilities = softmax(logits / model.temperature)
-    top = probabilities.argmax(axis=1)
-    correct = top == y
-    features = confidence_features(probabilities, neighbours.max(axis=1),
-                                   neighbours[np.arange(len(y)), top])
-    weights = None
-    if unseen_share > 0 and probabilities.shape[1] > 1:
-        features = np.vstack([features, unseen_rows(logits, neighbours, y, model.temperature)])
-        correct = np.concatenate([correct, np.zeros(len(y), dtype=bool)])
-        weights = np.repeat([1.0 - unseen_share, unseen_share], len(y))
-    model.confidence = ConfidenceModel.fit(features, correct, sample_weight=weights)
+        probabilities = softmax(logits / model.temperature)
+        top = probabilities.argmax(axis=1)
+        features = confidence_features(probabilities, neighbours.max(axis=1),
+                                       neighbours[np.arange(len(y)), top])
+        model.confidence = ConfidenceModel.fit(features, top == y)
+    if unseen_share > 0 and head.shape[1] > 1:
+        model.confidence.gate = ScopeGate.fit(neighbours.max(axis=1),
+                                              unseen_similarity(neighbours, y), unseen_share)
     return model
 
 

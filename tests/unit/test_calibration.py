@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from bot.components.calibration import (
     softmax,
     temperature_for,
 )
-from bot.components.confidence import ConfidenceModel, confidence_features
+from bot.components.confidence import ConfidenceModel, ScopeGate, confidence_features
 from bot.components.moment_model import (
     MomentModel,
     calibrate,
@@ -21,7 +23,7 @@ from bot.components.moment_model import (
     combined_logits,
     holdout_split,
     out_of_fold,
-    unseen_rows,
+    unseen_similarity,
 )
 
 
@@ -160,13 +162,9 @@ def test_out_of_fold_predictions_cover_every_moment_even_one_missing_here() -> N
     assert out_of_fold(x[:3], np.array([0, 1, 1]), 1.0, classes=2) is None
 
 
-def test_unseen_rows_are_scored_without_their_own_moment() -> None:
-    logits = np.array([[4.0, 1.0, 0.0], [0.0, 3.0, 2.0]])
+def test_unseen_similarity_is_to_the_nearest_example_of_another_moment() -> None:
     neighbours = np.array([[0.9, 0.5, 0.2], [0.1, 0.8, 0.6]])
-    features = unseen_rows(logits, neighbours, np.array([0, 1]), temperature=1.0)
-    expected = confidence_features(softmax(np.array([[-1e9, 1.0, 0.0], [0.0, -1e9, 2.0]])),
-                                   np.array([0.5, 0.6]), np.array([0.5, 0.6]))
-    assert np.allclose(features, expected)
+    assert np.allclose(unseen_similarity(neighbours, np.array([0, 1])), [0.5, 0.6])
 
 
 def test_masked_moments_teach_the_confidence_that_unlike_messages_are_out_of_scope() -> None:
@@ -192,3 +190,22 @@ def test_masked_moments_teach_the_confidence_that_unlike_messages_are_out_of_sco
     unlike = confidence_features(softmax(np.array([[2.5, 0.0, 0.0, 0.0]])),
                                  np.array([0.45]), np.array([0.45]))
     assert aware.confidence.predict(unlike)[0] < 0.5 < plain.confidence.predict(unlike)[0]
+    assert plain.confidence.gate is None and aware.confidence.gate is not None
+    # the gate is fitted on similarity alone: a message near its moment keeps its confidence
+    alike = confidence_features(softmax(np.array([[2.5, 0.0, 0.0, 0.0]])),
+                                np.array([0.9]), np.array([0.9]))
+    assert aware.confidence.predict(alike)[0] > 0.85 * plain.confidence.predict(alike)[0]
+
+
+def test_the_scope_gate_is_saved_with_the_model(tmp_path: Path) -> None:
+    gate = ScopeGate.fit(np.linspace(0.7, 0.95, 30), np.linspace(0.3, 0.75, 30), 0.35)
+    assert gate is not None and gate.coef > 0
+    assert ScopeGate.fit(np.ones(5), np.zeros(5), 0.35) is None  # too few rows to fit
+    model = MomentModel(["a", "b"], np.eye(2, 4, dtype=np.float32), np.zeros(2, np.float32),
+                        np.eye(2, 4, dtype=np.float32), np.array([0, 1]),
+                        confidence=ConfidenceModel(np.array([1.0, 0, 0, 0]), 0.0, gate))
+    model.save(tmp_path)
+    loaded = MomentModel.load(tmp_path)
+    assert loaded.confidence.gate == gate
+    x = np.eye(2, 4, dtype=np.float32)
+    assert np.allclose(loaded.predict(x).confidence, model.predict(x).confidence)
