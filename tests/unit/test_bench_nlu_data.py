@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,18 @@ def test_a_built_in_data_sets_own_test_file_is_used_when_it_lies_beside_it(
     test.parent.mkdir()
     test.write_text("text,category\nwhere is my card,card_arrival\n", encoding="utf-8")
     assert bench.built_in_test("banking77") == test
+
+
+def test_the_live_protocol_draws_few_examples_and_keeps_every_out_of_scope_message(
+        tmp_path: Path) -> None:
+    from bench.nlu import live_protocol
+
+    source = tmp_path / "clinc.json"
+    rows = {part: [[f"{intent} {part} {i}", intent] for intent in ("late", "refund")
+                   for i in range(12)] for part in ("train", "val")}
+    rows.update(oos_train=[["weather?", "oos"]], oos_val=[["a joke", "oos"]])
+    source.write_text(json.dumps(rows), encoding="utf-8")
+    train, test = live_protocol.write(tmp_path / "out", source)
+    assert [len(read_examples(train)), len(read_examples(test))] == [16, 22]
+    assert {i for _, i in read_examples(train)} == {"late", "refund"}
+    assert live_protocol.write(tmp_path / "again", source)[1].read_text() == test.read_text()
