@@ -33,22 +33,20 @@ def by_intent(rows: list[list[str]]) -> dict[str, list[str]]:
 def write(out: Path, source: Path = BUILT_IN["clinc150"]) -> tuple[Path, Path]:
     data = json.loads(source.read_text(encoding="utf-8"))
     rng = random.Random(SEED)
-    train, val = by_intent(data["train"]), by_intent(data["val"])
+
+    def drawn(rows: list[list[str]], per_intent: int) -> list[list[str]]:
+        grouped = by_intent(rows)
+        return [[text, intent] for intent in sorted(grouped)
+                for text in rng.sample(grouped[intent], per_intent)]
+
     out.mkdir(parents=True, exist_ok=True)
+    train = drawn(data["train"], TRAIN_PER_INTENT)
+    test = drawn(data["val"], TEST_PER_INTENT) + [
+        [text, "oos"] for text, _ in data["oos_train"] + data["oos_val"]]
     paths = out / "train.csv", out / "test.csv"
-    with paths[0].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "intent"])
-        for intent in sorted(train):
-            writer.writerows([text, intent] for text in rng.sample(train[intent],
-                                                                   TRAIN_PER_INTENT))
-    with paths[1].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "intent"])
-        for intent in sorted(val):
-            writer.writerows([text, intent] for text in rng.sample(val[intent],
-                                                                   TEST_PER_INTENT))
-        writer.writerows([text, "oos"] for text, _ in data["oos_train"] + data["oos_val"])
+    for path, rows in zip(paths, (train, test), strict=True):
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([["text", "intent"], *rows])
     return paths
 
 
