@@ -95,7 +95,12 @@ def threshold_and_rule(p: Predictions, out_of_scope: str,
     the right answers (95% of the in-scope accuracy reached without a threshold), but never
     below :data:`NO_VALIDATION_THRESHOLD`: the confidence is P(right), so a lower threshold
     answers where a wrong answer is the likelier, and out-of-scope messages, which that
-    validation split cannot show, pass it most. Without in-scope validation messages:
+    validation split cannot show, pass it most. For that reason a validation split without
+    out-of-scope messages never gets a threshold below it, even where the target is met
+    below it: a split cut from the training data (same writers) meets the target easily,
+    and a threshold chosen on in-scope messages alone weighs no out-of-scope one (BANKING77
+    with 27 unseen intents: 0.17 gave 94.5% in-scope accuracy and 24.9% out-of-scope recall
+    on test, 0.5 gives 90.6% / 65.0%). Without in-scope validation messages:
     :data:`NO_VALIDATION_THRESHOLD`.
     """
     if all(truth == out_of_scope for truth in p.truth):
@@ -104,9 +109,15 @@ def threshold_and_rule(p: Predictions, out_of_scope: str,
     points = [at_threshold(p, out_of_scope, float(threshold)) for threshold in candidates]
     meeting = [point["threshold"] for point in points
                if point["in_scope_accuracy"] >= in_scope_target]
+    no_out_of_scope = out_of_scope not in p.truth
+    if meeting and no_out_of_scope and max(meeting) < NO_VALIDATION_THRESHOLD:
+        return (NO_VALIDATION_THRESHOLD,
+                f"no out-of-scope validation message: the target would take "
+                f"{max(meeting):.2f}; {NO_VALIDATION_THRESHOLD}, where right becomes the "
+                "likelier")
     if meeting:
         return max(meeting), "highest meeting the in-scope target"
-    if out_of_scope not in p.truth:
+    if no_out_of_scope:
         reachable = points[0]["in_scope_accuracy"] * in_scope_target
         keeping = max(point["threshold"] for point in points
                       if point["in_scope_accuracy"] >= reachable)

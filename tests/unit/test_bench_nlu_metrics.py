@@ -85,6 +85,16 @@ def test_unreachable_target_without_out_of_scope_messages_never_answers_the_like
     assert at_threshold(predictions(rows), OOS, threshold)["in_scope_accuracy"] == 0.3
 
 
+def test_a_met_target_without_out_of_scope_messages_never_answers_the_likelier_wrong() -> None:
+    """A validation split cut from the training data meets the target easily, at a threshold
+    that lets most out-of-scope messages through; it weighs none of them."""
+    rows = [("a", "a", 0.9)] * 90 + [("a", "a", 0.3)] * 9 + [("a", "b", 0.2)]
+    threshold, rule = threshold_and_rule(predictions(rows), OOS, in_scope_target=0.95)
+    assert (threshold, "would take 0.30" in rule) == (NO_VALIDATION_THRESHOLD, True)
+    with_out_of_scope = [*rows, (OOS, "a", 0.25)]  # then the target's rule stands
+    assert choose_threshold(predictions(with_out_of_scope), OOS, in_scope_target=0.95) == 0.3
+
+
 def test_a_server_that_cannot_load_its_model_fails_at_once(tmp_path: Path) -> None:
     class Running:
         returncode = None
