@@ -2,9 +2,9 @@
 
 Four formats, so that other data can be dropped in:
 
-- CSV (``.csv``) or tab-separated (``.tsv``) with a header naming a text column (``text``,
-  ``utterance``, ``message``, ``sentence`` or ``query``) and an intent column (``category``,
-  ``intent`` or ``label``); BANKING77's is ``text,category``;
+- CSV (``.csv``) or tab-separated (``.tsv``) with a header naming a text column (one of
+  ``TEXT_COLUMNS``) and an intent column (one of ``INTENT_COLUMNS``); BANKING77's is
+  ``text,category``;
 - JSON with lists of ``[text, intent]`` under ``train`` / ``val`` / ``test`` and, optionally,
   ``oos_train`` / ``oos_val`` / ``oos_test`` (CLINC150's format; out-of-scope intent ``oos``),
   or one such list alone (training rows); an item may also be an object with a text and an
@@ -30,8 +30,8 @@ Example = tuple[str, str]  # (text, intent)
 #: Intent names taken to mean out-of-scope when ``--out-of-scope`` does not name one.
 OUT_OF_SCOPE_NAMES = ("oos", "out_of_scope", "out-of-scope", "nlu_fallback", "ood",
                       "out_of_domain", "none")
-TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query")
-INTENT_COLUMNS = ("category", "intent", "label")
+TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query", "question")
+INTENT_COLUMNS = ("category", "intent", "label", "class")
 #: The seed of the splits cut from training data (test; validation takes it + 1).
 SPLIT_SEED = 20240607
 
