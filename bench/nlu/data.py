@@ -169,7 +169,7 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                 seed: int = SPLIT_SEED, out_of_scope: str | None = None) -> Splits:
     """Train/validation/test from the files, cutting what they lack.
 
-    Test, in order: ``test_path`` (its rows, or its ``test`` part), the file's ``test`` part,
+    Test, in order: ``test_path`` (its ``test`` part, else its rows), the file's ``test`` part,
     else half of the file's ``val`` part (CLINC150's public test is held back), else a
     stratified ``test_fraction`` of the training data (seed).
 
@@ -189,7 +189,8 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     validation = read_examples(train_path, "val")
     halved = False
     if test_path is not None:
-        test = read_examples(test_path, "train") or read_examples(test_path, "test")
+        # a JSON file of splits (CLINC150's data_full.json) is tested on its test part
+        test = read_examples(test_path, "test") or read_examples(test_path, "train")
         notes.append(f"test: {test_path.name}")
     elif test := read_examples(train_path, "test"):
         notes.append("test: the file's own test part")

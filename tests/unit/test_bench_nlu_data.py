@@ -235,3 +235,13 @@ def test_the_live_protocol_draws_few_examples_and_keeps_every_out_of_scope_messa
     assert [len(read_examples(train)), len(read_examples(test))] == [16, 22]
     assert {i for _, i in read_examples(train)} == {"late", "refund"}
     assert live_protocol.write(tmp_path / "again", source)[1].read_text() == test.read_text()
+
+
+def test_a_test_file_of_splits_is_tested_on_its_test_part(tmp_path: Path) -> None:
+    """CLINC150's data_full.json, given as the test file, holds its training rows too."""
+    train, test = tmp_path / "train.csv", tmp_path / "data_full.json"
+    train.write_text("text,intent\n" + "".join(f"late {i},late\n" for i in range(10)),
+                     encoding="utf-8")
+    test.write_text(json.dumps({"train": [["late 1", "late"]], "test": [["late?", "late"]],
+                                "oos_test": [["a joke", "oos"]]}), encoding="utf-8")
+    assert load_splits("mine", train, test).test == [("late?", "late"), ("a joke", "oos")]
