@@ -40,32 +40,39 @@ def linear_scores(classifier: Any, classes: int) -> tuple[np.ndarray, np.ndarray
 
 
 def out_of_fold_logits(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                       seed: int = 0, always: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Logits of each row from a model that did not see it.
 
     Args:
         x: (n, d) features.
-        y: (n,) int classes; every class needs at least two rows.
+        y: (n,) int classes; every class needs at least two rows outside ``always``.
         c: inverse L2 regularisation of the logistic regression.
         folds: at most this many stratified folds (fewer if a class is smaller).
         seed: of the fold assignment.
+        always: (n,) bool, rows that every fold trains on and none holds out (a class's
+            only example: held out, its class would have none); their logits stay 0.
 
     Returns:
-        (n, classes) float64 logits and (n,) int fold of each row.
+        (n, classes) float64 logits and (n,) int fold of each row (-1 for ``always``).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     classes = int(y.max()) + 1
-    folds = max(2, min(folds, int(np.bincount(y)[np.bincount(y) > 0].min())))
+    always = np.zeros(len(y), dtype=bool) if always is None else np.asarray(always, dtype=bool)
+    spare, kept = np.flatnonzero(~always), np.flatnonzero(always)
+    counts = np.bincount(y[spare])
+    folds = max(2, min(folds, int(counts[counts > 0].min())))
     logits = np.zeros((len(y), classes), dtype=np.float64)
-    fold = np.zeros(len(y), dtype=np.int64)
+    fold = np.full(len(y), -1, dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for number, (train, held_out) in enumerate(splitter.split(x, y)):
-        model = LogisticRegression(C=c, max_iter=2000).fit(x[train], y[train])
+    for number, (train, held_out) in enumerate(splitter.split(x[spare], y[spare])):
+        rows, held = np.concatenate([spare[train], kept]), spare[held_out]
+        model = LogisticRegression(C=c, max_iter=2000).fit(x[rows], y[rows])
         weights, bias = linear_scores(model, classes)
-        logits[held_out] = x[held_out] @ weights.T + bias
-        fold[held_out] = number
+        logits[held] = x[held] @ weights.T + bias
+        fold[held] = number
     return logits, fold
 
 

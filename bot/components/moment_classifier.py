@@ -320,9 +320,11 @@ class MomentClassifier(GraphComponent):
         if not self._config["calibrate"]:
             return model
         held_out = out_of_fold(x[kept], y[kept], self._config["C"], len(labels))
-        written = ~named[kept]
-        more = None if held_out is None else (
-            held_out[0][written], held_out[1][written], y[kept][written])
+        more = None
+        if held_out is not None:
+            logits, neighbours, held = held_out
+            written = held & ~named[kept]
+            more = (logits[written], neighbours[written], y[kept][written])
         return self._calibrate_on(model, x[marked], y[marked], more)
 
     def _calibrate_on(self, model: MomentModel, x_held: np.ndarray, y_held: np.ndarray,

@@ -236,28 +236,33 @@ def train_frozen(x: np.ndarray, y: np.ndarray, labels: list[str], c: float,
     held_out = out_of_fold(x, y, c, len(labels), folds) if calibrated else None
     if held_out is None:
         return model
-    return calibrate(model, held_out[0], y, held_out[1], choose_weight=knn,
+    logits, neighbours, held = held_out
+    return calibrate(model, logits[held], y[held], neighbours[held], choose_weight=knn,
                      unseen_share=unseen_share)
 
 
 def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, classes: int,
-                folds: int = 5) -> tuple[np.ndarray, np.ndarray] | None:
+                folds: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(n, classes) head logits and per-class nearest-example cosines of each row, both from
-    the folds that did not hold it; None when a class has fewer than two rows."""
-    counts = np.bincount(y)
-    if len(y) == 0 or counts[counts > 0].min() < 2:
+    the folds that did not hold it, and (n,) whether each row was held out at all: a
+    moment's only example is not (its moment would have none left), but every fold trains
+    on it. None when fewer than two moments have two examples."""
+    counts = np.bincount(y, minlength=classes) if len(y) else np.zeros(classes, dtype=int)
+    single = counts[y] < 2
+    if len(np.unique(y[~single])) < 2:
         return None
-    logits, fold = out_of_fold_logits(x, y, c, folds=folds)
+    logits, fold = out_of_fold_logits(x, y, c, folds=folds, always=single)
     padded = np.full((len(y), classes), -1e4, dtype=np.float64)
     padded[:, :logits.shape[1]] = logits
-    return padded, out_of_fold_neighbours(x, y, fold, classes)
+    return padded, out_of_fold_neighbours(x, y, fold, classes), ~single
 
 
 def out_of_fold_neighbours(x: np.ndarray, y: np.ndarray, fold: np.ndarray,
                            classes: int) -> np.ndarray:
-    """(n, classes) per-class nearest-example cosines of each row to rows outside its fold."""
+    """(n, classes) per-class nearest-example cosines of each row to rows outside its fold
+    (fold -1: rows never held out, left at -1)."""
     neighbours = np.full((len(x), classes), -1.0, dtype=np.float32)
-    for f in np.unique(fold):
+    for f in np.unique(fold[fold >= 0]):
         held, kept = fold == f, fold != f
         neighbours[held] = class_similarities(x[held], x[kept], y[kept], classes)
     return neighbours

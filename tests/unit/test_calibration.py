@@ -23,6 +23,7 @@ from bot.components.moment_model import (
     combined_logits,
     holdout_split,
     out_of_fold,
+    train_frozen,
     unseen_similarity,
 )
 
@@ -157,9 +158,36 @@ def test_out_of_fold_predictions_cover_every_moment_even_one_missing_here() -> N
     y = np.array([0, 1] * 6)
     held_out = out_of_fold(x, y, 1.0, classes=3)
     assert held_out is not None
-    logits, neighbours = held_out
+    logits, neighbours, held = held_out
     assert logits.shape == neighbours.shape == (12, 3) and (logits[:, 2] <= -1e4).all()
+    assert held.all()
     assert out_of_fold(x[:3], np.array([0, 1, 1]), 1.0, classes=2) is None
+
+
+def test_a_moments_only_example_is_trained_in_every_fold_and_never_held_out() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(13, 3)), np.array([0, 1, 2] * 4 + [3])
+    logits, fold = out_of_fold_logits(x, y, c=1.0, folds=5, always=y == 3)
+    assert fold[-1] == -1 and (fold[:-1] >= 0).all() and (logits[-1] == 0).all()
+    held = fold == 0
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x[~held], y[~held])  # row 12 too
+    assert np.allclose(logits[held], model.decision_function(x[held]), atol=1e-6)
+    held_out = out_of_fold(x.astype(np.float32), y, 1.0, classes=4)
+    assert held_out is not None and held_out[2].tolist() == [True] * 12 + [False]
+    assert (held_out[1][-1] == -1).all()  # no fold held it, so no neighbours were sought
+
+
+def test_a_moment_with_one_example_leaves_the_others_calibrated() -> None:
+    """It used to leave the whole frozen classifier uncalibrated, without a scope gate."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(7, 16))
+    y = np.array([c for c in range(6) for _ in range(3)] + [6])
+    x = centres[y] + 0.8 * rng.normal(size=(len(y), 16))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    model = train_frozen(x, y, [f"m{i}" for i in range(7)], 10.0, unseen_share=0.35)
+    assert model.temperature != 1.0 and model.confidence.gate is not None
 
 
 def test_unseen_similarity_is_to_the_nearest_example_of_another_moment() -> None:
