@@ -76,13 +76,6 @@ def out_of_fold_logits(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5,
     return logits, fold
 
 
-def fit_temperature(x: np.ndarray, y: np.ndarray, c: float) -> float:
-    """Temperature T > 0 minimising the NLL of softmax(logits / T) on out-of-fold logits."""
-    if np.bincount(y).min() < 2:
-        return 1.0
-    return temperature_for(out_of_fold_logits(x, y, c)[0], y)
-
-
 def temperature_for(logits: np.ndarray, y: np.ndarray) -> float:
     """Grid then golden-section search of the NLL over log-temperature."""
     def nll(log_t: float) -> float:
