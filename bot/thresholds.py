@@ -35,16 +35,14 @@ from typing import Any
 import numpy as np
 
 from bot.catalogue import Catalogue
+from bot.components.confidence import OUT_OF_SCOPE_SHARE
 
 #: Required share of right answers among the answers given, per severity.
 PRECISION_TARGETS = {"low": 0.85, "medium": 0.90, "high": 0.93, "critical": 0.96}
 #: Thresholds are written to two decimals, never below this (a floor for tiny pools).
 MINIMUM_THRESHOLD = 0.30
-#: Share of live messages assumed out of scope when weighing precision: real traffic to a
-#: customer-service bot has many (greetings aside, questions about anything), more than a
-#: validation set's 200 in 1,350. Each out-of-scope message is weighed so that together
-#: they are this share of all messages.
-OUT_OF_SCOPE_SHARE = 0.35
+#: Out-of-scope messages are weighed so that together they are OUT_OF_SCOPE_SHARE of all
+#: messages when weighing precision: more than a validation set's 200 in 1,350.
 DEFAULT_OUT_OF_SCOPE = (Path(__file__).resolve().parents[2] / "shared" / "datasets" /
                         "clinc150" / "train_val.json")
 

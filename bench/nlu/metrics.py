@@ -109,29 +109,24 @@ def threshold_and_rule(p: Predictions, out_of_scope: str,
     points = [at_threshold(p, out_of_scope, float(threshold)) for threshold in candidates]
     meeting = [point["threshold"] for point in points
                if point["in_scope_accuracy"] >= in_scope_target]
-    no_out_of_scope = out_of_scope not in p.truth
-    if meeting and no_out_of_scope and max(meeting) < NO_VALIDATION_THRESHOLD:
-        return (NO_VALIDATION_THRESHOLD,
-                f"no out-of-scope validation message: the target would take "
-                f"{max(meeting):.2f}; {NO_VALIDATION_THRESHOLD}, where right becomes the "
-                "likelier")
+    if out_of_scope in p.truth and not meeting:
+        balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
+                             for point in points])
+        return (points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"],
+                "target unreachable: best in-scope accuracy + out-of-scope recall")
     if meeting:
-        return max(meeting), "highest meeting the in-scope target"
-    if no_out_of_scope:
+        threshold, rule = max(meeting), "highest meeting the in-scope target"
+    else:
         reachable = points[0]["in_scope_accuracy"] * in_scope_target
-        keeping = max(point["threshold"] for point in points
-                      if point["in_scope_accuracy"] >= reachable)
-        if keeping < NO_VALIDATION_THRESHOLD:
-            return (NO_VALIDATION_THRESHOLD,
-                    "target unreachable, no out-of-scope validation message: keeping the "
-                    f"target's share of the right answers would take {keeping:.2f}; "
-                    f"{NO_VALIDATION_THRESHOLD}, where right becomes the likelier")
-        return (keeping, "target unreachable, no out-of-scope validation message: highest "
-                         "keeping the target's share of the right answers")
-    balanced = np.array([point["in_scope_accuracy"] + point["out_of_scope_recall"]
-                         for point in points])
-    return (points[int(np.flatnonzero(balanced == balanced.max())[-1])]["threshold"],
-            "target unreachable: best in-scope accuracy + out-of-scope recall")
+        threshold = max(point["threshold"] for point in points
+                        if point["in_scope_accuracy"] >= reachable)
+        rule = ("target unreachable, no out-of-scope validation message: highest keeping the "
+                "target's share of the right answers")
+    if out_of_scope not in p.truth and threshold < NO_VALIDATION_THRESHOLD:
+        return (NO_VALIDATION_THRESHOLD,
+                f"no out-of-scope validation message: the {rule} would take {threshold:.2f}; "
+                f"{NO_VALIDATION_THRESHOLD}, where right becomes the likelier")
+    return threshold, rule
 
 
 def trade_off_curve(p: Predictions, out_of_scope: str, points: int = 41) -> dict[str, object]:

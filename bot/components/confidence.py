@@ -18,6 +18,11 @@ import numpy as np
 #: Feature names, in column order (also the persisted coefficient order).
 FEATURES = ("logit_top", "margin", "similarity", "class_similarity")
 SIMILARITY = FEATURES.index("similarity")
+#: Share of live messages assumed out of scope where it cannot be measured: real traffic to
+#: a customer-service bot has many (greetings aside, questions about anything). `mot
+#: thresholds` weighs its out-of-scope messages to it (bot/thresholds.py), and a classifier
+#: trained without out-of-scope examples expects it in its scope gate (ADR 0007).
+OUT_OF_SCOPE_SHARE = 0.35
 
 
 def logit(p: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.confidence import OUT_OF_SCOPE_SHARE
 from bot.components.finetune import FineTuneSettings
 from bot.components.moment_model import (
     OUT_OF_SCOPE_INTENTS,
@@ -69,10 +70,9 @@ log = logging.getLogger(__name__)
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
 #: Without an out-of-scope intent, the share of out-of-scope messages the confidence's scope
 #: gate expects (confidence.ScopeGate: held-out examples against the same examples with
-#: their own moment masked, moment_model.unseen_similarity): the share of them every live
-#: assistant gets that `mot thresholds` weighs too (bot/thresholds.py). Set a priori, not
-#: tuned on any test split (ADR 0007).
-UNSEEN_SHARE = 0.35
+#: their own moment masked, moment_model.unseen_similarity): the live share that `mot
+#: thresholds` weighs too. Set a priori, not tuned on any test split (ADR 0007).
+UNSEEN_SHARE = OUT_OF_SCOPE_SHARE
 
 EMBEDDING_KEY = "text_embedding"
 #: The identity (``Embedder.identity``) of the weights that made ``text_embedding``.

@@ -247,7 +247,7 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, c: float, classes: int,
     the folds that did not hold it, and (n,) whether each row was held out at all: a
     moment's only example is not (its moment would have none left), but every fold trains
     on it. None when fewer than two moments have two examples."""
-    counts = np.bincount(y, minlength=classes) if len(y) else np.zeros(classes, dtype=int)
+    counts = np.bincount(y, minlength=classes)
     single = counts[y] < 2
     if len(np.unique(y[~single])) < 2:
         return None
