@@ -17,7 +17,6 @@ import numpy as np
 
 #: Feature names, in column order (also the persisted coefficient order).
 FEATURES = ("logit_top", "margin", "similarity", "class_similarity")
-SIMILARITY = FEATURES.index("similarity")
 #: Share of live messages assumed out of scope where it cannot be measured: real traffic to
 #: a customer-service bot has many (greetings aside, questions about anything). `mot
 #: thresholds` weighs its out-of-scope messages to it (bot/thresholds.py), and a classifier
@@ -52,11 +51,15 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ScopeGate:
-    """P(the message is about one of the moments | cosine to the nearest training example).
+    """P(the message is about one of the moments | its energy).
 
-    Fitted where no out-of-scope example was trained: held-out examples are the messages
-    about a moment; the same examples with their own moment masked (the cosine to the
-    nearest example of another moment) stand in for out-of-scope messages near the moments,
+    The energy is the log-sum-exp of the message's temperature-scaled logits over the
+    moments (:func:`~bot.components.moment_model.energy`; Liu et al. 2020, "Energy-based
+    Out-of-distribution Detection"): high when some moment scores high, low when none does,
+    and unlike the top softmax probability it does not rise when every moment scores low
+    but one a little less so. Fitted where no out-of-scope example was trained: held-out
+    examples are the messages about a moment; the same examples with their own moment masked
+    (its logit left out of the sum) stand in for out-of-scope messages near the moments,
     weighted as the share of such messages expected. It multiplies the confidence fitted on
     the held-out examples alone: P(right) = P(about a moment) * P(right | about a moment).
     """
@@ -70,8 +73,8 @@ class ScopeGate:
         """None with fewer than 20 rows in all, or none on either side.
 
         Args:
-            inside: (n,) cosines of held-out examples to the nearest training example.
-            outside: (m,) cosines of messages standing in for out-of-scope ones.
+            inside: (n,) energies of held-out examples.
+            outside: (m,) energies of messages standing in for out-of-scope ones.
             outside_share: the weight of ``outside`` in the fit (0-1).
             c: inverse L2 regularisation.
         """
@@ -87,9 +90,9 @@ class ScopeGate:
         model = LogisticRegression(C=c, max_iter=1000).fit(x, about, sample_weight=weight)
         return cls(coef=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
 
-    def predict(self, similarity: np.ndarray) -> np.ndarray:
+    def predict(self, energy: np.ndarray) -> np.ndarray:
         """(n,) probabilities that each message is about one of the moments."""
-        return sigmoid(np.asarray(similarity, dtype=np.float64) * self.coef + self.intercept)
+        return sigmoid(np.asarray(energy, dtype=np.float64) * self.coef + self.intercept)
 
     def to_array(self) -> np.ndarray:
         return np.array([self.coef, self.intercept])
@@ -102,7 +105,7 @@ class ScopeGate:
 @dataclass
 class ConfidenceModel:
     """P(top moment is right | features) = sigmoid(features @ coef + intercept), times the
-    scope gate's P(about a moment | similarity) where one was fitted."""
+    scope gate's P(about a moment | energy) where one was fitted."""
 
     coef: np.ndarray      # (4,) float64
     intercept: float
@@ -133,12 +136,19 @@ class ConfidenceModel:
                                                             sample_weight=sample_weight)
         return cls(coef=model.coef_[0].astype(np.float64), intercept=float(model.intercept_[0]))
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """(n,) probabilities that each prediction is right."""
+    def predict(self, features: np.ndarray, energy: np.ndarray | None = None) -> np.ndarray:
+        """(n,) probabilities that each prediction is right.
+
+        Args:
+            features: (n, 4) from :func:`confidence_features`.
+            energy: (n,) the messages' energies, which the scope gate needs (if there is one).
+        """
         features = np.asarray(features, dtype=np.float64)
         confidence = sigmoid(features @ self.coef + self.intercept)
         if self.gate is not None:
-            confidence = confidence * self.gate.predict(features[:, SIMILARITY])
+            if energy is None:
+                raise ValueError("a confidence with a scope gate needs the messages' energies")
+            confidence = confidence * self.gate.predict(energy)
         return confidence
 
     def to_array(self) -> np.ndarray:

@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
 #: Without an out-of-scope intent, the share of out-of-scope messages the confidence's scope
 #: gate expects (confidence.ScopeGate: held-out examples against the same examples with
-#: their own moment masked, moment_model.unseen_similarity): the live share that `mot
+#: their own moment masked, moment_model.unseen_energy): the live share that `mot
 #: thresholds` weighs too. Set a priori, not tuned on any test split (ADR 0007).
 UNSEEN_SHARE = OUT_OF_SCOPE_SHARE
 

@@ -22,11 +22,16 @@ import numpy as np
 
 from bot.components.calibration import (
     linear_scores,
+    log_sum_exp,
     out_of_fold_logits,
     softmax,
     temperature_for,
 )
 from bot.components.confidence import ConfidenceModel, ScopeGate, confidence_features
+
+#: Where classifier.npz keeps the scope gate (fitted on energies), and where models trained
+#: before 2026-11-28 kept theirs (fitted on similarities, which this code no longer reads).
+SCOPE_GATE_KEY, OLD_SCOPE_GATE_KEY = "scope_gate", "confidence_gate"
 
 #: Intents that name out-of-scope messages (Rasa's, the benchmark data's): no moment.
 OUT_OF_SCOPE_INTENTS = ("out_of_scope", "oos", "out-of-scope", "nlu_fallback")
@@ -81,7 +86,7 @@ class MomentModel:
         top = np.argmax(probabilities, axis=1)
         similarity, class_similarity = neighbours.max(axis=1), neighbours[np.arange(len(top)), top]
         features = confidence_features(probabilities, similarity, class_similarity)
-        confidence = self.confidence.predict(features)
+        confidence = self.confidence.predict(features, energy(logits, self.temperature))
         top_probability = probabilities[np.arange(len(top)), top]
         # Scaling the whole row keeps the ranking and makes the top entry the confidence; the
         # missing mass is "none of these moments".
@@ -94,15 +99,19 @@ class MomentModel:
                  weights=self.weights, bias=self.bias, temperature=np.array(self.temperature),
                  bank=self.bank.astype(np.float16), bank_labels=self.bank_labels.astype(np.int32),
                  confidence=self.confidence.to_array(), knn_weight=np.array(self.knn_weight),
-                 **({"confidence_gate": self.confidence.gate.to_array()}
+                 **({SCOPE_GATE_KEY: self.confidence.gate.to_array()}
                     if self.confidence.gate is not None else {}))
 
     @classmethod
     def load(cls, directory: Path) -> MomentModel:
         data = np.load(directory / "classifier.npz")
+        if OLD_SCOPE_GATE_KEY in data:
+            raise ValueError(f"{directory}: this model's scope gate reads the nearest-example "
+                             "similarity, as classifiers trained before 2026-11-28 did; "
+                             "retrain it (`mot train`, or `rasa train`)")
         confidence = ConfidenceModel.from_array(data["confidence"])
-        if "confidence_gate" in data:
-            confidence.gate = ScopeGate.from_array(data["confidence_gate"])
+        if SCOPE_GATE_KEY in data:
+            confidence.gate = ScopeGate.from_array(data[SCOPE_GATE_KEY])
         return cls(labels=[str(label) for label in data["labels"]],
                    weights=data["weights"].astype(np.float32),
                    bias=data["bias"].astype(np.float32),
@@ -164,13 +173,19 @@ def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
     return min(w for w, a in zip(weights, accuracy, strict=True) if a >= best - 1.0 / len(y))
 
 
-def unseen_similarity(neighbours: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(h,) cosine of each held-out row to the nearest training example of another moment:
-    its similarity had its own moment never been trained. Such rows stand in for
-    out-of-scope messages near the moments when no out-of-scope example was trained."""
-    masked = np.array(neighbours, dtype=np.float64)
-    masked[np.arange(len(y)), y] = -1.0
-    return masked.max(axis=1)
+def energy(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """(m,) log-sum-exp of each row's temperature-scaled logits: how strongly any moment
+    claims the message (the scope gate's input, confidence.ScopeGate)."""
+    return log_sum_exp(np.asarray(logits, dtype=np.float64) / temperature)
+
+
+def unseen_energy(logits: np.ndarray, y: np.ndarray, temperature: float) -> np.ndarray:
+    """(h,) energy of each held-out row with its own moment's logit left out: its energy had
+    its moment never been trained. Such rows stand in for out-of-scope messages near the
+    moments when no out-of-scope example was trained."""
+    masked = np.array(logits, dtype=np.float64)
+    masked[np.arange(len(y)), y] = -np.inf
+    return energy(masked, temperature)
 
 
 def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
@@ -187,8 +202,9 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
             row: another fold, or the training rows of a held-out split).
         choose_weight: choose ``knn_weight`` here (else keep the model's).
         unseen_share: above 0, the share of out-of-scope messages expected: the confidence
-            gets a :class:`~bot.components.confidence.ScopeGate` fitted on the held-out rows
-            against the same rows with their own moment masked (:func:`unseen_similarity`).
+            gets a :class:`~bot.components.confidence.ScopeGate` fitted on the held-out rows'
+            energies against the same rows' with their own moment masked
+            (:func:`unseen_energy`).
     """
     if len(y) < 2:
         return model
@@ -208,8 +224,9 @@ def calibrate(model: MomentModel, head: np.ndarray, y: np.ndarray,
                                        neighbours[np.arange(len(y)), top])
         model.confidence = ConfidenceModel.fit(features, top == y)
     if unseen_share > 0 and head.shape[1] > 1:
-        model.confidence.gate = ScopeGate.fit(neighbours.max(axis=1),
-                                              unseen_similarity(neighbours, y), unseen_share)
+        model.confidence.gate = ScopeGate.fit(energy(logits, model.temperature),
+                                              unseen_energy(logits, y, model.temperature),
+                                              unseen_share)
     return model
 
 

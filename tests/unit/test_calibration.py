@@ -21,10 +21,11 @@ from bot.components.moment_model import (
     choose_knn_weight,
     class_similarities,
     combined_logits,
+    energy,
     holdout_split,
     out_of_fold,
     train_frozen,
-    unseen_similarity,
+    unseen_energy,
 )
 
 
@@ -190,15 +191,18 @@ def test_a_moment_with_one_example_leaves_the_others_calibrated() -> None:
     assert model.temperature != 1.0 and model.confidence.gate is not None
 
 
-def test_unseen_similarity_is_to_the_nearest_example_of_another_moment() -> None:
-    neighbours = np.array([[0.9, 0.5, 0.2], [0.1, 0.8, 0.6]])
-    assert np.allclose(unseen_similarity(neighbours, np.array([0, 1])), [0.5, 0.6])
+def test_unseen_energy_leaves_the_own_moment_out_of_the_sum() -> None:
+    logits = np.array([[4.0, 1.0, 1.0], [-1e4, 2.0, 0.0]])
+    assert np.allclose(energy(logits, 2.0), np.log(np.exp(np.array([[2.0, 0.5, 0.5],
+                                                                    [-5e3, 1.0, 0.0]])).sum(1)))
+    assert np.allclose(unseen_energy(logits, np.array([0, 1]), 2.0), [np.log(2 * np.exp(0.5)), 0.0])
+    # a moment's only rival never trained (-1e4) or none at all stays finite or -inf, never nan
+    assert np.isneginf(unseen_energy(np.array([[3.0]]), np.array([0]), 1.0)).all()
 
 
 def test_masked_moments_teach_the_confidence_that_unlike_messages_are_out_of_scope() -> None:
-    """Held-out rows are all near their own moment (cosine 0.8-0.95) and mostly right; with
-    their own moment masked they stand near another (0.3-0.6), as an out-of-scope message
-    near the moments would."""
+    """Held-out rows score high on their own moment and mostly right; with their own moment
+    masked no moment claims them, as none claims an out-of-scope message near the moments."""
     rng = np.random.default_rng(3)
     n, k = 300, 4
     y = np.arange(n) % k
@@ -215,18 +219,27 @@ def test_masked_moments_teach_the_confidence_that_unlike_messages_are_out_of_sco
     plain = calibrate(model(), head, y, neighbours, choose_weight=False)
     aware = calibrate(model(), head, y, neighbours, choose_weight=False, unseen_share=0.35)
     assert aware.temperature == plain.temperature  # the moments' own scores are unchanged
-    unlike = confidence_features(softmax(np.array([[2.5, 0.0, 0.0, 0.0]])),
-                                 np.array([0.45]), np.array([0.45]))
-    assert aware.confidence.predict(unlike)[0] < 0.5 < plain.confidence.predict(unlike)[0]
     assert plain.confidence.gate is None and aware.confidence.gate is not None
-    # the gate is fitted on similarity alone: a message near its moment keeps its confidence
-    alike = confidence_features(softmax(np.array([[2.5, 0.0, 0.0, 0.0]])),
-                                np.array([0.9]), np.array([0.9]))
-    assert aware.confidence.predict(alike)[0] > 0.85 * plain.confidence.predict(alike)[0]
+
+    def confidence(fitted: MomentModel, logits: list[float], similarity: float) -> float:
+        row = np.array([logits])
+        features = confidence_features(softmax(row / fitted.temperature),
+                                       np.array([similarity]), np.array([similarity]))
+        return float(fitted.confidence.predict(features, energy(row, fitted.temperature))[0])
+
+    # every moment scores low, one a little less so: a softmax alone is sure of it
+    unlike = [0.5, -2.0, -2.0, -2.0]
+    assert confidence(aware, unlike, 0.45) < 0.5 < confidence(plain, unlike, 0.45)
+    # a message its moment claims keeps its confidence
+    alike = [3.0, 0.0, 0.0, 0.0]
+    assert confidence(aware, alike, 0.9) > 0.85 * confidence(plain, alike, 0.9)
+    with pytest.raises(ValueError, match="energies"):
+        aware.confidence.predict(confidence_features(softmax(np.array([alike])),
+                                                     np.array([0.9]), np.array([0.9])))
 
 
 def test_the_scope_gate_is_saved_with_the_model(tmp_path: Path) -> None:
-    gate = ScopeGate.fit(np.linspace(0.7, 0.95, 30), np.linspace(0.3, 0.75, 30), 0.35)
+    gate = ScopeGate.fit(np.linspace(2.0, 4.0, 30), np.linspace(-1.0, 2.5, 30), 0.35)
     assert gate is not None and gate.coef > 0
     assert ScopeGate.fit(np.ones(5), np.zeros(5), 0.35) is None  # too few rows to fit
     model = MomentModel(["a", "b"], np.eye(2, 4, dtype=np.float32), np.zeros(2, np.float32),
@@ -237,3 +250,13 @@ def test_the_scope_gate_is_saved_with_the_model(tmp_path: Path) -> None:
     assert loaded.confidence.gate == gate
     x = np.eye(2, 4, dtype=np.float32)
     assert np.allclose(loaded.predict(x).confidence, model.predict(x).confidence)
+
+
+def test_a_model_whose_gate_read_similarities_asks_to_be_retrained(tmp_path: Path) -> None:
+    model = MomentModel(["a", "b"], np.eye(2, 4, dtype=np.float32), np.zeros(2, np.float32),
+                        np.eye(2, 4, dtype=np.float32), np.array([0, 1]))
+    model.save(tmp_path)
+    arrays = dict(np.load(tmp_path / "classifier.npz"))
+    np.savez(tmp_path / "classifier.npz", **arrays, confidence_gate=np.array([4.0, -2.0]))
+    with pytest.raises(ValueError, match="retrain"):
+        MomentModel.load(tmp_path)
