@@ -21,15 +21,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / np.sum(exp, axis=-1, keepdims=True)
 
 
-def log_sum_exp(logits: np.ndarray) -> np.ndarray:
-    """Log of the summed exponentials over the last axis, numerically stable (-inf where
-    every entry is -inf)."""
-    top = np.max(logits, axis=-1)
-    finite = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return finite + np.log(np.sum(np.exp(logits - finite[..., None]), axis=-1))
-
-
 def linear_scores(classifier: Any, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(classes, d) weights and (classes,) biases of a fitted sklearn LogisticRegression.
 

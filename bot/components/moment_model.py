@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
 
 from bot.components.calibration import (
     linear_scores,
-    log_sum_exp,
     out_of_fold_logits,
     softmax,
     temperature_for,
@@ -176,7 +176,7 @@ def choose_knn_weight(head: np.ndarray, neighbours: np.ndarray, y: np.ndarray,
 def energy(logits: np.ndarray, temperature: float) -> np.ndarray:
     """(m,) log-sum-exp of each row's temperature-scaled logits: how strongly any moment
     claims the message (the scope gate's input, confidence.ScopeGate)."""
-    return log_sum_exp(np.asarray(logits, dtype=np.float64) / temperature)
+    return np.asarray(logsumexp(np.asarray(logits, dtype=np.float64) / temperature, axis=-1))
 
 
 def unseen_energy(logits: np.ndarray, y: np.ndarray, temperature: float) -> np.ndarray:
