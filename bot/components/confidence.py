@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 #: Feature names, in column order (also the persisted coefficient order).
 FEATURES = ("logit_top", "margin", "similarity", "class_similarity")
@@ -43,10 +44,6 @@ def confidence_features(probabilities: np.ndarray, similarity: np.ndarray,
     top = ordered[:, -1]
     second = ordered[:, -2] if probabilities.shape[1] > 1 else np.zeros_like(top)
     return np.column_stack([logit(top), top - second, similarity, class_similarity])
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
 
 @dataclass
@@ -92,7 +89,7 @@ class ScopeGate:
 
     def predict(self, energy: np.ndarray) -> np.ndarray:
         """(n,) probabilities that each message is about one of the moments."""
-        return sigmoid(np.asarray(energy, dtype=np.float64) * self.coef + self.intercept)
+        return expit(np.asarray(energy, dtype=np.float64) * self.coef + self.intercept)
 
     def to_array(self) -> np.ndarray:
         return np.array([self.coef, self.intercept])
@@ -144,7 +141,7 @@ class ConfidenceModel:
             energy: (n,) the messages' energies, which the scope gate needs (if there is one).
         """
         features = np.asarray(features, dtype=np.float64)
-        confidence = sigmoid(features @ self.coef + self.intercept)
+        confidence = expit(features @ self.coef + self.intercept)
         if self.gate is not None:
             if energy is None:
                 raise ValueError("a confidence with a scope gate needs the messages' energies")

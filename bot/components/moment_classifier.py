@@ -68,11 +68,6 @@ log = logging.getLogger(__name__)
 #: Held-out examples that calibrate alone, without the training examples' out-of-fold
 #: predictions: at least this many, holding at least this many mistakes (ADR 0007).
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
-#: Without an out-of-scope intent, the share of out-of-scope messages the confidence's scope
-#: gate expects (confidence.ScopeGate: held-out examples against the same examples with
-#: their own moment masked, moment_model.unseen_energy): the live share that `mot
-#: thresholds` weighs too. Set a priori, not tuned on any test split (ADR 0007).
-UNSEEN_SHARE = OUT_OF_SCOPE_SHARE
 
 EMBEDDING_KEY = "text_embedding"
 #: The identity (``Embedder.identity``) of the weights that made ``text_embedding``.
@@ -180,7 +175,8 @@ class MomentClassifier(GraphComponent):
             "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
             # share (0-1) of out-of-scope messages expected by the confidence's scope gate,
             # fitted against held-out examples with their own moment masked (0: no gate);
-            # "auto": UNSEEN_SHARE when no out-of-scope intent is trained, else 0
+            # "auto": confidence.OUT_OF_SCOPE_SHARE, the live share `mot thresholds` weighs
+            # too, set a priori (ADR 0007), when no out-of-scope intent is trained, else 0
             "unseen_calibration_share": "auto",
             "seed": 0,
             "debug_scores": False,    # add the uncalibrated confidence to the parse result
@@ -295,15 +291,15 @@ class MomentClassifier(GraphComponent):
         return median_examples(y) < self._config["intent_name_examples_below"]
 
     def unseen_share(self, labels: list[str]) -> float:
-        """``unseen_calibration_share``, or for "auto" :data:`UNSEEN_SHARE` when no
-        out-of-scope intent is trained (``OUT_OF_SCOPE_INTENTS`` and
+        """``unseen_calibration_share``, or for "auto" ``OUT_OF_SCOPE_SHARE`` (the confidence
+        module's) when no out-of-scope intent is trained (``OUT_OF_SCOPE_INTENTS`` and
         ``intent_name_examples_skip``) and 0 when one is: its examples teach the confidence
         what out-of-scope messages look like."""
         setting = self._config["unseen_calibration_share"]
         if setting != "auto":
             return float(setting)
         out_of_scope = {*OUT_OF_SCOPE_INTENTS, *self._config["intent_name_examples_skip"]}
-        return 0.0 if out_of_scope & set(labels) else UNSEEN_SHARE
+        return 0.0 if out_of_scope & set(labels) else OUT_OF_SCOPE_SHARE
 
     def _train_frozen_marked(self, texts: list[str], y: np.ndarray, labels: list[str],
                              marked: np.ndarray, named: np.ndarray) -> MomentModel:

@@ -14,12 +14,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components import finetune
+from bot.components.confidence import OUT_OF_SCOPE_SHARE
 from bot.components.moment_classifier import (
     EMBEDDING_ENCODER_KEY,
     EMBEDDING_KEY,
     RAW_CONFIDENCE_KEY,
     SIMILARITY_KEY,
-    UNSEEN_SHARE,
     MomentClassifier,
     decode_embedding,
     encode_embedding,
@@ -184,7 +184,7 @@ def test_intent_names_become_words_but_out_of_scope_and_existing_ones_do_not() -
 
 
 @pytest.mark.parametrize(("setting", "labels", "expected"), [
-    ("auto", ["late", "refund"], UNSEEN_SHARE),
+    ("auto", ["late", "refund"], OUT_OF_SCOPE_SHARE),
     ("auto", ["late", "out_of_scope", "refund"], 0.0),  # the shipped catalogue's case
     ("auto", ["late", "NO_NODES", "refund"], 0.0),      # named by the benchmark
     (0, ["late", "refund"], 0.0),
