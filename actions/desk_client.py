@@ -75,6 +75,8 @@ class RecordingDeskClient:
 
     fail: bool = False
     agents_online: int = 1
+    open: bool = True
+    hours: str = "always"
     packets: list[HandoffPacket] = field(default_factory=list)
 
     async def submit(self, packet: HandoffPacket) -> HandoffReceipt:
@@ -82,4 +84,4 @@ class RecordingDeskClient:
             raise DeskUnavailable("recording desk told to fail")
         self.packets.append(packet)
         return HandoffReceipt(f"h{len(self.packets)}", len(self.packets), 120,
-                              self.agents_online)
+                              self.agents_online, self.open, self.hours)

@@ -30,7 +30,8 @@ from knowledge.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
-SLOTS = ("moment", "offered_articles", "rejected_articles", "awaiting_feedback", "clarified")
+SLOTS = ("moment", "offered_articles", "rejected_articles", "awaiting_feedback", "clarified",
+         "clarify_choices")
 
 
 class HandleTurn(Action):
@@ -53,6 +54,7 @@ class HandleTurn(Action):
             offered=tuple(tracker.get_slot("offered_articles") or ()),
             awaiting_feedback=bool(tracker.get_slot("awaiting_feedback")),
             clarified=bool(tracker.get_slot("clarified")),
+            choices=tuple(tracker.get_slot("clarify_choices") or ()),
         )
         decision = self.dialogue.decide(turn, state)
         log.info("turn %s: intent=%s conf=%.2f -> %s", tracker.sender_id, turn.intent,
@@ -65,10 +67,12 @@ class HandleTurn(Action):
             return [*_reset(), SlotSet("last_outcome", "resolved")]
         if isinstance(decision, d.Clarify):
             about = {"company": decision.other_company} if decision.other_company else {}
-            dispatcher.utter_message(
-                response="utter_clarify_other_company" if about else "utter_clarify",
-                buttons=clarify_buttons(decision.choices), **about)
-            return [SlotSet("clarified", True), SlotSet("awaiting_feedback", False)]
+            response = ("utter_clarify_other_company" if about else
+                        "utter_clarify_out_of_scope" if decision.out_of_scope else "utter_clarify")
+            dispatcher.utter_message(response=response,
+                                     buttons=clarify_buttons(decision.choices), **about)
+            return [SlotSet("clarified", True), SlotSet("awaiting_feedback", False),
+                    SlotSet("clarify_choices", [m.id for m in decision.choices])]
         if isinstance(decision, d.Answer | d.NextArticle):
             return await self._offer(dispatcher, tracker, state, decision)
         return await self._hand_off(dispatcher, tracker, state, decision)
@@ -95,7 +99,7 @@ class HandleTurn(Action):
         dispatcher.utter_message(**article_message(article, kind, first=not offered))
         return [SlotSet("moment", moment.id), SlotSet("offered_articles", [*offered, article.id]),
                 SlotSet("rejected_articles", rejected), SlotSet("awaiting_feedback", True),
-                SlotSet("clarified", False)]
+                SlotSet("clarified", False), SlotSet("clarify_choices", [])]
 
     async def _query_vector(self, tracker: Tracker) -> np.ndarray:
         """The latest free-text message's embedding: the NLU's, when the weights that made it
@@ -147,8 +151,10 @@ class HandleTurn(Action):
             log.error("handoff of %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return [SlotSet("last_outcome", "handoff_failed")]
-        if receipt.agents_online == 0 or not receipt.open:
-            dispatcher.utter_message(response="utter_no_agent_online", hours=receipt.hours)
+        if not receipt.open:
+            dispatcher.utter_message(response="utter_team_closed", hours=receipt.hours)
+        elif receipt.agents_online == 0:
+            dispatcher.utter_message(response="utter_no_agent_online")
         else:
             dispatcher.utter_message(response="utter_handoff_queued",
                                      wait=wait_phrase(receipt.expected_wait_seconds),
@@ -160,4 +166,4 @@ class HandleTurn(Action):
 def _reset() -> list[EventType]:
     return [SlotSet("moment", None), SlotSet("offered_articles", []),
             SlotSet("rejected_articles", []), SlotSet("awaiting_feedback", False),
-            SlotSet("clarified", False)]
+            SlotSet("clarified", False), SlotSet("clarify_choices", [])]

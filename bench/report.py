@@ -63,7 +63,8 @@ def first_turn_results() -> list[str]:
 
 def render() -> str:
     parts = []
-    for name in ("turn", "encoder", "retrieval", "desk", *first_turn_results(), "nlu"):
+    for name in ("turn", "encoder", "retrieval", "desk", *first_turn_results(),
+                 "clarify-answers", "nlu"):
         result = _load(name)
         if result is None:
             continue

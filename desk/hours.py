@@ -52,4 +52,5 @@ def parse_hours(text: str, zone: str) -> BusinessHours:
                   else time(int(match["h2"]), int(match["m2"])))
         ranges.append((frozenset(range(first, last + 1)),
                        time(int(match["h1"]), int(match["m1"])), closes))
-    return BusinessHours(tuple(ranges), tz, text.strip())
+    # the customer reads it, so it names its time zone
+    return BusinessHours(tuple(ranges), tz, f"{text.strip()} ({zone} time)")

@@ -246,26 +246,42 @@ def seed_spread(sets: dict[Path, list[Labelled]], dialogue: Dialogue, seen: Coll
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=Path, action="append",
-                        help="labelled messages (repeatable; default: every "
-                             "bench/data/first-turns*.tsv)")
+def parse_model_arguments(parser: argparse.ArgumentParser, argv: list[str] | None, port: int,
+                          seed_help: str) -> argparse.Namespace:
+    """Adds the options of a benchmark of the shipped model (``--model``, ``--port``,
+    ``--results``, ``--seed``, ``--work``), parses ``argv`` and starts logging."""
     parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
-    parser.add_argument("--port", type=int, default=5108)
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--seed", type=int, action="append", default=[],
-                        help="train an NLU model with the classifier's seeds set to this "
-                             "(repeatable) and report each set's share right by seed, its "
-                             f"mean and range (bench/results/{SEEDS_RESULT}), instead of "
-                             "one run of `mot train`'s model")
+    parser.add_argument("--seed", type=int, action="append", default=[], help=seed_help)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mot-first-turn-seeds"),
                         help="where --seed keeps its models and logs")
     args = parser.parse_args(argv)
     if args.seed and args.model:
         parser.error("--seed trains its own models; leave out --model")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return args
+
+
+def shipped_model() -> Path:
+    """`mot train`'s model, trained first if its inputs changed."""
+    from bot.build import train
+    from bot.settings import load_settings
+
+    return train(load_settings(), lambda line: logging.info("mot: %s", line))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.nlu.first_turn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=Path, action="append",
+                        help="labelled messages (repeatable; default: every "
+                             "bench/data/first-turns*.tsv)")
+    args = parse_model_arguments(
+        parser, argv, port=5108,
+        seed_help="train an NLU model with the classifier's seeds set to this (repeatable) and "
+                  "report each set's share right by seed, its mean and range "
+                  f"(bench/results/{SEEDS_RESULT}), instead of one run of `mot train`'s model")
 
     catalogue = load_catalogue(REPO / "bot" / "moments.yml")
     files = args.messages or sorted(DATA.glob("first-turns*.tsv"))
@@ -274,12 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed:
         seed_spread(sets, dialogue, seen, args.seed, args.port, args.work, args.results)
         return 0
-    model = args.model
-    if model is None:
-        from bot.build import train
-        from bot.settings import load_settings
-
-        model = train(load_settings(), lambda line: logging.info("mot: %s", line))
+    model = args.model or shipped_model()
     with rasa.serve(model, args.port, Path("/tmp") / f"first-turn-{args.port}.log", threads=1):
         for path, rows in sets.items():
             parsed = rasa.parse_all(args.port, [r.text for r in rows])

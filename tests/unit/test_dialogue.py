@@ -38,6 +38,33 @@ def test_unsure_asks_once_with_top_moments_then_hands_off(dialogue: d.Dialogue) 
     assert second.reason is d.HandoffReason.LOW_CONFIDENCE
 
 
+def test_a_message_about_none_of_the_moments_is_asked_about_as_such(
+        dialogue: d.Dialogue) -> None:
+    ranking = (("out_of_scope", 0.9), ("parcel_late", 0.02), ("charged_twice", 0.01))
+    weather = dialogue.decide(turn("out_of_scope", 0.9, "whats the weather", ranking),
+                              d.State())
+    assert isinstance(weather, d.Clarify) and weather.out_of_scope
+    unsure = dialogue.decide(turn("parcel_late", 0.3, "hmm my thing", ranking[1:]), d.State())
+    assert isinstance(unsure, d.Clarify) and not unsure.out_of_scope
+
+
+def test_a_written_answer_to_the_question_is_taken_when_it_names_a_choice(
+        dialogue: d.Dialogue) -> None:
+    asked = d.State(clarified=True,
+                    choices=("parcel_late", "wrong_item", "item_missing_from_order"))
+    answer = dialogue.decide(turn("parcel_late", 0.63, "it never came"), asked)
+    assert isinstance(answer, d.Answer) and answer.moment.id == "parcel_late"
+    # not one of the choices, or less likely right than wrong: a person, as before
+    for unsure in (turn("charged_twice", 0.63, "it never came"),
+                   turn("parcel_late", 0.45, "it never came")):
+        decision = dialogue.decide(unsure, asked)
+        assert isinstance(decision, d.Handoff)
+        assert decision.reason is d.HandoffReason.LOW_CONFIDENCE
+    hacked = dialogue.decide(turn("account_hacked", 0.6, "someone got in"),
+                             d.State(clarified=True, choices=("account_hacked",)))
+    assert isinstance(hacked, d.Handoff) and hacked.reason is d.HandoffReason.POLICY
+
+
 @pytest.mark.parametrize("text", ["human please", "can I talk to a real person",
                                   "I want an agent", "get me an operator!!"])
 def test_asking_for_a_person_works_at_any_point(dialogue: d.Dialogue, text: str) -> None:

@@ -136,6 +136,21 @@ async def test_unsure_asks_one_clarifying_question(run) -> None:
     payloads = [b["payload"] for b in responses[0]["buttons"]]
     assert len(payloads) == 4 and payloads[-1] == "/request_human"
     assert slots["clarified"] is True
+    assert slots["clarify_choices"] == [p[1:] for p in payloads[:-1]]
+
+
+async def test_a_message_about_none_of_the_moments_hears_what_the_bot_can_do(run) -> None:
+    call = recorded("unsure-1")
+    for parse in (call["tracker"]["latest_message"],
+                  next(e for e in reversed(call["tracker"]["events"])
+                       if e["event"] == "user")["parse_data"]):
+        parse["text"] = "what can you do?"
+        parse["intent"] = {"name": "out_of_scope", "confidence": 0.9}
+        parse["intent_ranking"] = [parse["intent"], {"name": "parcel_late", "confidence": 0.02}]
+    responses, slots = await run("unsure-1", call)
+    assert responses[0]["response"] == "utter_clarify_out_of_scope"
+    assert [b["payload"] for b in responses[0]["buttons"]] == ["/parcel_late", "/request_human"]
+    assert slots["clarified"] is True
 
 
 async def test_a_chosen_moment_uses_the_customers_own_words(run) -> None:
@@ -166,6 +181,19 @@ async def test_no_agent_online_tells_the_customer_and_asks_for_a_contact(catalog
                               desk)
     result = await executor.run(recorded("hacked-1"))
     assert result["responses"][0]["response"] == "utter_no_agent_online"
+    assert desk.packets and any(e["event"] == "pause" for e in result["events"])
+
+
+async def test_out_of_hours_the_customer_hears_the_hours(catalogue, articles) -> None:
+    embedder = HashingEmbedder(384)
+    desk = RecordingDeskClient(agents_online=0, open=False,
+                               hours="mon-fri 08:00-18:00 (Europe/Berlin time)")
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              desk)
+    result = await executor.run(recorded("hacked-1"))
+    response = result["responses"][0]
+    assert response["response"] == "utter_team_closed"
+    assert response["hours"] == "mon-fri 08:00-18:00 (Europe/Berlin time)"
     assert desk.packets and any(e["event"] == "pause" for e in result["events"])
 
 
