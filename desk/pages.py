@@ -41,11 +41,15 @@ async def conversation_page(request: web.Request) -> web.Response:
     record = await handling.visible_handoff(request.app, user, request.match_info["id"])
     customer = await customer_view(request.app, user, record)
     earlier = await request.app[s.MESSAGES].for_conversation(record.conversation_id, 50)
+    # The packet's transcript shows this conversation up to the handoff: its lines are not
+    # shown again as earlier ones.
+    shown = {(t.get("speaker"), t.get("text")) for t in record.packet.get("transcript") or ()}
     return aiohttp_jinja2.render_template("conversation.html", request, {
         "handoff": record, "packet": record.packet, "customer": customer,
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
-        "earlier": [m for m in earlier if m.handoff_id != record.id][-20:],
+        "earlier": [m for m in earlier if m.handoff_id != record.id
+                    and (m.speaker, m.text) not in shown][-20:],
     })
 
 

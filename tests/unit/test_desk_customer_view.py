@@ -96,3 +96,24 @@ async def test_only_the_holder_or_a_supervisor_confirms(desk) -> None:  # type: 
                            json={"kind": "email", "value": "ann.customer@example.com"},
                            headers={"X-CSRF-Token": csrf})
     assert done.status == 200 and len((await done.json())["earlier"]) == 1
+
+
+async def test_lines_of_the_transcript_are_not_shown_again_as_earlier_ones(desk) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import time
+
+    from desk.testing import rasa_user_event
+
+    packet = make_packet(text="human please")
+    before = time.time() - 60
+    for text in ("human please", "an older question about my sofa"):
+        event = rasa_user_event(packet.conversation_id, text, before)
+        assert (await desk.post("/api/events", json=[event], headers=desk.service)).status == 200
+    reply = await desk.post("/api/handoffs", json=packet.to_json(), headers=desk.service)
+    handoff = (await reply.json())["id"]
+    await sign_in(desk, "ann", "ann-pw-1")
+    page = await (await desk.get(f"/desk/handoffs/{handoff}")).text()
+    history = re.search(r'<ul id="history">(.*?)</ul>', page, re.S)
+    assert history is not None
+    assert "an older question about my sofa" in history.group(1)
+    assert "human please" not in history.group(1) and "none" not in history.group(1)
