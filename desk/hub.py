@@ -39,9 +39,10 @@ class Subscription:
         """The next message, or None once overflowed (the caller should disconnect)."""
         getter = asyncio.ensure_future(self.inbox.get())
         stopper = asyncio.ensure_future(self.overflowed.wait())
-        done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (getter, stopper):
-            if task not in done:
+        try:
+            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the caller is cancelled (the page closed): leave nothing pending
+            for task in (getter, stopper):
                 task.cancel()
         return None if self.overflowed.is_set() else getter.result()
 
