@@ -53,4 +53,4 @@ def parse_hours(text: str, zone: str) -> BusinessHours:
         ranges.append((frozenset(range(first, last + 1)),
                        time(int(match["h1"]), int(match["m1"])), closes))
     # the customer reads it, so it names its time zone
-    return BusinessHours(tuple(ranges), tz, f"{text.strip()} ({zone} time)")
+    return BusinessHours(tuple(ranges), tz, f"{text.strip()}, {zone} time")

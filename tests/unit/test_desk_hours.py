@@ -22,7 +22,7 @@ def test_weekday_ranges_in_the_configured_zone() -> None:
     assert hours.is_open(monday_9_berlin)
     assert not hours.is_open(saturday_14_berlin)
     assert not hours.is_open(sunday_noon)
-    assert hours.text == "mon-fri 08:00-18:00; sat 09:00-13:00 (Europe/Berlin time)"
+    assert hours.text == "mon-fri 08:00-18:00; sat 09:00-13:00, Europe/Berlin time"
 
 
 @pytest.mark.parametrize("text", ["weekdays 9-5", "mon-fri 8:00-18:00", "xyz 08:00-18:00"])
