@@ -60,6 +60,7 @@ _NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-)?\d+(?:[.,:/-]\d+)*(?![^\W_]
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
 FEEDBACK_CONFIDENCE = 0.5
+FEEDBACK = ("affirm", "deny")
 CLARIFY_CHOICES = 3
 OUT_OF_SCOPE = "out_of_scope"  # the conversation intent of messages about none of the moments
 #: After the clarifying question, a written answer whose moment was one of its choices is
@@ -187,6 +188,11 @@ class Dialogue:
                 return NextArticle(current)
         if turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE:
             return SmallTalk(SMALL_TALK[turn.intent])
+        # "yes", "no" or an old "Yes, solved" button with no question open: nothing to hand
+        # off; ask what happened. After the clarifying question a "no" still reaches a person.
+        if (turn.intent in FEEDBACK and turn.confidence >= FEEDBACK_CONFIDENCE
+                and not state.clarified):
+            return SmallTalk("utter_ask_what_happened")
         # Another company's name, and nothing of ours: most likely about its service ("cancel
         # my spotify"), which the classifier would match to one of ours. Ask first.
         other = turn.other_company if not turn.about_us else None

@@ -38,6 +38,16 @@ def test_unsure_asks_once_with_top_moments_then_hands_off(dialogue: d.Dialogue) 
     assert second.reason is d.HandoffReason.LOW_CONFIDENCE
 
 
+@pytest.mark.parametrize("intent", ["affirm", "deny"])
+def test_yes_or_no_with_no_question_open_asks_what_happened(dialogue: d.Dialogue,
+                                                            intent: str) -> None:
+    assert dialogue.decide(turn(intent, 0.95, "/" + intent), d.State()) == d.SmallTalk(
+        "utter_ask_what_happened")
+    # after the clarifying question, "no" ("none of those") still reaches a person
+    after_question = dialogue.decide(turn(intent, 0.95, "no"), d.State(clarified=True))
+    assert isinstance(after_question, d.Handoff)
+
+
 def test_a_message_about_none_of_the_moments_is_asked_about_as_such(
         dialogue: d.Dialogue) -> None:
     ranking = (("out_of_scope", 0.9), ("parcel_late", 0.02), ("charged_twice", 0.01))
