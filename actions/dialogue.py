@@ -59,6 +59,8 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-)?\d+(?:[.,:/-]\d+)*(?![^\W_])")
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
+#: Responses that end with "anything else I can help with?"
+ANYTHING_ELSE = ("utter_resolved", "utter_welcome")
 FEEDBACK_CONFIDENCE = 0.5
 FEEDBACK = ("affirm", "deny")
 CLARIFY_CHOICES = 3
@@ -121,6 +123,7 @@ class State:
     awaiting_feedback: bool = False
     clarified: bool = False
     choices: tuple[str, ...] = ()  # the moments the clarifying question offered
+    asked_anything_else: bool = False  # the bot's last words were "anything else?"
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ class Dialogue:
         # off; ask what happened. After the clarifying question a "no" still reaches a person.
         if (turn.intent in FEEDBACK and turn.confidence >= FEEDBACK_CONFIDENCE
                 and not state.clarified):
+            if turn.intent == "deny" and state.asked_anything_else:
+                return SmallTalk("utter_goodbye")
             return SmallTalk("utter_ask_what_happened")
         # Another company's name, and nothing of ours: most likely about its service ("cancel
         # my spotify"), which the classifier would match to one of ours. Ask first.

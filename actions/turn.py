@@ -55,6 +55,7 @@ class HandleTurn(Action):
             awaiting_feedback=bool(tracker.get_slot("awaiting_feedback")),
             clarified=bool(tracker.get_slot("clarified")),
             choices=tuple(tracker.get_slot("clarify_choices") or ()),
+            asked_anything_else=_last_response(tracker) in d.ANYTHING_ELSE,
         )
         decision = self.dialogue.decide(turn, state)
         log.info("turn %s: intent=%s conf=%.2f -> %s", tracker.sender_id, turn.intent,
@@ -161,6 +162,14 @@ class HandleTurn(Action):
                                      position=receipt.position)
         return [*_reset(), SlotSet("handoff_id", receipt.handoff_id),
                 SlotSet("last_outcome", f"handoff:{decision.reason.value}"), ConversationPaused()]
+
+
+def _last_response(tracker: Tracker) -> str | None:
+    """The response the bot last said (``utter_...``), if any."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action")
+    return None
 
 
 def _reset() -> list[EventType]:

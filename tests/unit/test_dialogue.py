@@ -43,6 +43,10 @@ def test_yes_or_no_with_no_question_open_asks_what_happened(dialogue: d.Dialogue
                                                             intent: str) -> None:
     assert dialogue.decide(turn(intent, 0.95, "/" + intent), d.State()) == d.SmallTalk(
         "utter_ask_what_happened")
+    # "no" to "anything else I can help with?" is a goodbye
+    closing = dialogue.decide(turn(intent, 0.95, "no"), d.State(asked_anything_else=True))
+    assert closing == d.SmallTalk("utter_goodbye" if intent == "deny"
+                                  else "utter_ask_what_happened")
     # after the clarifying question, "no" ("none of those") still reaches a person
     after_question = dialogue.decide(turn(intent, 0.95, "no"), d.State(clarified=True))
     assert isinstance(after_question, d.Handoff)

@@ -109,6 +109,19 @@ async def test_yes_resolves_and_resets(run) -> None:
     assert slots["last_outcome"] == "resolved" and slots["offered_articles"] == []
 
 
+async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
+    call = recorded("answer-2")  # "yes that worked thanks", then the bot asks "anything else?"
+    tracker = call["tracker"]
+    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False)
+    tracker["events"].append({"event": "bot", "timestamp": tracker["latest_event_time"] + 1,
+                              "text": "Glad that sorted it. Is there anything else I can "
+                                      "help with?",
+                              "metadata": {"utter_action": "utter_resolved"}})
+    tracker["latest_message"].update(text="no", intent={"name": "deny", "confidence": 0.99})
+    responses, _ = await run("answer-2", call)
+    assert responses[0]["response"] == "utter_goodbye" and not desk.packets
+
+
 async def test_no_offers_the_next_article_of_the_same_moment(run) -> None:
     responses, slots = await run("deny-2")
     assert "Let's try something else" in responses[0]["text"]
