@@ -203,7 +203,12 @@ class Dialogue:
         other = turn.other_company if not turn.about_us else None
         if _INSTRUCTS_US.search(turn.text):
             moment = None
-        if moment is not None and turn.confidence >= moment.threshold and not other:
+        # Sure enough: above the moment's threshold, or, answering the clarifying question,
+        # one of its choices at CHOSEN_CONFIDENCE.
+        if moment is not None and not other and (
+                turn.confidence >= moment.threshold
+                or (state.clarified and moment.id in state.choices
+                    and turn.confidence >= CHOSEN_CONFIDENCE)):
             if moment.always_person:
                 return Handoff(HandoffReason.POLICY, moment)
             # One word ("refund", "cancel", "missing"), or an order number alone, names a
@@ -212,10 +217,6 @@ class Dialogue:
             if state.clarified or not one_word(turn.text):
                 return Answer(moment)
         if state.clarified:
-            if (moment is not None and moment.id in state.choices and not other
-                    and turn.confidence >= CHOSEN_CONFIDENCE):
-                return Handoff(HandoffReason.POLICY, moment) if moment.always_person \
-                    else Answer(moment)
             return Handoff(HandoffReason.LOW_CONFIDENCE, moment)
         choices = self.clarify_choices(turn)
         if not choices:

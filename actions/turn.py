@@ -30,10 +30,6 @@ from knowledge.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
-SLOTS = ("moment", "offered_articles", "rejected_articles", "awaiting_feedback", "clarified",
-         "clarify_choices")
-
-
 class HandleTurn(Action):
     """The one action behind every customer turn."""
 
