@@ -61,7 +61,7 @@ class HandleTurn(Action):
             return []
         if isinstance(decision, d.Resolved):
             dispatcher.utter_message(response="utter_resolved")
-            return [*_reset(), SlotSet("last_outcome", "resolved")]
+            return [*_reset(), _outcome("resolved", decision.moment)]
         if isinstance(decision, d.Clarify):
             about = {"company": decision.other_company} if decision.other_company else {}
             response = ("utter_clarify_other_company" if about else
@@ -80,23 +80,27 @@ class HandleTurn(Action):
         same_moment = state.moment == moment.id
         offered = list(state.offered) if same_moment else []
         rejected = list(tracker.get_slot("rejected_articles") or []) if same_moment else []
+        events: list[EventType] = []
         if isinstance(decision, d.NextArticle) and offered:
             rejected.append(offered[-1])
+            events.append(_outcome("rejected", moment.id))
         kind = channel_kind(tracker.get_latest_input_channel())
         query = await self._query_vector(tracker)
         hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
                                      exclude=offered)
         if not hits:
             reason = (d.HandoffReason.ARTICLE_REJECTED if offered else d.HandoffReason.NO_ARTICLE)
-            events = [SlotSet("rejected_articles", rejected)]
+            events.append(SlotSet("rejected_articles", rejected))
             return events + await self._hand_off(
                 dispatcher, tracker, d.State(moment.id, tuple(offered), False, state.clarified),
                 d.Handoff(reason, moment), rejected=rejected)
         article = hits[0].article
         dispatcher.utter_message(**article_message(article, kind, first=not offered))
-        return [SlotSet("moment", moment.id), SlotSet("offered_articles", [*offered, article.id]),
+        return [*events, SlotSet("moment", moment.id),
+                SlotSet("offered_articles", [*offered, article.id]),
                 SlotSet("rejected_articles", rejected), SlotSet("awaiting_feedback", True),
-                SlotSet("clarified", False), SlotSet("clarify_choices", [])]
+                SlotSet("clarified", False), SlotSet("clarify_choices", []),
+                _outcome("offered", moment.id)]
 
     async def _query_vector(self, tracker: Tracker) -> np.ndarray:
         """The latest free-text message's embedding: the NLU's, when the weights that made it
@@ -166,6 +170,12 @@ def _last_response(tracker: Tracker) -> str | None:
         if event.get("event") == "bot":
             return (event.get("metadata") or {}).get("utter_action")
     return None
+
+
+def _outcome(kind: str, moment: str | None) -> EventType:
+    """What self-service did, for the managers' dashboard (desk.insight reads it from the
+    event stream): ``offered:<moment>``, ``rejected:<moment>`` or ``resolved:<moment>``."""
+    return SlotSet("last_outcome", f"{kind}:{moment}" if moment else kind)
 
 
 def _reset() -> list[EventType]:

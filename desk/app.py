@@ -30,12 +30,15 @@ from desk.content import setup_content
 from desk.content.state import CONTENT
 from desk.correction_review import add_review_routes
 from desk.corrections import CorrectionNotFound
+from desk.dashboard import INSIGHT, add_insight_routes
 from desk.events import Ingestor, consume_rabbitmq, keep_reconciling
 from desk.hours import parse_hours
 from desk.hub import LocalHub, RedisHub
 from desk.identity import IdentityLinks
+from desk.insight import InsightLog
 from desk.live import add_live_routes
 from desk.messages import MessageLog
+from desk.nlu_export import REDACTOR
 from desk.packet import PacketInvalid
 from desk.pages import add_page_routes
 from desk.presence import Presence
@@ -119,6 +122,7 @@ def init_app(settings: Settings, channel: CustomerChannel | None = None,
     add_page_routes(app)
     add_review_routes(app)
     add_live_routes(app)
+    add_insight_routes(app)
     return app
 
 
@@ -130,6 +134,7 @@ def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[N
         app[s.MESSAGES] = MessageLog(store.engine)
         app[s.IDENTITIES] = IdentityLinks(store.engine)
         app[s.PRESENCE] = Presence(store.engine, app[s.REPLICA])
+        app[INSIGHT] = InsightLog(store.engine, app[REDACTOR])
         yield
         await store.close()
     return database
@@ -177,10 +182,11 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
                 session, settings.rasa_url, settings.rasa_token, settings.rest_callback_url)
             app[s.CHANNEL] = customers
             app[s.RELAY] = Relay(app[s.MESSAGES], customers, app[s.HUB])
-            app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB])
+            app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB], app[INSIGHT])
             app[s.ASSIST] = Assist(app[CONTENT].retriever)
             jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(),
-                    keep_reconciling(app[s.STORE], app[s.INGESTOR], customers)]
+                    keep_reconciling(app[s.STORE], app[s.INGESTOR], customers),
+                    app[REDACTOR].redact([])]  # loaded before the first message needs it
             if settings.event_broker_url:
                 jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,
                                              app[s.INGESTOR]))

@@ -47,7 +47,8 @@ COOKIE_NAME = "mot_desk"
 SESSION_SECONDS = 12 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
 DEMO_USERS = (("agent", ("agent",), ("delivery", "billing", "account", "general")),
-              ("supervisor", ("supervisor",), ()), ("content", ("content",), ()))
+              ("supervisor", ("supervisor",), ()), ("content", ("content",), ()),
+              ("manager", ("manager",), ()))
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -258,10 +259,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def _create_demo_users(store: UserStore) -> None:
-    """MOT_DEMO_USERS=1 only: agent/supervisor/content with password 'demo' (local trials)."""
+    """MOT_DEMO_USERS=1 only: agent/supervisor/content/manager, password 'demo' (local trials)."""
     if await store.count():
         return
     hashed = hash_password("demo", 4)
     for name, roles, skills in DEMO_USERS:
         await store.add(name, hashed, roles, skills)
-    log.warning("created demo users agent, supervisor and content (password 'demo')")
+    log.warning("created demo users agent, supervisor, content and manager (password 'demo')")

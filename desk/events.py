@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desk.hub import Hub
+from desk.insight import MESSAGE, Fact, InsightLog
 from desk.messages import Message, MessageLog, NewMessage
 from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
 from desk.store import HandoffRecord, SqlHandoffStore
@@ -66,31 +67,42 @@ class RasaEvent:
 
 
 class Ingestor:
-    """Stores Rasa events as conversation lines and notifies the agents' browsers."""
+    """Stores Rasa events as conversation lines and notifies the agents' browsers; with an
+    :class:`~desk.insight.InsightLog`, also stores what the managers' dashboard counts."""
 
-    def __init__(self, store: SqlHandoffStore, log_: MessageLog, hub: Hub) -> None:
-        self._store, self._log, self._hub = store, log_, hub
+    def __init__(self, store: SqlHandoffStore, log_: MessageLog, hub: Hub,
+                 insight: InsightLog | None = None) -> None:
+        self._store, self._log, self._hub, self._insight = store, log_, hub, insight
 
     async def ingest(self, raw_events: list[Any], sender_id: str | None = None) -> int:
         """Stores every new customer and bot line; returns how many were new."""
         events = [e for e in (RasaEvent.parse(r, sender_id) for r in raw_events) if e]
         handoffs: dict[str, HandoffRecord | None] = {}
+
+        async def open_handoff(conversation_id: str, at: float) -> HandoffRecord | None:
+            if conversation_id not in handoffs:
+                handoffs[conversation_id] = await self._store.open_for(conversation_id)
+            handoff = handoffs[conversation_id]
+            return handoff if handoff is not None and at >= handoff.created_at else None
+
         lines = []
         for event in events:
             if event.desk_key is not None:  # our own agent line coming back: delivered
                 await self._log.mark_delivered(event.desk_key)
                 continue
-            if event.sender_id not in handoffs:
-                handoffs[event.sender_id] = await self._store.open_for(event.sender_id)
-            handoff = handoffs[event.sender_id]
-            during = handoff is not None and event.timestamp >= handoff.created_at
+            handoff = await open_handoff(event.sender_id, event.timestamp)
             lines.append(NewMessage(
                 key=event.key, conversation_id=event.sender_id,
-                handoff_id=handoff.id if handoff is not None and during else None,
+                handoff_id=handoff.id if handoff is not None else None,
                 speaker="customer" if event.kind == "user" else "bot", text=event.text,
                 channel=event.channel, at=event.timestamp))
         stored = await self._log.append(lines)
         await self.announce(stored)
+        if self._insight is not None:  # a customer talking to an agent is not a bot contact
+            facts = [f for f in (Fact.parse(r, sender_id) for r in raw_events) if f]
+            await self._insight.record(
+                [f for f in facts if f.kind != MESSAGE
+                 or await open_handoff(f.conversation_id, f.at) is None])
         return len(stored)
 
     async def announce(self, stored: list[Message]) -> None:

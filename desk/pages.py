@@ -26,6 +26,8 @@ async def home(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/login")
     if user.has_any("agent", "supervisor"):
         raise web.HTTPFound("/desk")
+    if user.has_any("manager"):
+        raise web.HTTPFound("/insight")
     raise web.HTTPFound("/content/")
 
 

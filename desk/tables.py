@@ -119,6 +119,26 @@ presence = sa.Table(
 )
 
 
+#: Insight (the managers' dashboard): what happened per moment, from Rasa's event stream.
+#: ``message``: a customer message outside a handoff, its moment and confidence as the NLU
+#: saw them and its text with personal data redacted; ``offered`` / ``rejected`` /
+#: ``resolved``: an article offered for a moment, a "no, that did not help", a "yes,
+#: solved". Handoffs are read from ``handoffs``. ``key`` makes storing idempotent.
+insight = sa.Table(
+    "desk_insight", metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("conversation_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("moment", sa.String(100)),
+    sa.Column("confidence", sa.Float),
+    sa.Column("channel", sa.String(50), nullable=False, default=""),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_desk_insight_kind_at", insight.c.kind, insight.c.at)
+sa.Index("ix_handoffs_created_at", handoffs.c.created_at)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and one pooled connection.
 
@@ -154,7 +174,8 @@ async def open_engine(url: str) -> AsyncEngine:
 
 
 def _add_missing_columns(connection: sa.engine.Connection) -> None:
-    """Upgrades a desk database made before issue 4 (handoffs without the agent columns).
+    """Upgrades a desk database made before issue 4 (handoffs without the agent columns)
+    or before insight (no index on ``created_at``).
 
     Only nullable columns were added since, so ``ALTER TABLE ... ADD COLUMN`` suffices on
     both engines; anything bigger gets a real migration tool.
@@ -164,6 +185,8 @@ def _add_missing_columns(connection: sa.engine.Connection) -> None:
         if column.name not in present and column.nullable:
             kind = column.type.compile(dialect=connection.dialect)
             connection.execute(sa.text(f"ALTER TABLE handoffs ADD COLUMN {column.name} {kind}"))
+    for index in handoffs.indexes:  # indexes added since (insight reads handoffs by time)
+        index.create(connection, checkfirst=True)
 
 
 def insert_ignoring_duplicates(engine: AsyncEngine, table: sa.Table) -> sa.sql.Insert:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.tables import make_engine
 
-ROLES = ("agent", "supervisor", "content")
+ROLES = ("agent", "supervisor", "content", "manager")
 BCRYPT_ROUNDS = 12
 
 metadata = sa.MetaData()

@@ -8,6 +8,7 @@ Also: bad input is refused clearly and leaves the servers healthy.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 import uuid
 
@@ -48,6 +49,32 @@ def test_self_service_answers_asks_for_feedback_and_resolves(assistant) -> None:
     assert "Let's try something else" in second[0]["text"]
     resolved = say(assistant, sender, "/affirm")
     assert "Glad that sorted it" in resolved[0]["text"]
+
+
+def _insight(assistant: RunningAssistant) -> dict[str, dict]:
+    status, found = http_json(f"{assistant.desk_url}/api/insight?days=1",
+                              token=assistant.desk_token)
+    assert status == 200, found
+    return {m["moment"]: m for m in found["moments"]}  # type: ignore[index]
+
+
+def test_the_managers_dashboard_counts_each_turn_and_outcome(assistant) -> None:
+    before = _insight(assistant).get("parcel_late", {"solved_by_bot": 0, "yes": 0, "no": 0,
+                                                    "contacts": 0, "messages": 0})
+    sender = f"insight-{uuid.uuid4().hex[:8]}"
+    say(assistant, sender, "my parcel was due 3 days ago and still isn't here")
+    say(assistant, sender, "no, that didn't help")
+    say(assistant, sender, "/affirm")
+    deadline = time.monotonic() + 15  # the event stream reaches the desk asynchronously
+    while True:
+        after = _insight(assistant).get("parcel_late", before)
+        counted = {k: after[k] - before[k] for k in ("contacts", "solved_by_bot", "yes", "no")}
+        if counted == {"contacts": 1, "solved_by_bot": 1, "yes": 1, "no": 1} \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert counted == {"contacts": 1, "solved_by_bot": 1, "yes": 1, "no": 1}
+    assert after["messages"] >= before["messages"] + 1
 
 
 def test_unsure_asks_once_then_hands_off(assistant) -> None:

@@ -56,7 +56,10 @@ def run(catalogue, articles, desk, embedder):  # type: ignore[no-untyped-def]
         """Runs the recorded call ``name``, or ``edited``, a changed copy of it."""
         result = await executor.run(edited or recorded(name))
         slots = {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
-        return result["responses"], {**slots, "_events": [e["event"] for e in result["events"]]}
+        outcomes = [e["value"] for e in result["events"]
+                    if e["event"] == "slot" and e["name"] == "last_outcome"]
+        return result["responses"], {**slots, "_events": [e["event"] for e in result["events"]],
+                                     "_outcomes": outcomes}
 
     return call
 
@@ -70,6 +73,7 @@ async def test_confident_moment_offers_its_article_with_feedback_buttons(run) ->
     assert slots["moment"] == "parcel_late"
     assert slots["offered_articles"][0] in {"parcel-late-track", "parcel-late-claim"}
     assert slots["awaiting_feedback"] is True
+    assert slots["_outcomes"] == ["offered:parcel_late"]  # for the managers' dashboard
 
 
 @pytest.mark.parametrize(("encoder", "encoded"), [
@@ -106,7 +110,7 @@ async def test_a_message_naming_another_company_gets_asked_about_it(run) -> None
 async def test_yes_resolves_and_resets(run) -> None:
     responses, slots = await run("answer-2")
     assert responses[0]["response"] == "utter_resolved"
-    assert slots["last_outcome"] == "resolved" and slots["offered_articles"] == []
+    assert slots["_outcomes"] == ["resolved:parcel_late"] and slots["offered_articles"] == []
 
 
 async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
@@ -127,12 +131,14 @@ async def test_no_offers_the_next_article_of_the_same_moment(run) -> None:
     assert "Let's try something else" in responses[0]["text"]
     assert slots["offered_articles"] == ["charged-twice-refund", "charged-twice-pending"]
     assert slots["rejected_articles"] == ["charged-twice-refund"]
+    assert slots["_outcomes"] == ["rejected:charged_twice", "offered:charged_twice"]
 
 
 async def test_no_more_articles_hands_off_with_the_full_context(run, desk) -> None:
     responses, slots = await run("deny-3")
     assert responses[0]["response"] == "utter_handoff_queued"
     assert "pause" in slots["_events"]
+    assert slots["_outcomes"] == ["rejected:charged_twice", "handoff:article_rejected"]
     packet: HandoffPacket = desk.packets[0]
     assert packet.reason == "article_rejected" and packet.moment == "charged_twice"
     assert packet.skill == "billing" and packet.priority == 3

@@ -1,0 +1,70 @@
+"""The managers' moments dashboard: :mod:`desk.insight`'s figures as a page and as JSON.
+
+``GET /insight?days=N`` (managers and supervisors) and ``GET /api/insight?days=N`` (the
+same, or the service token, for other tools). Both read the same :func:`desk.insight.report`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from desk import state as s
+from desk.auth import require
+from desk.insight import InsightLog, days_param, report, sparkline
+
+INSIGHT = web.AppKey("insight", InsightLog)
+WINDOWS = (1, 7, 28, 90)
+
+
+def _days(request: web.Request) -> int:
+    try:
+        return days_param(request.query.get("days"))
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+
+
+@require("manager", "supervisor", service=True)
+async def insight_api(request: web.Request) -> web.Response:
+    found = await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(),
+                         _days(request))
+    return web.json_response(found.to_json())
+
+
+@require("manager", "supervisor")
+async def insight_page(request: web.Request) -> web.Response:
+    days = _days(request)
+    found = await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(), days)
+    return aiohttp_jinja2.render_template("insight.html", request, {
+        "report": found, "days": days, "windows": WINDOWS, "sparkline": sparkline,
+        "percent": percent, "duration": duration,
+        "until": datetime.fromtimestamp(found.until, timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC")})
+
+
+NOTHING = "\N{EN DASH}"  # shown where nothing was counted
+
+
+def percent(share: float | None) -> str:
+    return NOTHING if share is None else f"{share:.0%}"
+
+
+def duration(seconds: float | None) -> str:
+    """"45 s", "12 min", "3.5 h", "2.0 days"; :data:`NOTHING` when nothing was resolved."""
+    if seconds is None:
+        return NOTHING
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def add_insight_routes(app: web.Application) -> None:
+    app.router.add_get("/insight", insight_page)
+    app.router.add_get("/api/insight", insight_api)

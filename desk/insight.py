@@ -1,0 +1,381 @@
+"""Insight: what happens per moment of truth, for service managers (ARCHITECTURE flow 5).
+
+Facts arrive on Rasa's event stream through the desk's :class:`~desk.events.Ingestor`, so
+all three ways in (the embedded broker, RabbitMQ, reconciliation) feed it, idempotently:
+
+* every customer message outside a handoff, with the moment and confidence the NLU gave
+  it, and its text with personal data redacted (:mod:`bot.pii`);
+* what self-service did, which the turn action records in the slot ``last_outcome``:
+  ``offered:<moment>`` (an article), ``rejected:<moment>`` ("no, that did not help") and
+  ``resolved:<moment>`` ("yes, solved").
+
+Handoffs, their reasons and how agents closed them are the desk's own ``handoffs`` rows.
+:func:`summarise` turns both into per-moment figures over a window of days, with a daily
+trend and early warnings; it is pure, so it is tested without a database.
+
+A **contact** is a conversation in which a moment was handled (an article offered for it,
+or a handoff carrying it), counted once per moment and window (per day in the trend).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.catalogue import Catalogue
+from desk.nlu_export import LazyRedactor
+from desk.tables import handoffs, insert_ignoring_duplicates, insight
+
+MESSAGE = "message"
+OUTCOMES = ("offered", "rejected", "resolved")
+OUTCOME_SLOT = "last_outcome"
+DAY = 86_400.0
+MAX_DAYS = 90
+#: The trend shows at least this many days, whatever the window.
+TREND_DAYS = 14
+#: Early warning: the last 24 hours' contacts of a moment against the daily mean of the
+#: BASELINE_DAYS before; raised when at least SPIKE_MIN and this unlikely under Poisson.
+BASELINE_DAYS = 14
+SPIKE_MIN = 5
+SPIKE_P = 0.001
+#: A quiet moment's baseline is never taken as below this many contacts a day.
+BASELINE_FLOOR = 0.1
+#: Agents' outcomes that resolve the customer's problem (see desk.store.OUTCOMES).
+RESOLVING = ("resolved", "resolved_with_article")
+NO_MOMENT = "(no moment)"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing that happened, as stored for insight."""
+
+    key: str
+    conversation_id: str
+    kind: str  # message | offered | rejected | resolved
+    moment: str | None
+    at: float
+    confidence: float | None = None
+    channel: str = ""
+    text: str = ""
+
+    @classmethod
+    def parse(cls, data: Any, sender_id: str | None = None) -> Fact | None:
+        """A ``user`` event or a ``last_outcome`` slot event; None for anything else."""
+        if not isinstance(data, dict):
+            return None
+        sender, at = data.get("sender_id") or sender_id, data.get("timestamp")
+        if not isinstance(sender, str) or not isinstance(at, int | float):
+            return None
+        if data.get("event") == "user":
+            text = data.get("text")
+            if not isinstance(text, str) or not text:
+                return None
+            parsed = data.get("parse_data")
+            intent = (parsed.get("intent") if isinstance(parsed, dict) else None) or {}
+            name, confidence = intent.get("name"), intent.get("confidence")
+            return cls(
+                key=f"rasa:u:{sender}:{data.get('message_id') or repr(float(at))}",
+                conversation_id=sender, kind=MESSAGE, at=float(at),
+                moment=name if isinstance(name, str) else None,
+                confidence=float(confidence) if isinstance(confidence, int | float) else None,
+                channel=str(data.get("input_channel") or ""), text=text)
+        if data.get("event") == "slot" and data.get("name") == OUTCOME_SLOT:
+            value = data.get("value")
+            kind, _, moment = value.partition(":") if isinstance(value, str) else ("", "", "")
+            if kind not in OUTCOMES or not moment:
+                return None
+            return cls(key=f"rasa:s:{sender}:{float(at)!r}:{value}", conversation_id=sender,
+                       kind=kind, moment=moment, at=float(at))
+        return None
+
+
+class InsightLog:
+    """Stores facts once each; message texts are redacted before they are written."""
+
+    def __init__(self, engine: AsyncEngine, redactor: LazyRedactor) -> None:
+        self._engine, self._redactor = engine, redactor
+
+    async def record(self, facts: Sequence[Fact]) -> None:
+        if not facts:
+            return
+        texts = await self._redactor.redact([f.text for f in facts])
+        rows = [{**asdict(f), "text": text} for f, text in zip(facts, texts, strict=True)]
+        async with self._engine.begin() as connection:
+            await connection.execute(insert_ignoring_duplicates(self._engine, insight), rows)
+
+    async def examples(self, moment: str, since: float, limit: int = 3) -> list[str]:
+        """The latest redacted customer messages the NLU gave ``moment`` (buttons left out)."""
+        query = (sa.select(insight.c.text)
+                 .where(insight.c.kind == MESSAGE, insight.c.moment == moment,
+                        insight.c.at >= since, ~insight.c.text.startswith("/"))
+                 .order_by(insight.c.at.desc()).limit(limit))
+        async with self._engine.connect() as connection:
+            return [row.text for row in await connection.execute(query)]
+
+    async def load(self, since: float, window_start: float) -> Facts:
+        """Outcome facts and handoffs since ``since``; messages per moment in the window."""
+        outcomes = (sa.select(insight.c.conversation_id, insight.c.kind, insight.c.moment,
+                              insight.c.at)
+                    .where(insight.c.kind.in_(OUTCOMES), insight.c.at >= since))
+        handed = (sa.select(handoffs.c.conversation_id, handoffs.c.moment, handoffs.c.reason,
+                            handoffs.c.created_at, handoffs.c.closed_at, handoffs.c.outcome)
+                  .where(handoffs.c.created_at >= since))
+        messages = (sa.select(insight.c.moment, sa.func.count())
+                    .where(insight.c.kind == MESSAGE, insight.c.at >= window_start)
+                    .group_by(insight.c.moment))
+        async with self._engine.connect() as connection:
+            return Facts(
+                outcomes=[Outcome(r.conversation_id, r.kind, r.moment, r.at)
+                          for r in await connection.execute(outcomes)],
+                handoffs=[HandoffFact(r.conversation_id, r.moment, r.reason, r.created_at,
+                                      r.closed_at, r.outcome)
+                          for r in await connection.execute(handed)],
+                messages={r[0]: r[1] for r in await connection.execute(messages)})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    conversation_id: str
+    kind: str
+    moment: str
+    at: float
+
+
+@dataclass(frozen=True)
+class HandoffFact:
+    conversation_id: str
+    moment: str | None
+    reason: str
+    created_at: float
+    closed_at: float | None = None
+    outcome: str | None = None
+
+
+@dataclass
+class Facts:
+    outcomes: list[Outcome]
+    handoffs: list[HandoffFact]
+    messages: dict[str | None, int] = field(default_factory=dict)
+
+
+@dataclass
+class MomentFigures:
+    """One moment's figures over the window (rates are None where nothing was counted)."""
+
+    moment: str
+    title: str
+    stage: str
+    contacts: int = 0
+    previous_contacts: int = 0
+    offered: int = 0          # contacts in which an article was offered
+    solved_by_bot: int = 0    # contacts the customer said an article solved
+    handed_off: int = 0       # contacts handed to a person
+    reasons: dict[str, int] = field(default_factory=dict)
+    yes: int = 0              # "did this solve it?" answered yes ...
+    no: int = 0               # ... and no
+    messages: int = 0         # customer messages the NLU gave this moment
+    median_resolution_seconds: float | None = None
+    trend: list[int] = field(default_factory=list)  # contacts a day, oldest first
+
+    @property
+    def containment(self) -> float | None:
+        return 1 - self.handed_off / self.contacts if self.contacts else None
+
+    @property
+    def handoff_rate(self) -> float | None:
+        return self.handed_off / self.contacts if self.contacts else None
+
+    @property
+    def helped(self) -> float | None:
+        """Satisfaction with self-service: the share of answers that said it solved it."""
+        return self.yes / (self.yes + self.no) if self.yes + self.no else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "containment": self.containment,
+                "handoff_rate": self.handoff_rate, "helped": self.helped}
+
+
+@dataclass(frozen=True)
+class EarlyWarning:
+    moment: str
+    title: str
+    last_day: int
+    expected: float
+    p_value: float
+    examples: tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    days: int
+    until: float
+    moments: list[MomentFigures]
+    warnings: list[EarlyWarning]
+    messages: int
+    out_of_scope_messages: int
+
+    @property
+    def contacts(self) -> int:
+        return sum(m.contacts for m in self.moments)
+
+    @property
+    def containment(self) -> float | None:
+        contacts = self.contacts
+        return 1 - sum(m.handed_off for m in self.moments) / contacts if contacts else None
+
+    def by_stage(self) -> list[tuple[str, list[MomentFigures]]]:
+        """Moments with contacts, grouped by journey stage in catalogue order."""
+        stages: dict[str, list[MomentFigures]] = defaultdict(list)
+        for figures in self.moments:
+            if figures.contacts or figures.messages:
+                stages[figures.stage].append(figures)
+        return [(stage, sorted(rows, key=lambda m: -m.contacts))
+                for stage, rows in stages.items()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"days": self.days, "until": self.until, "contacts": self.contacts,
+                "containment": self.containment, "messages": self.messages,
+                "out_of_scope_messages": self.out_of_scope_messages,
+                "moments": [m.to_json() for m in self.moments if m.contacts or m.messages],
+                "warnings": [asdict(w) for w in self.warnings]}
+
+
+def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Report:
+    """Per-moment figures over the ``days`` before ``now``, a trend and early warnings."""
+    start = now - days * DAY
+    trend_days = max(days, TREND_DAYS)
+    figures = {m.id: MomentFigures(m.id, m.title, m.stage) for m in catalogue.moments}
+
+    def row(moment: str | None) -> MomentFigures:
+        key = moment or NO_MOMENT
+        if key not in figures:  # a moment since removed from the catalogue, or none
+            figures[key] = MomentFigures(key, key, "other")
+        return figures[key]
+
+    # Each contact of the trend: (moment, conversation, day); day 0 is the last 24 hours.
+    contacts: set[tuple[str, str, int]] = set()
+
+    def touch(moment: str, conversation: str, at: float) -> None:
+        contacts.add((moment, conversation, int((now - at) // DAY)))
+
+    first_offer: dict[tuple[str, str], float] = {}
+    window: dict[str, set[str]] = defaultdict(set)
+    offered: dict[str, set[str]] = defaultdict(set)
+    solved: dict[str, set[str]] = defaultdict(set)
+    handed: dict[str, set[str]] = defaultdict(set)
+    durations: dict[str, list[float]] = defaultdict(list)
+    for o in sorted(facts.outcomes, key=lambda o: o.at):
+        if o.at > now:
+            continue
+        touch(o.moment, o.conversation_id, o.at)
+        if o.at < start:
+            continue
+        window[o.moment].add(o.conversation_id)
+        first_offer.setdefault((o.moment, o.conversation_id), o.at)
+        if o.kind == "offered":
+            offered[o.moment].add(o.conversation_id)
+        elif o.kind == "rejected":
+            row(o.moment).no += 1
+        elif o.kind == "resolved":
+            row(o.moment).yes += 1
+            if o.conversation_id not in solved[o.moment]:
+                solved[o.moment].add(o.conversation_id)
+                durations[o.moment].append(o.at - first_offer[o.moment, o.conversation_id])
+    for h in facts.handoffs:
+        moment = h.moment or NO_MOMENT
+        if h.created_at > now:
+            continue
+        touch(moment, h.conversation_id, h.created_at)
+        if h.created_at < start:
+            continue
+        window[moment].add(h.conversation_id)
+        handed[moment].add(h.conversation_id)
+        figures_ = row(h.moment)
+        figures_.reasons[h.reason] = figures_.reasons.get(h.reason, 0) + 1
+        if h.outcome in RESOLVING and h.closed_at is not None:
+            began = min(h.created_at, first_offer.get((moment, h.conversation_id), h.created_at))
+            durations[moment].append(h.closed_at - began)
+
+    per_day: dict[str, Counter[int]] = defaultdict(Counter)
+    for (moment, _, day) in contacts:
+        per_day[moment][day] += 1
+    for moment in set(per_day) | set(window):
+        f = row(None if moment == NO_MOMENT else moment)
+        f.contacts = len(window[moment])
+        f.offered, f.solved_by_bot = len(offered[moment]), len(solved[moment])
+        f.handed_off = len(handed[moment])
+        f.previous_contacts = sum(per_day[moment][d] for d in range(days, 2 * days))
+        f.trend = [per_day[moment][d] for d in reversed(range(trend_days))]
+        if durations[moment]:
+            f.median_resolution_seconds = statistics.median(durations[moment])
+    for name, count in facts.messages.items():
+        if name in figures:
+            figures[name].messages = count
+    warnings = [w for w in (spike(f, per_day[f.moment]) for f in figures.values()) if w]
+    total = sum(facts.messages.values())
+    return Report(days, now, list(figures.values()), warnings, total,
+                  facts.messages.get("out_of_scope", 0))
+
+
+def spike(figures: MomentFigures, per_day: Counter[int]) -> EarlyWarning | None:
+    """A warning when the last 24 hours' contacts are far above the moment's baseline."""
+    last = per_day[0]
+    if last < SPIKE_MIN:
+        return None
+    expected = max(sum(per_day[d] for d in range(1, BASELINE_DAYS + 1)) / BASELINE_DAYS,
+                   BASELINE_FLOOR)
+    p = poisson_tail(last, expected)
+    if p >= SPIKE_P:
+        return None
+    return EarlyWarning(figures.moment, figures.title, last, round(expected, 2), p)
+
+
+def poisson_tail(count: int, mean: float) -> float:
+    """P(X >= count) for X ~ Poisson(mean), summed upwards (no cancellation)."""
+    if count <= 0:
+        return 1.0
+    term = math.exp(-mean + count * math.log(mean) - math.lgamma(count + 1))
+    total, k = 0.0, count
+    while term > 0 and (k <= mean or term > total * 1e-16):
+        total += term
+        k += 1
+        term *= mean / k
+    return min(total, 1.0)
+
+
+async def report(log: InsightLog, catalogue: Catalogue, now: float, days: int) -> Report:
+    """The figures the dashboard shows, with example messages for each warning."""
+    since = now - max(2 * days, BASELINE_DAYS + 1, TREND_DAYS) * DAY
+    result = summarise(await log.load(since, now - days * DAY), catalogue, now, days)
+    result.warnings = [
+        EarlyWarning(w.moment, w.title, w.last_day, w.expected, w.p_value,
+                tuple(await log.examples(w.moment, now - DAY)))
+        for w in result.warnings]
+    return result
+
+
+def days_param(raw: str | None, default: int = 7) -> int:
+    """The ``days`` query parameter: a whole number from 1 to MAX_DAYS."""
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        raise ValueError(f"days must be a whole number from 1 to {MAX_DAYS}, got {raw!r}")
+    return int(raw)
+
+
+def sparkline(values: Iterable[int], width: int = 120, height: int = 24) -> str:
+    """SVG polyline points for a trend (the page draws it; no script needed)."""
+    values = list(values)
+    if not values:
+        return ""
+    top = max(max(values), 1)
+    step = width / max(len(values) - 1, 1)
+    return " ".join(f"{n * step:.1f},{height - v / top * (height - 2) - 1:.1f}"
+                    for n, v in enumerate(values))

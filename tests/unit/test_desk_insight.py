@@ -1,0 +1,229 @@
+"""Insight, the managers' moments dashboard: facts from Rasa's event stream, the figures
+per moment, early warnings, and the page and API with their roles."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from bot.catalogue import load_catalogue
+from desk.app import init_app
+from desk.insight import (
+    DAY,
+    NO_MOMENT,
+    Fact,
+    Facts,
+    HandoffFact,
+    Outcome,
+    days_param,
+    poisson_tail,
+    summarise,
+)
+from desk.rasa_client import RecordingCustomerChannel
+from desk.testing import csrf_from, desk_settings, make_packet, rasa_user_event, sign_in
+from desk.users import create_user
+from knowledge.embedder import HashingEmbedder
+from tests.conftest import REPO
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def catalogue():  # type: ignore[no-untyped-def]
+    return load_catalogue(REPO / "bot" / "moments.yml")
+
+
+def slot_event(conversation: str, value: str, at: float) -> dict:
+    return {"event": "slot", "sender_id": conversation, "name": "last_outcome",
+            "value": value, "timestamp": at}
+
+
+def test_facts_are_read_from_user_and_outcome_events() -> None:
+    message = Fact.parse(rasa_user_event("c1", "my parcel is late", 10.0))
+    assert message is not None and message.kind == "message"
+    assert (message.moment, message.confidence, message.channel) == ("parcel_late", 0.9,
+                                                                      "socketio")
+    offered = Fact.parse(slot_event("c1", "offered:parcel_late", 11.0))
+    assert offered is not None and (offered.kind, offered.moment) == ("offered", "parcel_late")
+    assert offered.key != Fact.parse(slot_event("c1", "resolved:parcel_late", 11.0)).key  # type: ignore[union-attr]
+    for ignored in (slot_event("c1", "handoff:low_confidence", 12.0),
+                    slot_event("c1", "resolved", 12.0), {"event": "bot", "text": "hi"},
+                    {"event": "slot", "name": "moment", "value": "x", "sender_id": "c1",
+                     "timestamp": 1.0},
+                    {"event": "user", "sender_id": "c1", "timestamp": "yesterday"}, "junk"):
+        assert Fact.parse(ignored) is None
+
+
+def _report(catalogue, outcomes=(), handoffs=(), messages=None, days=7):  # type: ignore[no-untyped-def]
+    return summarise(Facts(list(outcomes), list(handoffs), messages or {}), catalogue, NOW,
+                     days)
+
+
+def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
+    hour = 3600.0
+    outcomes = [
+        # c1: one article, solved after 2 minutes
+        Outcome("c1", "offered", "parcel_late", NOW - hour),
+        Outcome("c1", "resolved", "parcel_late", NOW - hour + 120),
+        # c2: two articles, both rejected, then a person (resolved by the agent in 1 hour)
+        Outcome("c2", "offered", "parcel_late", NOW - 2 * hour),
+        Outcome("c2", "rejected", "parcel_late", NOW - 2 * hour + 60),
+        Outcome("c2", "offered", "parcel_late", NOW - 2 * hour + 61),
+        Outcome("c2", "rejected", "parcel_late", NOW - 2 * hour + 120),
+        # c3: an article, no answer; c4 is before the window (the previous week)
+        Outcome("c3", "offered", "parcel_late", NOW - 3 * hour),
+        Outcome("c4", "offered", "parcel_late", NOW - 8 * DAY),
+    ]
+    handoffs = [
+        HandoffFact("c2", "parcel_late", "article_rejected", NOW - 2 * hour + 121,
+                    NOW - hour + 120, "resolved"),
+        HandoffFact("c5", None, "low_confidence", NOW - hour),
+        HandoffFact("c6", "formal_complaint", "policy", NOW - hour),
+    ]
+    report = _report(catalogue, outcomes, handoffs,
+                     {"parcel_late": 9, "out_of_scope": 2, None: 1})
+    late = next(m for m in report.moments if m.moment == "parcel_late")
+    assert (late.contacts, late.offered, late.solved_by_bot, late.handed_off) == (3, 3, 1, 1)
+    assert late.containment == pytest.approx(2 / 3) and late.handoff_rate == pytest.approx(1 / 3)
+    assert (late.yes, late.no, late.helped) == (1, 2, pytest.approx(1 / 3))
+    assert late.reasons == {"article_rejected": 1}
+    assert late.median_resolution_seconds == pytest.approx((120 + (hour + 120)) / 2)
+    assert late.previous_contacts == 1 and late.messages == 9
+    assert len(late.trend) == 14 and late.trend[-1] == 3 and late.trend[-9] == 1
+    unknown = next(m for m in report.moments if m.moment == NO_MOMENT)
+    assert (unknown.contacts, unknown.handed_off, unknown.reasons) == (1, 1, {"low_confidence": 1})
+    complaint = next(m for m in report.moments if m.moment == "formal_complaint")
+    assert complaint.containment == 0.0 and complaint.stage == "complaints"
+    assert report.contacts == 5 and report.containment == pytest.approx(2 / 5)
+    assert (report.messages, report.out_of_scope_messages) == (12, 2)
+    stages = dict(report.by_stage())
+    assert [m.moment for m in stages["delivery"]] == ["parcel_late"]
+    json = report.to_json()
+    assert {m["moment"] for m in json["moments"]} == {"parcel_late", "formal_complaint",
+                                                      NO_MOMENT}
+    assert json["warnings"] == []
+
+
+def test_a_conversation_counts_once_per_moment_however_many_articles(catalogue) -> None:  # type: ignore[no-untyped-def]
+    outcomes = [Outcome("c1", "offered", "charged_twice", NOW - n) for n in range(1, 6)]
+    figures = next(m for m in _report(catalogue, outcomes).moments
+                   if m.moment == "charged_twice")
+    assert figures.contacts == 1 and figures.helped is None and figures.containment == 1.0
+
+
+def test_a_spike_raises_an_early_warning(catalogue) -> None:  # type: ignore[no-untyped-def]
+    usual = [Outcome(f"u{day}", "offered", "charged_twice", NOW - day * DAY - 60)
+             for day in range(1, 15)]  # one a day for two weeks
+    today = [Outcome(f"t{n}", "offered", "charged_twice", NOW - 60 * n) for n in range(1, 13)]
+    report = _report(catalogue, usual + today)
+    assert [(w.moment, w.last_day, w.expected) for w in report.warnings] == [
+        ("charged_twice", 12, 1.0)]
+    assert report.warnings[0].p_value < 1e-6
+    # the same day at its usual volume, or a handful of contacts: no warning
+    assert not _report(catalogue, usual + today[:3]).warnings
+    assert not _report(catalogue, [Outcome(f"t{n}", "offered", "parcel_late", NOW - n)
+                                   for n in range(4)]).warnings
+
+
+def test_poisson_tail() -> None:
+    assert poisson_tail(0, 3.0) == 1.0
+    assert poisson_tail(1, 1.0) == pytest.approx(1 - math.exp(-1))
+    assert poisson_tail(3, 2.0) == pytest.approx(1 - math.exp(-2) * (1 + 2 + 2))
+    assert 0 < poisson_tail(400, 100.0) < 1e-60
+
+
+def test_the_window_is_checked() -> None:
+    assert days_param(None) == 7 and days_param("28") == 28
+    for bad in ("0", "91", "-1", "7.5", "week"):
+        with pytest.raises(ValueError, match="days must be a whole number from 1 to 90"):
+            days_param(bad)
+
+
+@pytest.fixture
+async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+    settings = desk_settings(tmp_path)
+    for name, roles in (("ann", ("agent",)), ("mia", ("manager",)), ("sue", ("supervisor",))):
+        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
+                          ("delivery",), rounds=4)
+    client = await aiohttp_client(init_app(settings, channel=RecordingCustomerChannel(),
+                                           embedder_factory=HashingEmbedder))
+    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
+    return client
+
+
+async def _manager(desk) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_from(await (await desk.get("/login")).text())
+    reply = await desk.post("/login", data={"name": "mia", "password": "mia-pw-1",
+                                            "csrf_token": token, "next": "/"},
+                            allow_redirects=False)
+    assert reply.status == 302
+
+
+async def test_the_event_stream_feeds_the_dashboard_once_with_personal_data_redacted(desk) -> None:  # type: ignore[no-untyped-def]
+    now = time.time()
+    words = "charged twice, mail me at ann.customer@example.com"
+    events = [rasa_user_event("c1", words, now - 30),
+              slot_event("c1", "offered:charged_twice", now - 29),
+              slot_event("c1", "resolved:charged_twice", now - 10)]
+    events[0]["parse_data"]["intent"]["name"] = "charged_twice"
+    for _ in range(3):  # the broker retried; RabbitMQ re-delivered; reconciliation found it
+        assert (await desk.post("/api/events", json=events, headers=desk.service)).status == 200
+    # a handoff: the customer's lines to the agent are not messages to the bot
+    packet = make_packet(conversation_id="c2")
+    assert (await desk.post("/api/handoffs", json=packet.to_json(),
+                            headers=desk.service)).status == 201
+    await desk.post("/api/events", json=[rasa_user_event("c2", "still here?", time.time() + 1)],
+                    headers=desk.service)
+
+    reply = await desk.get("/api/insight?days=7", headers=desk.service)
+    assert reply.status == 200
+    found = await reply.json()
+    moments = {m["moment"]: m for m in found["moments"]}
+    charged = moments["charged_twice"]
+    assert (charged["contacts"], charged["solved_by_bot"], charged["messages"]) == (1, 1, 1)
+    assert charged["containment"] == 1.0 and charged["helped"] == 1.0
+    late = moments["parcel_late"]
+    assert (late["contacts"], late["handed_off"], late["reasons"]) == (1, 1,
+                                                                       {"customer_asked": 1})
+    assert late["messages"] == 0 and found["messages"] == 1
+
+    app = desk.server.app
+    from desk.dashboard import INSIGHT
+
+    examples = await app[INSIGHT].examples("charged_twice", now - DAY)
+    assert examples == ["charged twice, mail me at [EMAIL]"]
+
+
+async def test_managers_and_supervisors_see_the_page_agents_do_not(desk) -> None:  # type: ignore[no-untyped-def]
+    assert (await desk.get("/api/insight", allow_redirects=False)).status == 401
+    await sign_in(desk, "ann", "ann-pw-1")
+    assert (await desk.get("/insight")).status == 403
+    assert (await desk.get("/api/insight")).status == 403
+    token = csrf_from(await (await desk.get("/desk")).text())
+    await desk.post("/logout", data={"csrf_token": token})
+    await _manager(desk)
+    home = await desk.get("/", allow_redirects=False)
+    assert home.headers["Location"] == "/insight"
+    page = await desk.get("/insight?days=28")
+    assert page.status == 200
+    html = await page.text()
+    assert "Moments of truth" in html and "Nothing yet in this window" in html
+    assert (await desk.get("/insight?days=365")).status == 400
+    assert "days must be" in await (await desk.get("/api/insight?days=x")).text()
+
+
+async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # type: ignore[no-untyped-def]
+    now = time.time()
+    events = []
+    for n in range(8):  # eight customers in the last hour, none before: a spike
+        events.append(rasa_user_event(f"s{n}", f"<b>charged</b> twice #{n}", now - 60 - n))
+        events[-1]["parse_data"]["intent"]["name"] = "charged_twice"
+        events.append(slot_event(f"s{n}", "offered:charged_twice", now - 59 - n))
+    assert (await desk.post("/api/events", json=events, headers=desk.service)).status == 200
+    await sign_in(desk, "sue", "sue-pw-1")
+    html = await (await desk.get("/insight")).text()
+    assert 'data-moment="charged_twice"' in html and "Charged twice" in html
+    assert 'class="warning"' in html and "8 contacts in the last" in html
+    assert "&lt;b&gt;charged&lt;/b&gt;" in html and "<b>charged" not in html  # inert text
