@@ -195,3 +195,28 @@ async def test_two_accounts_are_never_merged_and_a_shared_session_moves(store) -
     assert other.id in {r.id for r in await store.history("socketio", "shared")}
     assert first.id in {r.id for r in await store.history("socketio", "shared")}  # same pair
 
+
+
+async def test_insight_facts_are_stored_once_and_summed_per_moment(store) -> None:  # type: ignore[no-untyped-def]
+    from bot.catalogue import load_catalogue
+    from desk.insight import Fact, InsightLog, report
+    from desk.nlu_export import LazyRedactor
+    from tests.conftest import REPO
+
+    log = InsightLog(store.engine, LazyRedactor())
+    now = time.time()
+    facts = [Fact("u1", "c1", "message", "charged_twice", now - 9, 0.93, "rest",
+                  "charged twice, card 4111 1111 1111 1111"),
+             Fact("s1", "c1", "offered", "charged_twice", now - 8),
+             Fact("s2", "c1", "resolved", "charged_twice", now - 5)]
+    await log.record(facts)
+    await log.record(facts)  # re-delivered: stored once
+    record = await store.add(make_packet(moment="charged_twice"))
+    await store.claim(record.id, "u-ann", "Ann")
+    await store.finish(record.id, "resolved")
+    found = await report(log, load_catalogue(REPO / "bot" / "moments.yml"), time.time(), 7)
+    charged = next(m for m in found.moments if m.moment == "charged_twice")
+    assert (charged.contacts, charged.solved_by_bot, charged.handed_off, charged.messages) == (
+        2, 1, 1, 1)
+    assert charged.reasons == {"customer_asked": 1} and charged.median_resolution_seconds
+    assert await log.examples("charged_twice", now - 60) == ["charged twice, card [CARD]"]
