@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalogue import Catalogue
 from desk.nlu_export import LazyRedactor
-from desk.tables import handoffs, insert_ignoring_duplicates, insight
+from desk.tables import corrections, handoffs, insert_ignoring_duplicates, insight
 
 MESSAGE = "message"
 OUTCOMES = ("offered", "rejected", "resolved")
@@ -50,6 +50,8 @@ BASELINE_FLOOR = 0.1
 #: Agents' outcomes that resolve the customer's problem (see desk.store.OUTCOMES).
 RESOLVING = ("resolved", "resolved_with_article")
 NO_MOMENT = "(no moment)"
+NO_MOMENT_TITLE = "Not recognised: handed to a person unsure"
+LOW_CONFIDENCE = "low_confidence"
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,14 @@ class InsightLog:
             await connection.execute(insert_ignoring_duplicates(self._engine, insight), rows)
 
     async def examples(self, moment: str, since: float, limit: int = 3) -> list[str]:
-        """The latest redacted customer messages the NLU gave ``moment`` (buttons left out)."""
-        query = (sa.select(insight.c.text)
+        """The latest redacted customer messages the NLU gave ``moment``, each text once
+        (buttons left out)."""
+        latest = sa.func.max(insight.c.at)
+        query = (sa.select(insight.c.text, latest)
                  .where(insight.c.kind == MESSAGE, insight.c.moment == moment,
                         insight.c.at >= since, ~insight.c.text.startswith("/"))
-                 .order_by(insight.c.at.desc()).limit(limit))
-        async with self._engine.connect() as connection:
+                 .group_by(insight.c.text).order_by(latest.desc()).limit(limit))
+        async with self._engine.connect() as connection:  # each text once
             return [row.text for row in await connection.execute(query)]
 
     async def load(self, since: float, window_start: float) -> Facts:
@@ -124,8 +128,10 @@ class InsightLog:
         outcomes = (sa.select(insight.c.conversation_id, insight.c.kind, insight.c.moment,
                               insight.c.at)
                     .where(insight.c.kind.in_(OUTCOMES), insight.c.at >= since))
+        corrected = sa.exists().where(corrections.c.handoff_id == handoffs.c.id)
         handed = (sa.select(handoffs.c.conversation_id, handoffs.c.moment, handoffs.c.reason,
-                            handoffs.c.created_at, handoffs.c.closed_at, handoffs.c.outcome)
+                            handoffs.c.created_at, handoffs.c.closed_at, handoffs.c.outcome,
+                            corrected.label("corrected"))
                   .where(handoffs.c.created_at >= since))
         messages = (sa.select(insight.c.moment, sa.func.count())
                     .where(insight.c.kind == MESSAGE, insight.c.at >= window_start)
@@ -135,7 +141,7 @@ class InsightLog:
                 outcomes=[Outcome(r.conversation_id, r.kind, r.moment, r.at)
                           for r in await connection.execute(outcomes)],
                 handoffs=[HandoffFact(r.conversation_id, r.moment, r.reason, r.created_at,
-                                      r.closed_at, r.outcome)
+                                      r.closed_at, r.outcome, bool(r.corrected))
                           for r in await connection.execute(handed)],
                 messages={r[0]: r[1] for r in await connection.execute(messages)})
 
@@ -156,6 +162,15 @@ class HandoffFact:
     created_at: float
     closed_at: float | None = None
     outcome: str | None = None
+    corrected: bool = False  # an agent set the moment
+
+    @property
+    def known_moment(self) -> str | None:
+        """The moment, unless it is only the classifier's guess below its threshold (a
+        low-confidence handoff the agent did not correct): that counts as no moment."""
+        if self.reason == LOW_CONFIDENCE and not self.corrected:
+            return None
+        return self.moment
 
 
 @dataclass
@@ -256,7 +271,8 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
     def row(moment: str | None) -> MomentFigures:
         key = moment or NO_MOMENT
         if key not in figures:  # a moment since removed from the catalogue, or none
-            figures[key] = MomentFigures(key, key, "other")
+            figures[key] = MomentFigures(key, NO_MOMENT_TITLE if moment is None else key,
+                                         "other")
         return figures[key]
 
     # Each contact of the trend: (moment, conversation, day); day 0 is the last 24 hours.
@@ -289,7 +305,7 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
                 solved[o.moment].add(o.conversation_id)
                 durations[o.moment].append(o.at - first_offer[o.moment, o.conversation_id])
     for h in facts.handoffs:
-        moment = h.moment or NO_MOMENT
+        moment = h.known_moment or NO_MOMENT
         if h.created_at > now:
             continue
         touch(moment, h.conversation_id, h.created_at)
@@ -297,7 +313,7 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
             continue
         window[moment].add(h.conversation_id)
         handed[moment].add(h.conversation_id)
-        figures_ = row(h.moment)
+        figures_ = row(h.known_moment)
         figures_.reasons[h.reason] = figures_.reasons.get(h.reason, 0) + 1
         if h.outcome in RESOLVING and h.closed_at is not None:
             began = min(h.created_at, first_offer.get((moment, h.conversation_id), h.created_at))

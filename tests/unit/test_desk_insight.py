@@ -81,6 +81,9 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
                     NOW - hour + 120, "resolved"),
         HandoffFact("c5", None, "low_confidence", NOW - hour),
         HandoffFact("c6", "formal_complaint", "policy", NOW - hour),
+        # unsure: the classifier's guess is no moment, unless an agent corrected it
+        HandoffFact("c7", "parcel_late", "low_confidence", NOW - hour),
+        HandoffFact("c8", "formal_complaint", "low_confidence", NOW - hour, corrected=True),
     ]
     report = _report(catalogue, outcomes, handoffs,
                      {"parcel_late": 9, "out_of_scope": 2, None: 1})
@@ -93,10 +96,12 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     assert late.previous_contacts == 1 and late.messages == 9
     assert len(late.trend) == 14 and late.trend[-1] == 3 and late.trend[-9] == 1
     unknown = next(m for m in report.moments if m.moment == NO_MOMENT)
-    assert (unknown.contacts, unknown.handed_off, unknown.reasons) == (1, 1, {"low_confidence": 1})
+    assert (unknown.contacts, unknown.handed_off, unknown.reasons) == (2, 2, {"low_confidence": 2})
+    assert unknown.title.startswith("Not recognised")
     complaint = next(m for m in report.moments if m.moment == "formal_complaint")
     assert complaint.containment == 0.0 and complaint.stage == "complaints"
-    assert report.contacts == 5 and report.containment == pytest.approx(2 / 5)
+    assert complaint.reasons == {"policy": 1, "low_confidence": 1}
+    assert report.contacts == 7 and report.containment == pytest.approx(2 / 7)
     assert (report.messages, report.out_of_scope_messages) == (12, 2)
     stages = dict(report.by_stage())
     assert [m.moment for m in stages["delivery"]] == ["parcel_late"]
