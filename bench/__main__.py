@@ -15,8 +15,8 @@ import traceback
 
 from bench.report import update_readme
 
-SUITES = ("bench.retrieval", "bench.encoder", "bench.turn", "bench.desk", "bench.nlu.first_turn",
-          "bench.nlu.clarify_answers")
+SUITES = ("bench.retrieval", "bench.encoder", "bench.turn", "bench.desk", "bench.insight",
+          "bench.nlu.first_turn", "bench.nlu.clarify_answers")
 
 
 def main(argv: list[str]) -> int:

@@ -63,7 +63,7 @@ def first_turn_results() -> list[str]:
 
 def render() -> str:
     parts = []
-    for name in ("turn", "encoder", "retrieval", "desk", *first_turn_results(),
+    for name in ("turn", "encoder", "retrieval", "desk", "insight", *first_turn_results(),
                  "clarify-answers", "nlu"):
         result = _load(name)
         if result is None:
