@@ -61,11 +61,16 @@ class Customer:
         self.sio.disconnect()
 
 
-def add_agent(env: dict[str, str], name: str, password: str,
-              skills: tuple[str, ...] = ("general", "delivery")) -> None:
-    """Creates an agent through the CLI, the way an operator would."""
-    command = [sys.executable, "-m", "desk", "users", "add", name, "--role", "agent"]
+def add_user(env: dict[str, str], name: str, password: str, role: str,
+             skills: tuple[str, ...] = ()) -> None:
+    """Creates a desk user through the CLI, the way an operator would."""
+    command = [sys.executable, "-m", "desk", "users", "add", name, "--role", role]
     for skill in skills:
         command += ["--skill", skill]
     subprocess.run(command, env={**env, "MOT_NEW_PASSWORD": password}, cwd=REPO, check=True,
                    capture_output=True, timeout=60)
+
+
+def add_agent(env: dict[str, str], name: str, password: str,
+              skills: tuple[str, ...] = ("general", "delivery")) -> None:
+    add_user(env, name, password, "agent", skills)

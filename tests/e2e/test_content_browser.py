@@ -5,14 +5,13 @@ with it over REST within seconds, with no restart. Then retires it the same way.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from tests.conftest import REPO, RunningAssistant, browser_sign_in, http_json
+from tests.conftest import RunningAssistant, browser_sign_in, http_json
+from tests.e2e.desk_customer import add_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -22,13 +21,6 @@ BODY = ("If the bag of screws, dowels or Allen keys is missing:\n\n"
         "1. Look inside the hollow legs and under the cardboard corner guards.\n"
         "2. Order the free fittings bag at northwind.example/fittings with your order number.\n"
         "3. It arrives by post within 3 working days.")
-
-
-def add_content_user(env: dict[str, str], name: str, password: str) -> None:
-    """Through the desk's CLI, the way an operator would."""
-    subprocess.run([sys.executable, "-m", "desk", "users", "add", name, "--role", "content"],
-                   env={**env, "MOT_NEW_PASSWORD": password}, cwd=REPO, check=True,
-                   capture_output=True, timeout=60)
 
 
 def ask(assistant: RunningAssistant, text: str) -> str:
@@ -51,7 +43,7 @@ def test_content_staff_publish_and_the_assistant_answers(assistant: RunningAssis
                                                          page) -> None:  # type: ignore[no-untyped-def]
     name, password = f"content-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     article_id = f"fittings-bag-{uuid.uuid4().hex[:6]}"
-    add_content_user(assistant.env, name, password)
+    add_user(assistant.env, name, password, "content")
     desk = assistant.desk_url
     assert TITLE not in ask(assistant, QUESTION)
 

@@ -1,4 +1,5 @@
-"""Scale-out events: Rasa's own Pika broker publishes to RabbitMQ; the desk consumes it.
+"""Scale-out events: Rasa's own Pika broker publishes to RabbitMQ; the desk consumes it,
+for the agents' conversation lines and for the managers' dashboard.
 
 The broker is configured exactly as ``bot.rasa_config.endpoints`` writes it for
 ``MOT_EVENT_BROKER_URL=amqp://...``, on a queue unique to this run.
@@ -52,6 +53,20 @@ async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
             assert time.monotonic() < deadline, "the event never reached the desk"
             await asyncio.sleep(0.2)
         assert [m.text for m in await log.for_handoff(created["id"])] == ["via rabbitmq"]
+
+        # the managers' dashboard is fed one event at a time too
+        other = f"c-{uuid.uuid4().hex[:8]}"
+        broker.publish(rasa_user_event(other, "my parcel is late", time.time()))
+        broker.publish({"event": "slot", "sender_id": other, "name": "last_outcome",
+                        "value": "offered:parcel_late", "timestamp": time.time()})
+        late: dict = {}
+        while late.get("offered") != 1 or late.get("messages") != 1:
+            assert time.monotonic() < deadline + 15, f"not on the dashboard: {late}"
+            await asyncio.sleep(0.2)
+            found = await (await desk.get("/api/insight?days=1", headers={
+                "Authorization": f"Bearer {settings.desk_token}"})).json()
+            late = next((m for m in found["moments"] if m["moment"] == "parcel_late"), {})
+        assert late["contacts"] == 2 and late["handed_off"] == 1  # the handoff and the offer
     finally:
         await broker.close()
         import aio_pika
