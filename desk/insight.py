@@ -247,7 +247,7 @@ class Report:
         """Moments with contacts, grouped by journey stage in catalogue order."""
         stages: dict[str, list[MomentFigures]] = defaultdict(list)
         for figures in self.moments:
-            if figures.contacts or figures.messages:
+            if figures.contacts:
                 stages[figures.stage].append(figures)
         return [(stage, sorted(rows, key=lambda m: -m.contacts))
                 for stage, rows in stages.items()]

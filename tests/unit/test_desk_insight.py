@@ -86,7 +86,7 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
         HandoffFact("c8", "formal_complaint", "low_confidence", NOW - hour, corrected=True),
     ]
     report = _report(catalogue, outcomes, handoffs,
-                     {"parcel_late": 9, "out_of_scope": 2, None: 1})
+                     {"parcel_late": 9, "out_of_scope": 2, None: 1, "product_faulty": 1})
     late = next(m for m in report.moments if m.moment == "parcel_late")
     assert (late.contacts, late.offered, late.solved_by_bot, late.handed_off) == (3, 3, 1, 1)
     assert late.containment == pytest.approx(2 / 3) and late.handoff_rate == pytest.approx(1 / 3)
@@ -102,12 +102,12 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     assert complaint.containment == 0.0 and complaint.stage == "complaints"
     assert complaint.reasons == {"policy": 1, "low_confidence": 1}
     assert report.contacts == 7 and report.containment == pytest.approx(2 / 7)
-    assert (report.messages, report.out_of_scope_messages) == (12, 2)
-    stages = dict(report.by_stage())
-    assert [m.moment for m in stages["delivery"]] == ["parcel_late"]
-    json = report.to_json()
+    assert (report.messages, report.out_of_scope_messages) == (13, 2)
+    stages = dict(report.by_stage())  # the page: moments with contacts
+    assert [m.moment for m in stages["delivery"]] == ["parcel_late"] and "returns" not in stages
+    json = report.to_json()  # the API: with messages too
     assert {m["moment"] for m in json["moments"]} == {"parcel_late", "formal_complaint",
-                                                      NO_MOMENT}
+                                                      NO_MOMENT, "product_faulty"}
     assert json["warnings"] == []
 
 
