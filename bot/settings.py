@@ -55,6 +55,7 @@ class Settings:
     business_timezone: str = "UTC"
     rest_callback_url: str | None = None
     demo_users: bool = False
+    insight_retention_days: int = 400  # the managers' dashboard's rows, then deleted
 
     @property
     def knowledge_dir(self) -> Path:
@@ -108,6 +109,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         business_timezone=env.get("MOT_BUSINESS_TZ") or "UTC",
         rest_callback_url=_optional_url(env, "MOT_REST_CALLBACK_URL", {"http", "https"}),
         demo_users=_flag(env, "MOT_DEMO_USERS"),
+        insight_retention_days=int_setting(env, "MOT_INSIGHT_RETENTION_DAYS", 400, 2, 3650),
     )
     if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
         raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"

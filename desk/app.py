@@ -186,7 +186,8 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
             app[s.ASSIST] = Assist(app[CONTENT].retriever)
             jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(),
                     keep_reconciling(app[s.STORE], app[s.INGESTOR], customers),
-                    app[REDACTOR].redact([])]  # loaded before the first message needs it
+                    app[REDACTOR].redact([]),  # loaded before the first message needs it
+                    app[INSIGHT].keep_pruning(settings.insight_retention_days)]
             if settings.event_broker_url:
                 jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,
                                              app[s.INGESTOR]))

@@ -19,8 +19,11 @@ or a handoff carrying it), counted once per moment and window (per day in the tr
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import statistics
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,11 +36,14 @@ from bot.catalogue import Catalogue
 from desk.nlu_export import LazyRedactor
 from desk.tables import corrections, handoffs, insert_ignoring_duplicates, insight
 
+log = logging.getLogger(__name__)
+
 MESSAGE = "message"
 OUTCOMES = ("offered", "rejected", "resolved")
 OUTCOME_SLOT = "last_outcome"
 DAY = 86_400.0
 MAX_DAYS = 90
+PRUNE_SECONDS = 3600.0
 #: The trend shows at least this many days, whatever the window.
 TREND_DAYS = 14
 #: Early warning: the last 24 hours' contacts of a moment against the daily mean of the
@@ -111,6 +117,25 @@ class InsightLog:
         rows = [{**asdict(f), "text": text} for f, text in zip(facts, texts, strict=True)]
         async with self._engine.begin() as connection:
             await connection.execute(insert_ignoring_duplicates(self._engine, insight), rows)
+
+    async def prune(self, before: float) -> int:
+        """Deletes the facts older than ``before`` (retention); returns how many."""
+        async with self._engine.begin() as connection:
+            deleted = await connection.execute(sa.delete(insight).where(insight.c.at < before))
+        return int(deleted.rowcount or 0)
+
+    async def keep_pruning(self, retention_days: int, every: float = PRUNE_SECONDS) -> None:
+        """Deletes facts older than ``retention_days`` now and then every ``every`` seconds
+        (handoffs are the desk's records and stay)."""
+        while True:
+            try:
+                deleted = await self.prune(time.time() - retention_days * DAY)
+                if deleted:
+                    log.info("insight: deleted %d facts older than %d days", deleted,
+                             retention_days)
+            except Exception:
+                log.exception("insight: pruning failed; will retry")
+            await asyncio.sleep(every)
 
     async def examples(self, moment: str, since: float, limit: int = 3) -> list[str]:
         """The latest redacted customer messages the NLU gave ``moment``, each text once

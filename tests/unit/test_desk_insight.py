@@ -232,3 +232,21 @@ async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # ty
     assert 'data-moment="charged_twice"' in html and "Charged twice" in html
     assert 'class="warning"' in html and "8 contacts in the last" in html
     assert "&lt;b&gt;charged&lt;/b&gt;" in html and "<b>charged" not in html  # inert text
+
+
+async def test_facts_older_than_the_retention_are_deleted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import ConfigError
+    from desk.insight import InsightLog
+    from desk.nlu_export import LazyRedactor
+    from desk.tables import open_engine
+
+    engine = await open_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
+    log = InsightLog(engine, LazyRedactor())
+    await log.record([Fact("old", "c1", "offered", "parcel_late", NOW - 401 * DAY),
+                      Fact("new", "c1", "resolved", "parcel_late", NOW - 399 * DAY)])
+    assert await log.prune(NOW - 400 * DAY) == 1
+    assert [o.kind for o in (await log.load(0, 0)).outcomes] == ["resolved"]
+    await engine.dispose()
+    assert desk_settings(tmp_path).insight_retention_days == 400
+    with pytest.raises(ConfigError, match="MOT_INSIGHT_RETENTION_DAYS"):
+        desk_settings(tmp_path, MOT_INSIGHT_RETENTION_DAYS="1")
