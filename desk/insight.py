@@ -221,6 +221,7 @@ class MomentFigures:
     messages: int = 0         # customer messages the NLU gave this moment
     median_resolution_seconds: float | None = None
     trend: list[int] = field(default_factory=list)  # contacts a day, oldest first
+    resolutions: list[float] = field(default_factory=list, repr=False)  # seconds each
 
     @property
     def containment(self) -> float | None:
@@ -236,8 +237,27 @@ class MomentFigures:
         return self.yes / (self.yes + self.no) if self.yes + self.no else None
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "containment": self.containment,
-                "handoff_rate": self.handoff_rate, "helped": self.helped}
+        data = asdict(self)
+        del data["resolutions"]
+        return {**data, "containment": self.containment, "handoff_rate": self.handoff_rate,
+                "helped": self.helped}
+
+    @classmethod
+    def total(cls, stage: str, rows: Sequence[MomentFigures]) -> MomentFigures:
+        """A journey stage's figures: its moments' counts added up (a conversation about
+        two of its moments counts twice), the median over all their resolutions."""
+        reasons: Counter[str] = Counter()
+        for figures in rows:
+            reasons.update(figures.reasons)
+        resolutions = [seconds for figures in rows for seconds in figures.resolutions]
+        added = {name: sum(getattr(f, name) for f in rows) for name in (
+            "contacts", "previous_contacts", "offered", "solved_by_bot", "handed_off", "yes",
+            "no", "messages")}
+        return cls(
+            stage, stage, stage, **added, reasons=dict(reasons),
+            median_resolution_seconds=statistics.median(resolutions) if resolutions else None,
+            trend=[sum(day) for day in zip(*(f.trend for f in rows), strict=True)],
+            resolutions=resolutions)
 
 
 @dataclass(frozen=True)
@@ -268,19 +288,21 @@ class Report:
         contacts = self.contacts
         return 1 - sum(m.handed_off for m in self.moments) / contacts if contacts else None
 
-    def by_stage(self) -> list[tuple[str, list[MomentFigures]]]:
-        """Moments with contacts, grouped by journey stage in catalogue order."""
+    def by_stage(self) -> list[tuple[MomentFigures, list[MomentFigures]]]:
+        """Journey stages in catalogue order, each with its total and its moments that had
+        contacts, most contacts first."""
         stages: dict[str, list[MomentFigures]] = defaultdict(list)
         for figures in self.moments:
             if figures.contacts:
                 stages[figures.stage].append(figures)
-        return [(stage, sorted(rows, key=lambda m: -m.contacts))
+        return [(MomentFigures.total(stage, rows), sorted(rows, key=lambda m: -m.contacts))
                 for stage, rows in stages.items()]
 
     def to_json(self) -> dict[str, Any]:
         return {"days": self.days, "until": self.until, "contacts": self.contacts,
                 "containment": self.containment, "messages": self.messages,
                 "out_of_scope_messages": self.out_of_scope_messages,
+                "stages": [total.to_json() for total, _ in self.by_stage()],
                 "moments": [m.to_json() for m in self.moments if m.contacts or m.messages],
                 "warnings": [asdict(w) for w in self.warnings]}
 
@@ -352,6 +374,7 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
         f.handed_off = len(handed[moment])
         f.previous_contacts = sum(per_day[moment][d] for d in range(days, 2 * days))
         f.trend = [per_day[moment][d] for d in reversed(range(trend_days))]
+        f.resolutions = durations[moment]
         if durations[moment]:
             f.median_resolution_seconds = statistics.median(durations[moment])
     for name, count in facts.messages.items():

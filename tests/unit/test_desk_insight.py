@@ -103,12 +103,21 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     assert complaint.reasons == {"policy": 1, "low_confidence": 1}
     assert report.contacts == 7 and report.containment == pytest.approx(2 / 7)
     assert (report.messages, report.out_of_scope_messages) == (13, 2)
-    stages = dict(report.by_stage())  # the page: moments with contacts
-    assert [m.moment for m in stages["delivery"]] == ["parcel_late"] and "returns" not in stages
+    stages = {total.moment: (total, rows) for total, rows in report.by_stage()}
+    assert [m.moment for m in stages["delivery"][1]] == ["parcel_late"]  # the page: moments
+    assert "returns" not in stages  # with contacts, by stage, each stage with its total
+    other = stages["other"][0]
+    assert (other.contacts, other.handed_off, other.reasons) == (2, 2, {"low_confidence": 2})
+    delivery = stages["delivery"][0]
+    assert delivery.median_resolution_seconds == late.median_resolution_seconds
+    assert delivery.trend == late.trend and delivery.helped == late.helped
     json = report.to_json()  # the API: with messages too
     assert {m["moment"] for m in json["moments"]} == {"parcel_late", "formal_complaint",
                                                       NO_MOMENT, "product_faulty"}
     assert json["warnings"] == []
+    assert {s["moment"]: s["contacts"] for s in json["stages"]} == {
+        "delivery": 3, "complaints": 2, "other": 2}
+    assert "resolutions" not in json["moments"][0]
 
 
 def test_a_conversation_counts_once_per_moment_however_many_articles(catalogue) -> None:  # type: ignore[no-untyped-def]
@@ -230,6 +239,7 @@ async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # ty
     await sign_in(desk, "sue", "sue-pw-1")
     html = await (await desk.get("/insight")).text()
     assert 'data-moment="charged_twice"' in html and "Charged twice" in html
+    assert '<tr class="stage" data-stage="billing"><th>billing</th><td class="num">8\n' in html
     assert 'class="warning"' in html and "8 contacts in the last" in html
     assert "&lt;b&gt;charged&lt;/b&gt;" in html and "<b>charged" not in html  # inert text
 
