@@ -56,6 +56,7 @@ class Settings:
     rest_callback_url: str | None = None
     demo_users: bool = False
     insight_retention_days: int = 400  # the managers' dashboard's rows, then deleted
+    alert_webhook_url: str | None = None  # early warnings are POSTed here
 
     @property
     def knowledge_dir(self) -> Path:
@@ -110,6 +111,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rest_callback_url=_optional_url(env, "MOT_REST_CALLBACK_URL", {"http", "https"}),
         demo_users=_flag(env, "MOT_DEMO_USERS"),
         insight_retention_days=int_setting(env, "MOT_INSIGHT_RETENTION_DAYS", 400, 2, 3650),
+        alert_webhook_url=_optional_url(env, "MOT_ALERT_WEBHOOK_URL", {"http", "https"}),
     )
     if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
         raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"

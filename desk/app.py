@@ -24,6 +24,7 @@ from bot.catalogue import load_catalogue
 from bot.settings import Settings, load_settings
 from desk import state as s
 from desk.agent_api import add_agent_routes
+from desk.alerts import Alerts
 from desk.assist import Assist
 from desk.auth import setup_auth
 from desk.content import setup_content
@@ -187,7 +188,9 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
             jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(),
                     keep_reconciling(app[s.STORE], app[s.INGESTOR], customers),
                     app[REDACTOR].redact([]),  # loaded before the first message needs it
-                    app[INSIGHT].keep_pruning(settings.insight_retention_days)]
+                    app[INSIGHT].keep_pruning(settings.insight_retention_days),
+                    Alerts(app[INSIGHT], app[s.CATALOGUE], session, settings.alert_webhook_url,
+                           f"{settings.desk_url}/insight?days=1").keep_checking()]
             if settings.event_broker_url:
                 jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,
                                              app[s.INGESTOR]))

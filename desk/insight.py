@@ -110,6 +110,10 @@ class InsightLog:
     def __init__(self, engine: AsyncEngine, redactor: LazyRedactor) -> None:
         self._engine, self._redactor = engine, redactor
 
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
     async def record(self, facts: Sequence[Fact]) -> None:
         if not facts:
             return

@@ -136,6 +136,15 @@ insight = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
 )
 sa.Index("ix_desk_insight_kind_at", insight.c.kind, insight.c.at)
+
+#: Early warnings sent (desk.alerts): one per moment and UTC day, whichever replica is first.
+insight_alerts = sa.Table(
+    "desk_insight_alerts", metadata,
+    sa.Column("moment", sa.String(100), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("contacts", sa.Integer, nullable=False),
+)
 sa.Index("ix_handoffs_created_at", handoffs.c.created_at)
 
 
