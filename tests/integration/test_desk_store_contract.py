@@ -220,3 +220,23 @@ async def test_insight_facts_are_stored_once_and_summed_per_moment(store) -> Non
         2, 1, 1, 1)
     assert charged.reasons == {"customer_asked": 1} and charged.median_resolution_seconds
     assert await log.examples("charged_twice", now - 60) == ["charged twice, card [CARD]"]
+
+
+async def test_an_early_warning_is_raised_by_one_replica_only(store) -> None:  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    from bot.catalogue import load_catalogue
+    from desk.alerts import Alerts
+    from desk.insight import Fact, InsightLog
+    from desk.nlu_export import LazyRedactor
+    from tests.conftest import REPO
+
+    log = InsightLog(store.engine, LazyRedactor())
+    now = time.time()
+    await log.record([Fact(f"o{n}", f"c{n}", "offered", "charged_twice", now - n)
+                      for n in range(1, 7)])
+    catalogue = load_catalogue(REPO / "bot" / "moments.yml")
+    async with aiohttp.ClientSession() as session:
+        replicas = [Alerts(log, catalogue, session, None, "x") for _ in range(2)]
+        raised = await asyncio.gather(*(r.check(now) for r in replicas))
+    assert sorted(len(r) for r in raised) == [0, 1]
