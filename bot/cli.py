@@ -159,7 +159,9 @@ def command_up(settings: Settings) -> int:
                        socketUrl "{settings.rasa_url}")
   agent desk:          {settings.desk_url}/desk
   content staff:       {settings.desk_url}/content
-                       (users: python -m desk users add NAME --role agent|supervisor|content)
+  managers:            {settings.desk_url}/insight
+                       (users: python -m desk users add NAME --role
+                        agent|supervisor|content|manager)
   desk API:            {settings.desk_url}/api/handoffs
                        (Authorization: Bearer <{settings.data_dir}/secrets/desk-token>)
   logs:                {settings.data_dir}/logs/
