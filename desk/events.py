@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desk.hub import Hub
-from desk.insight import MESSAGE, Fact, InsightLog
+from desk.insight import MESSAGE, Fact, InsightLog, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
 from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
 from desk.store import HandoffRecord, SqlHandoffStore
@@ -58,7 +58,7 @@ class RasaEvent:
         raw_metadata = data.get("metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         if data["event"] == "user":
-            key = f"rasa:u:{sender}:{data.get('message_id') or repr(float(timestamp))}"
+            key = user_event_key(sender, data)
         else:
             key = f"rasa:b:{sender}:{float(timestamp)!r}"
         desk_key = metadata.get(DESK_KEY) if isinstance(metadata.get(DESK_KEY), str) else None

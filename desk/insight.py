@@ -34,7 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalogue import Catalogue
 from desk.nlu_export import LazyRedactor
-from desk.tables import corrections, handoffs, insert_ignoring_duplicates, insight
+from desk.tables import (
+    corrections,
+    handoffs,
+    insert_ignoring_duplicates,
+    insight,
+    insight_alerts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +95,7 @@ class Fact:
             intent = (parsed.get("intent") if isinstance(parsed, dict) else None) or {}
             name, confidence = intent.get("name"), intent.get("confidence")
             return cls(
-                key=f"rasa:u:{sender}:{data.get('message_id') or repr(float(at))}",
+                key=user_event_key(sender, data),
                 conversation_id=sender, kind=MESSAGE, at=float(at),
                 moment=name if isinstance(name, str) else None,
                 confidence=float(confidence) if isinstance(confidence, int | float) else None,
@@ -102,6 +108,11 @@ class Fact:
             return cls(key=f"rasa:s:{sender}:{float(at)!r}:{value}", conversation_id=sender,
                        kind=kind, moment=moment, at=float(at))
         return None
+
+
+def user_event_key(sender: str, data: dict[str, Any]) -> str:
+    """A customer message's unique key: Rasa's message id, else its timestamp."""
+    return f"rasa:u:{sender}:{data.get('message_id') or repr(float(data['timestamp']))}"
 
 
 class InsightLog:
@@ -123,9 +134,12 @@ class InsightLog:
             await connection.execute(insert_ignoring_duplicates(self._engine, insight), rows)
 
     async def prune(self, before: float) -> int:
-        """Deletes the facts older than ``before`` (retention); returns how many."""
+        """Deletes the facts (and warnings sent) older than ``before``; returns how many
+        facts."""
         async with self._engine.begin() as connection:
             deleted = await connection.execute(sa.delete(insight).where(insight.c.at < before))
+            await connection.execute(sa.delete(insight_alerts)
+                                     .where(insight_alerts.c.at < before))
         return int(deleted.rowcount or 0)
 
     async def keep_pruning(self, retention_days: int, every: float = PRUNE_SECONDS) -> None:

@@ -36,6 +36,7 @@ handoffs = sa.Table(
     sa.Column("closed_at", sa.Float),
     sa.Column("outcome", sa.String(40)),
 )
+sa.Index("ix_handoffs_created_at", handoffs.c.created_at)  # insight reads handoffs by time
 
 messages = sa.Table(
     "desk_messages", metadata,
@@ -145,7 +146,6 @@ insight_alerts = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("contacts", sa.Integer, nullable=False),
 )
-sa.Index("ix_handoffs_created_at", handoffs.c.created_at)
 
 
 def make_engine(url: str) -> AsyncEngine:
