@@ -14,7 +14,7 @@ from aiohttp import web
 
 from desk import state as s
 from desk.auth import require
-from desk.insight import InsightLog, days_param, report, sparkline
+from desk.insight import InsightLog, Report, days_param, report, sparkline
 
 INSIGHT = web.AppKey("insight", InsightLog)
 WINDOWS = (1, 7, 28, 90)
@@ -27,17 +27,19 @@ def _days(request: web.Request) -> int:
         raise web.HTTPBadRequest(text=str(error)) from None
 
 
+async def _report(request: web.Request, days: int) -> Report:
+    return await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(), days)
+
+
 @require("manager", "supervisor", service=True)
 async def insight_api(request: web.Request) -> web.Response:
-    found = await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(),
-                         _days(request))
-    return web.json_response(found.to_json())
+    return web.json_response((await _report(request, _days(request))).to_json())
 
 
 @require("manager", "supervisor")
 async def insight_page(request: web.Request) -> web.Response:
     days = _days(request)
-    found = await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(), days)
+    found = await _report(request, days)
     return aiohttp_jinja2.render_template("insight.html", request, {
         "report": found, "days": days, "windows": WINDOWS, "sparkline": sparkline,
         "percent": percent, "duration": duration,

@@ -26,7 +26,7 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -237,7 +237,6 @@ class MomentFigures:
     yes: int = 0              # "did this solve it?" answered yes ...
     no: int = 0               # ... and no
     messages: int = 0         # customer messages the NLU gave this moment
-    median_resolution_seconds: float | None = None
     trend: list[int] = field(default_factory=list)  # contacts a day, oldest first
     resolutions: list[float] = field(default_factory=list, repr=False)  # seconds each
 
@@ -250,6 +249,10 @@ class MomentFigures:
         return self.handed_off / self.contacts if self.contacts else None
 
     @property
+    def median_resolution_seconds(self) -> float | None:
+        return statistics.median(self.resolutions) if self.resolutions else None
+
+    @property
     def helped(self) -> float | None:
         """Satisfaction with self-service: the share of answers that said it solved it."""
         return self.yes / (self.yes + self.no) if self.yes + self.no else None
@@ -258,7 +261,8 @@ class MomentFigures:
         data = asdict(self)
         del data["resolutions"]
         return {**data, "containment": self.containment, "handoff_rate": self.handoff_rate,
-                "helped": self.helped}
+                "helped": self.helped,
+                "median_resolution_seconds": self.median_resolution_seconds}
 
     @classmethod
     def total(cls, stage: str, rows: Sequence[MomentFigures]) -> MomentFigures:
@@ -273,7 +277,6 @@ class MomentFigures:
             "no", "messages")}
         return cls(
             stage, stage, stage, **added, reasons=dict(reasons),
-            median_resolution_seconds=statistics.median(resolutions) if resolutions else None,
             trend=[sum(day) for day in zip(*(f.trend for f in rows), strict=True)],
             resolutions=resolutions)
 
@@ -393,8 +396,6 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
         f.previous_contacts = sum(per_day[moment][d] for d in range(days, 2 * days))
         f.trend = [per_day[moment][d] for d in reversed(range(trend_days))]
         f.resolutions = durations[moment]
-        if durations[moment]:
-            f.median_resolution_seconds = statistics.median(durations[moment])
     for name, count in facts.messages.items():
         if name in figures:
             figures[name].messages = count
@@ -435,8 +436,7 @@ async def report(log: InsightLog, catalogue: Catalogue, now: float, days: int) -
     since = now - max(2 * days, BASELINE_DAYS + 1, TREND_DAYS) * DAY
     result = summarise(await log.load(since, now - days * DAY), catalogue, now, days)
     result.warnings = [
-        EarlyWarning(w.moment, w.title, w.last_day, w.expected, w.p_value,
-                tuple(await log.examples(w.moment, now - DAY)))
+        replace(w, examples=tuple(await log.examples(w.moment, now - DAY)))
         for w in result.warnings]
     return result
 
