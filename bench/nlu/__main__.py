@@ -33,10 +33,11 @@ BUILT_IN = {"banking77": DATASETS / "banking77" / "train.csv",
             # the shipped catalogue's generated NLU data (not run by default)
             "catalogue": Path(__file__).resolve().parents[2] / "bot" / "data"}
 #: A built-in data set's held-back test split, used whenever it is put beside the training
-#: file (the evaluation's): BANKING77's official ``test.csv``, CLINC150's ``data_full.json``
-#: test part in a ``test.json``.
-BUILT_IN_TEST = {"banking77": DATASETS / "banking77" / "test.csv",
-                 "clinc150": DATASETS / "clinc150" / "test.json"}
+#: file (the evaluation's), the first found: BANKING77's official ``test.csv``; CLINC150's
+#: ``data_full.json`` (its test part), or that test part in a ``test.json``.
+BUILT_IN_TEST = {"banking77": (DATASETS / "banking77" / "test.csv",),
+                 "clinc150": (DATASETS / "clinc150" / "test.json",
+                              DATASETS / "clinc150" / "data_full.json")}
 DEFAULT_DATASETS = ("banking77", "clinc150")
 #: The share of the training data cut as the test split when a data set has no test part.
 DEFAULT_TEST_FRACTION = 0.2
@@ -154,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def built_in_test(name: str) -> Path | None:
     """The built-in data set's own test file, if one lies beside its training file."""
-    path = BUILT_IN_TEST.get(name)
-    return path if path is not None and path.is_file() else None
+    return next((path for path in BUILT_IN_TEST.get(name, ()) if path.is_file()), None)
 
 
 def name_test_fraction(splits: Splits, fraction: float) -> None:

@@ -180,9 +180,9 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     easier (same writers, same templates) and chose too strict a threshold (ADR 0007).
 
     Out-of-scope: the intent ``out_of_scope`` names, else the first of OUT_OF_SCOPE_NAMES
-    found in any split (test data often has out-of-scope messages that training lacks), else
-    the intents of validation and test messages that training lacks (several are relabelled
-    ``oos``).
+    found in any split (test data often has out-of-scope messages that training lacks). The
+    intents of validation and test messages that training lacks join it; without one, they
+    are the out-of-scope messages (several are relabelled ``oos``).
     """
     train = read_examples(train_path, "train")
     notes, test_cut = [f"train: {train_path.name}"], False
@@ -214,11 +214,15 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
         out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
     elif out_of_scope not in intents:
         raise ValueError(f"{name}: no example has the out-of-scope intent {out_of_scope!r}")
-    if out_of_scope is None and (unseen := sorted(intents - {i for _, i in train})):
-        validation, test, out_of_scope = _unseen_as_out_of_scope(validation, test, unseen)
+    unseen = sorted(intents - {i for _, i in train} - {out_of_scope})
+    if unseen:
+        named = out_of_scope
+        validation, test, out_of_scope = _unseen_as_out_of_scope(validation, test, unseen,
+                                                                 out_of_scope)
         notes.append(f"out of scope: the {len(unseen)} intent(s) that training lacks "
                      f"({', '.join(unseen[:5])}{', ...' if len(unseen) > 5 else ''})"
-                     + (f", relabelled {out_of_scope!r}" if len(unseen) > 1 else ""))
+                     + (f", relabelled {out_of_scope!r}" if named or len(unseen) > 1
+                        else ""))
     return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut)
 
 
@@ -228,11 +232,14 @@ def relabelled(examples: list[Example], intents: set[str], label: str) -> list[E
 
 
 def _unseen_as_out_of_scope(validation: list[Example], test: list[Example],
-                            unseen: list[str]) -> tuple[list[Example], list[Example], str]:
+                            unseen: list[str], out_of_scope: str | None,
+                            ) -> tuple[list[Example], list[Example], str]:
     """Messages whose intent training lacks are out of scope: nothing can recognise them, so
     the assistant must turn them away (live bots' test sets name them as they like, e.g.
-    HINT3's ``NO_NODES_DETECTED``). One such intent keeps its name; several become ``oos``."""
-    if len(unseen) == 1:
+    HINT3's ``NO_NODES_DETECTED``; a few-shot cut may leave an intent with no training
+    example). They join the data's out-of-scope intent; without one, one such intent keeps
+    its name and several become ``oos``."""
+    if out_of_scope is None and len(unseen) == 1:
         return validation, test, unseen[0]
-    label, names = "oos", set(unseen)
+    label, names = out_of_scope or "oos", set(unseen)
     return relabelled(validation, names, label), relabelled(test, names, label), label

@@ -104,23 +104,29 @@ def test_out_of_scope_found_in_test_data_that_training_lacks(tmp_path: Path) -> 
         load_splits("mine", train, test, out_of_scope="none")
 
 
-def test_test_intents_that_training_lacks_are_out_of_scope(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("labels", "out_of_scope", "how"), [
+    (("NO_NODES_DETECTED",), "NO_NODES_DETECTED",
+     "the 1 intent(s) that training lacks (NO_NODES_DETECTED)"),
+    (("chitchat", "greet"), "oos", "the 2 intent(s) that training lacks (chitchat, greet), "
+                                   "relabelled 'oos'"),
+    # a named out-of-scope intent takes in the intents that training lacks
+    (("oos", "greet"), "oos", "the 1 intent(s) that training lacks (greet), relabelled 'oos'"),
+])
+def test_test_intents_that_training_lacks_are_out_of_scope(
+        tmp_path: Path, labels: tuple[str, ...], out_of_scope: str, how: str) -> None:
     """Live bots' test sets name their out-of-scope messages as they like (HINT3:
     NO_NODES_DETECTED): nothing trained can recognise them, so they are out of scope."""
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
     train.write_text("sentence,label\n" + "".join(f"late {i},late\nrefund {i},refund\n"
                                                     for i in range(10)), encoding="utf-8")
-    test.write_text("sentence,label\nwhere is it,late\nweather?,NO_NODES_DETECTED\n",
-                    encoding="utf-8")
-    one = load_splits("hint", train, test)
-    assert one.out_of_scope == "NO_NODES_DETECTED"
-    assert "out of scope: the 1 intent(s) that training lacks (NO_NODES_DETECTED)" in one.how
-    test.write_text("sentence,label\nwhere is it,late\nweather?,chitchat\nhi,greet\n",
-                    encoding="utf-8")
-    several = load_splits("hint", train, test)
-    assert several.out_of_scope == "oos"
-    assert several.test == [("where is it", "late"), ("weather?", "oos"), ("hi", "oos")]
-    assert "relabelled 'oos'" in several.how
+    texts = ("weather?", "hi")[:len(labels)]
+    test.write_text("sentence,label\nwhere is it,late\n" + "".join(
+        f"{text},{label}\n" for text, label in zip(texts, labels, strict=True)),
+        encoding="utf-8")
+    splits = load_splits("hint", train, test)
+    assert splits.out_of_scope == out_of_scope
+    assert splits.test == [("where is it", "late")] + [(t, out_of_scope) for t in texts]
+    assert f"out of scope: {how}" in splits.how
 
 
 @pytest.mark.parametrize(("part", "name"), [
@@ -215,11 +221,16 @@ def test_a_built_in_data_sets_own_test_file_is_used_when_it_lies_beside_it(
     from bench.nlu import __main__ as bench
 
     test = tmp_path / "banking77" / "test.csv"
-    monkeypatch.setitem(bench.BUILT_IN_TEST, "banking77", test)
+    full = tmp_path / "clinc150" / "data_full.json"
+    monkeypatch.setitem(bench.BUILT_IN_TEST, "banking77", (test,))
+    monkeypatch.setitem(bench.BUILT_IN_TEST, "clinc150", (tmp_path / "test.json", full))
     assert bench.built_in_test("banking77") is None and bench.built_in_test("catalogue") is None
     test.parent.mkdir()
     test.write_text("text,category\nwhere is my card,card_arrival\n", encoding="utf-8")
     assert bench.built_in_test("banking77") == test
+    full.parent.mkdir()
+    full.write_text('{"test": [["wake me at 7", "alarm"]]}', encoding="utf-8")
+    assert bench.built_in_test("clinc150") == full
 
 
 def test_the_live_protocol_draws_few_examples_and_keeps_every_out_of_scope_message(
