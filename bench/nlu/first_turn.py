@@ -23,8 +23,9 @@ buying, other shops' deliveries), ``first-turns-heldout.tsv`` (240 of every kind
 vague, out of scope, other companies', ours naming another company in passing) and
 ``first-turns-heldout-2.tsv`` (220 of the same kinds, with banks and payment apps) and, on
 2026-11-28, ``first-turns-heldout-3.tsv`` (250 in the style of live bots' traffic: short,
-misspelt, many out of scope) and ``first-turns-heldout-4.tsv`` (269 of the same style, with
-more out-of-scope messages near the shop's business) were
+misspelt, many out of scope), ``first-turns-heldout-4.tsv`` (269 of the same style, with
+more out-of-scope messages near the shop's business) and ``first-turns-heldout-5.tsv`` (266:
+long messages with backstory, other languages, spam and prompt injections too) were
 written from the moments' titles and descriptions only, without seeing the training
 examples or the earlier sets. Each set has guided changes once it had been measured
 (ADR 0007 says which). Writes
