@@ -7,6 +7,12 @@ Python's ``random.Random(7)``. Then:
 
     python -m bench.nlu --train DIR/train.csv --test DIR/test.csv --name live --misspell 0.2
 
+``--intents K`` writes a small bot instead, as most live bots are (a few dozen moments, a
+few hundred examples): K intents drawn at random (``--seed``), ``--train-per-intent``
+examples each (default 12), and a test of 10 messages an intent of ``val`` for those, 4 of
+each of 30 other intents and the 100 of ``oos_val``, all out of scope (``oos``): about
+half of the test, near and far.
+
 The files are written outside the project: the data stays in ``../shared/datasets``.
 """
 
@@ -21,6 +27,8 @@ from pathlib import Path
 from bench.nlu.__main__ import BUILT_IN
 
 TRAIN_PER_INTENT, TEST_PER_INTENT, SEED = 8, 10, 7
+#: A small bot's test: messages of each of this many other intents, this many each.
+OTHER_INTENTS, OTHER_PER_INTENT = 30, 4
 
 
 def by_intent(rows: list[list[str]]) -> dict[str, list[str]]:
@@ -30,19 +38,30 @@ def by_intent(rows: list[list[str]]) -> dict[str, list[str]]:
     return grouped
 
 
-def write(out: Path, source: Path = BUILT_IN["clinc150"]) -> tuple[Path, Path]:
+def write(out: Path, source: Path = BUILT_IN["clinc150"], intents: int | None = None,
+          train_per_intent: int | None = None, seed: int = SEED) -> tuple[Path, Path]:
+    """Writes the live protocol, or with ``intents`` a small bot's (the module's doc)."""
     data = json.loads(source.read_text(encoding="utf-8"))
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
 
-    def drawn(rows: list[list[str]], per_intent: int) -> list[list[str]]:
+    def drawn(rows: list[list[str]], per_intent: int,
+              chosen: list[str] | None = None) -> list[list[str]]:
         grouped = by_intent(rows)
-        return [[text, intent] for intent in sorted(grouped)
+        return [[text, intent] for intent in (chosen or sorted(grouped))
                 for text in rng.sample(grouped[intent], per_intent)]
 
     out.mkdir(parents=True, exist_ok=True)
-    train = drawn(data["train"], TRAIN_PER_INTENT)
-    test = drawn(data["val"], TEST_PER_INTENT) + [
-        [text, "oos"] for text, _ in data["oos_train"] + data["oos_val"]]
+    if intents is None:
+        train = drawn(data["train"], train_per_intent or TRAIN_PER_INTENT)
+        test = drawn(data["val"], TEST_PER_INTENT) + [
+            [text, "oos"] for text, _ in data["oos_train"] + data["oos_val"]]
+    else:
+        names = rng.sample(sorted(by_intent(data["train"])), intents + OTHER_INTENTS)
+        chosen, others = sorted(names[:intents]), sorted(names[intents:])
+        train = drawn(data["train"], train_per_intent or 12, chosen)
+        test = drawn(data["val"], TEST_PER_INTENT, chosen) + [
+            [text, "oos"] for text, _ in drawn(data["val"], OTHER_PER_INTENT, others)
+            + data["oos_val"]]
     paths = out / "train.csv", out / "test.csv"
     for path, rows in zip(paths, (train, test), strict=True):
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -55,7 +74,14 @@ def main() -> None:
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder for the two files")
-    for path in write(parser.parse_args().out):
+    parser.add_argument("--intents", type=int, help="a small bot of this many intents")
+    parser.add_argument("--train-per-intent", type=int,
+                        help=f"training examples an intent (default {TRAIN_PER_INTENT}, "
+                             "a small bot 12)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the draw")
+    args = parser.parse_args()
+    for path in write(args.out, intents=args.intents, train_per_intent=args.train_per_intent,
+                      seed=args.seed):
         print(path)
 
 

@@ -92,6 +92,20 @@ def temperature_for(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp((low + high) / 2))
 
 
+def temperature_matching(logits: np.ndarray, accuracy: float) -> float:
+    """The temperature at which the mean top softmax probability of ``logits`` is
+    ``accuracy`` (bisection over log-temperature in [-3, 3], as :func:`temperature_for`
+    searches; the mean falls as the temperature rises)."""
+    low, high = -3.0, 3.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        if softmax(logits / np.exp(middle)).max(axis=1).mean() > accuracy:
+            low = middle
+        else:
+            high = middle
+    return float(np.exp((low + high) / 2))
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
                                bins: int = 15) -> float:
     """ECE: the gap between confidence and accuracy, weighted over equal-width bins."""

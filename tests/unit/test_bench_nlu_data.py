@@ -248,6 +248,27 @@ def test_the_live_protocol_draws_few_examples_and_keeps_every_out_of_scope_messa
     assert live_protocol.write(tmp_path / "again", source)[1].read_text() == test.read_text()
 
 
+def test_a_small_bot_is_drawn_with_other_intents_out_of_scope(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.nlu import live_protocol
+
+    monkeypatch.setattr(live_protocol, "OTHER_INTENTS", 2)
+    names = [f"intent{n}" for n in range(5)]
+    source = tmp_path / "clinc.json"
+    rows = {part: [[f"{intent} {part} {i}", intent] for intent in names for i in range(12)]
+            for part in ("train", "val")}
+    rows.update(oos_train=[["weather?", "oos"]], oos_val=[["a joke", "oos"]])
+    source.write_text(json.dumps(rows), encoding="utf-8")
+    train, test = live_protocol.write(tmp_path / "out", source, intents=3, train_per_intent=5)
+    trained = {i for _, i in read_examples(train)}
+    assert len(read_examples(train)) == 15 and len(trained) == 3
+    tested = read_examples(test)
+    assert len(tested) == 3 * 10 + 2 * 4 + 1
+    assert {i for _, i in tested} == trained | {"oos"}
+    # the other intents' messages, out of scope, are none of the trained intents'
+    assert not any(t.split()[0] in trained for t, i in tested if i == "oos")
+
+
 def test_a_test_file_of_splits_is_tested_on_its_test_part(tmp_path: Path) -> None:
     """CLINC150's data_full.json, given as the test file, holds its training rows too."""
     train, test = tmp_path / "train.csv", tmp_path / "data_full.json"

@@ -13,6 +13,7 @@ from bot.components.calibration import (
     out_of_fold_logits,
     softmax,
     temperature_for,
+    temperature_matching,
 )
 from bot.components.confidence import ConfidenceModel, ScopeGate, confidence_features
 from bot.components.moment_model import (
@@ -140,7 +141,7 @@ def test_holdout_split_is_stratified_and_spares_small_classes() -> None:
     assert np.bincount(y[held], minlength=3).tolist() == [2, 1, 0]
 
 
-def test_held_out_predictions_without_a_mistake_leave_the_softmax_as_it_is() -> None:
+def test_held_out_predictions_without_a_mistake_expect_the_rule_of_succession() -> None:
     rng = np.random.default_rng(0)
     y = np.arange(30) % 3
     head = rng.normal(size=(30, 3))
@@ -149,8 +150,19 @@ def test_held_out_predictions_without_a_mistake_leave_the_softmax_as_it_is() -> 
                         np.zeros(3, dtype=np.float32), np.zeros((0, 4), dtype=np.float32),
                         np.zeros(0, dtype=np.int64))
     calibrated = calibrate(model, head, y, np.zeros((30, 3)), choose_weight=False)
-    assert calibrated.temperature == 1.0  # a fitted one would shrink towards certainty
+    # 30 right of 30: the next is right with probability 31/32, so the mean top probability
+    # is that (a temperature fitted by NLL would shrink towards certainty)
+    top = softmax(head / calibrated.temperature).max(axis=1)
+    assert top.mean() == pytest.approx(31 / 32, abs=1e-4)
     assert (calibrated.confidence.to_array() == ConfidenceModel.identity().to_array()).all()
+
+
+def test_temperature_matching_gives_the_mean_top_probability_asked_for() -> None:
+    logits = np.random.default_rng(2).normal(scale=3.0, size=(50, 5))
+    for accuracy in (0.5, 0.8, 0.95):
+        temperature = temperature_matching(logits, accuracy)
+        assert softmax(logits / temperature).max(axis=1).mean() == pytest.approx(accuracy,
+                                                                                 abs=1e-4)
 
 
 def test_out_of_fold_predictions_cover_every_moment_even_one_missing_here() -> None:
