@@ -7,7 +7,7 @@ details.
 
 from __future__ import annotations
 
-from bot.entities import RuleEntities
+from bot.entities import RuleEntities, Span
 
 #: What is replaced, and by which placeholder. Order numbers, dates and amounts stay:
 #: they identify no person and are what analytics group by.
@@ -20,11 +20,15 @@ class Redactor:
     def __init__(self, rules: RuleEntities | None = None) -> None:
         self._rules = rules or RuleEntities()
 
+    def personal_data(self, text: str) -> list[Span]:
+        """The spans of ``text`` that :meth:`redact` replaces, by position."""
+        return [span for span in self._rules.find(text) if span.label in REDACTED]
+
     def redact(self, text: str) -> str:
         pieces: list[str] = []
         cursor = 0
-        for span in self._rules.find(text):
-            if span.label in REDACTED and span.start >= cursor:
+        for span in self.personal_data(text):
+            if span.start >= cursor:
                 pieces.append(text[cursor:span.start])
                 pieces.append(REDACTED[span.label])
                 cursor = span.end

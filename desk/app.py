@@ -183,7 +183,8 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
                 session, settings.rasa_url, settings.rasa_token, settings.rest_callback_url)
             app[s.CHANNEL] = customers
             app[s.RELAY] = Relay(app[s.MESSAGES], customers, app[s.HUB])
-            app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB], app[INSIGHT])
+            app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB], app[INSIGHT],
+                                       app[REDACTOR].personal_data, app[s.RELAY].wake)
             app[s.ASSIST] = Assist(app[CONTENT].retriever)
             jobs = [app[s.RELAY].run(), app[s.PRESENCE].heartbeat(),
                     keep_reconciling(app[s.STORE], app[s.INGESTOR], customers),

@@ -19,9 +19,12 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.entities import Span
+from desk.contact import acknowledge
 from desk.hub import Hub
 from desk.insight import MESSAGE, Fact, InsightLog, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
@@ -68,11 +71,16 @@ class RasaEvent:
 
 class Ingestor:
     """Stores Rasa events as conversation lines and notifies the agents' browsers; with an
-    :class:`~desk.insight.InsightLog`, also stores what the managers' dashboard counts."""
+    :class:`~desk.insight.InsightLog`, also stores what the managers' dashboard counts; with
+    a way to find personal data, acknowledges contact details left while a handoff waits
+    (:mod:`desk.contact`), and wakes the delivery worker for that line."""
 
     def __init__(self, store: SqlHandoffStore, log_: MessageLog, hub: Hub,
-                 insight: InsightLog | None = None) -> None:
+                 insight: InsightLog | None = None,
+                 personal_data: Callable[[list[str]], Awaitable[list[list[Span]]]] | None
+                 = None, wake: Callable[[], None] | None = None) -> None:
         self._store, self._log, self._hub, self._insight = store, log_, hub, insight
+        self._personal_data, self._wake = personal_data, wake
 
     async def ingest(self, raw_events: list[Any], sender_id: str | None = None) -> int:
         """Stores every new customer and bot line; returns how many were new."""
@@ -97,6 +105,12 @@ class Ingestor:
                 speaker="customer" if event.kind == "user" else "bot", text=event.text,
                 channel=event.channel, at=event.timestamp))
         stored = await self._log.append(lines)
+        if self._personal_data is not None:
+            replies = await self._log.append(
+                await acknowledge(stored, open_handoff, self._personal_data))
+            if replies and self._wake is not None:
+                self._wake()
+            stored += replies
         await self.announce(stored)
         if self._insight is not None:  # a customer talking to an agent is not a bot contact
             facts = [f for f in (Fact.parse(r, sender_id) for r in raw_events) if f]

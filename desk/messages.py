@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.tables import insert_ignoring_duplicates, messages
 
-SPEAKERS = ("customer", "bot", "agent", "note", "control")
-OUTGOING = ("agent", "control")
+SPEAKERS = ("customer", "bot", "agent", "note", "control", "auto")
+#: Lines the desk sends: agents', hand-backs, and its own automatic ones (desk.contact).
+OUTGOING = ("agent", "control", "auto")
 LEASE_SECONDS = 30.0
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import yaml
 from aiohttp import web
 
+from bot.entities import Span
 from bot.pii import Redactor
 from desk.corrections import Correction
 
@@ -28,13 +29,22 @@ class LazyRedactor:
         self._redactor: Redactor | None = None
         self._lock = asyncio.Lock()
 
-    async def redact(self, texts: list[str]) -> list[str]:
-        loop = asyncio.get_running_loop()
+    async def _loaded(self) -> Redactor:
         async with self._lock:
             if self._redactor is None:
-                self._redactor = await loop.run_in_executor(None, Redactor)
-        redactor = self._redactor
-        return await loop.run_in_executor(None, lambda: [redactor.redact(t) for t in texts])
+                self._redactor = await asyncio.get_running_loop().run_in_executor(None, Redactor)
+        return self._redactor
+
+    async def redact(self, texts: list[str]) -> list[str]:
+        redactor = await self._loaded()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [redactor.redact(t) for t in texts])
+
+    async def personal_data(self, texts: list[str]) -> list[list[Span]]:
+        """Each text's personal data (:meth:`bot.pii.Redactor.personal_data`)."""
+        redactor = await self._loaded()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [redactor.personal_data(t) for t in texts])
 
 
 REDACTOR = web.AppKey("redactor", LazyRedactor)

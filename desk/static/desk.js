@@ -92,10 +92,13 @@
       const item = el("li", null, "line " + m.speaker);
       item.dataset.seq = m.seq;
       const who = m.speaker === "control" ? "handed back to the bot"
+        : m.speaker === "auto" ? "sent automatically"
         : (m.author || m.speaker) + (m.channel ? " · " + m.channel : "");
       item.append(el("span", who, "who"), el("span", m.speaker === "control"
         ? m.text.replace("hand_back:", "outcome: ") : m.text, "text"));
-      if (m.speaker === "agent") item.append(el("span", m.delivered_at ? "✓" : "…", "tick"));
+      if (m.speaker === "agent" || m.speaker === "auto") {
+        item.append(el("span", m.delivered_at ? "✓" : "…", "tick"));
+      }
       let after = null;
       for (const [seq, node] of shown) if (seq > m.seq && (!after || seq < +after.dataset.seq)) after = node;
       log.insertBefore(item, after);

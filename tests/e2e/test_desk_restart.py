@@ -98,6 +98,9 @@ def test_desk_restart_loses_and_duplicates_nothing(stack: Stack) -> None:
     try:
         customer.say("let me speak to a real person")
         customer.wait_for("passed your conversation to a person", timeout=60)
+        # nobody has claimed it yet: the contact detail left is acknowledged (desk.contact)
+        customer.say("you can reach me at ann.lee@example.com")
+        customer.wait_for("we have your e-mail address (a•••@example.com)", timeout=60)
         _run_in_thread(_scenario(stack, customer, name, password))
     finally:
         customer.close()
@@ -160,8 +163,10 @@ async def _scenario(stack: Stack, customer: Customer, name: str, password: str) 
         lines = await (await agent.get(f"/api/desk/handoffs/{handoff}/messages")).json()
         texts = [(m["speaker"], m["text"]) for m in lines]
         customer_lines = [t for s, t in texts if s == "customer"]
-        assert customer_lines == ["before the restart", "while the desk is down 1",
+        assert customer_lines == ["you can reach me at ann.lee@example.com",
+                                  "before the restart", "while the desk is down 1",
                                   "while the desk is down 2"]
+        assert [s for s, _ in texts].count("auto") == 1
         assert [t for s, t in texts if s == "agent"][1:] == ["agent one", "agent two"]
         assert customer.replies.empty(), "the customer got a line twice"
         await ws.close()

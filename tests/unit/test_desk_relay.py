@@ -112,6 +112,34 @@ async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # ty
     assert [line.text for line in desk.channel.sent][1] == "are you there?"
 
 
+async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) -> None:  # type: ignore[no-untyped-def]
+    """With nobody online the bot asks for an e-mail address or phone number; the first one
+    the customer leaves gets one automatic line back, however often its event arrives."""
+    created = await _handoff(desk)
+    path = f"/api/desk/handoffs/{created['id']}"
+    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    now = time.time()
+    left = rasa_user_event(conversation, "ann.lee@example.com", now)
+    for event in (left, left, rasa_user_event(conversation, "or 07700 900123", now + 1)):
+        reply = await desk.post("/api/events", json=[event], headers=desk.service)
+        assert reply.status == 200
+    await _until(lambda: len(desk.channel.sent) == 1)
+    assert "a•••@example.com" in desk.channel.sent[0].text
+    lines = await (await desk.get(f"{path}/messages")).json()
+    auto = [m for m in lines if m["speaker"] == "auto"]
+    assert len(auto) == 1 and auto[0]["text"] == desk.channel.sent[0].text
+    # once a person has the conversation, they answer for themselves
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    other = await _handoff(desk)
+    await desk.post(f"/api/desk/handoffs/{other['id']}/claim", headers={"X-CSRF-Token": csrf})
+    claimed = (await (await desk.get(f"/api/desk/handoffs/{other['id']}")).json())
+    await desk.post("/api/events", json=[rasa_user_event(
+        claimed["conversation_id"], "bob@example.com", time.time())], headers=desk.service)
+    await asyncio.sleep(1.2)
+    assert not any("bob" in line.text or "b•••" in line.text for line in desk.channel.sent)
+
+
 async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
     csrf = await sign_in(desk, "ann", "pw-ann-1")
