@@ -24,6 +24,8 @@ from desk.store import QUEUED, HandoffRecord
 
 #: The speaker of lines the desk sends by itself (desk.messages.SPEAKERS).
 AUTO = "auto"
+#: Finds each text's personal data (desk.nlu_export.LazyRedactor.personal_data).
+PersonalData = Callable[[list[str]], Awaitable[list[list[Span]]]]
 _WRITTEN_AS_PHONE = re.compile(r"^[+(0]|\d[ .-]+\d")
 
 
@@ -49,8 +51,7 @@ def acknowledgement(span: Span) -> str:
 
 async def acknowledge(stored: list[Message],
                       open_handoff: Callable[[str, float], Awaitable[HandoffRecord | None]],
-                      personal_data: Callable[[list[str]], Awaitable[list[list[Span]]]],
-                      ) -> list[NewMessage]:
+                      personal_data: PersonalData) -> list[NewMessage]:
     """The automatic lines that newly stored customer lines call for (at most one a
     handoff, keyed by it)."""
     waiting: list[tuple[Message, HandoffRecord]] = []

@@ -19,12 +19,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.entities import Span
-from desk.contact import acknowledge
+from desk.contact import PersonalData, acknowledge
 from desk.hub import Hub
 from desk.insight import MESSAGE, Fact, InsightLog, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
@@ -77,8 +76,8 @@ class Ingestor:
 
     def __init__(self, store: SqlHandoffStore, log_: MessageLog, hub: Hub,
                  insight: InsightLog | None = None,
-                 personal_data: Callable[[list[str]], Awaitable[list[list[Span]]]] | None
-                 = None, wake: Callable[[], None] | None = None) -> None:
+                 personal_data: PersonalData | None = None,
+                 wake: Callable[[], None] | None = None) -> None:
         self._store, self._log, self._hub, self._insight = store, log_, hub, insight
         self._personal_data, self._wake = personal_data, wake
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from bench.nlu.__main__ import BUILT_IN
 
 TRAIN_PER_INTENT, TEST_PER_INTENT, SEED = 8, 10, 7
-#: A small bot's test: messages of each of this many other intents, this many each.
-OTHER_INTENTS, OTHER_PER_INTENT = 30, 4
+#: A small bot: its training examples an intent; its test holds messages of this many other
+#: intents, this many each.
+SMALL_BOT_TRAIN_PER_INTENT, OTHER_INTENTS, OTHER_PER_INTENT = 12, 30, 4
 
 
 def by_intent(rows: list[list[str]]) -> dict[str, list[str]]:
@@ -58,7 +59,7 @@ def write(out: Path, source: Path = BUILT_IN["clinc150"], intents: int | None = 
     else:
         names = rng.sample(sorted(by_intent(data["train"])), intents + OTHER_INTENTS)
         chosen, others = sorted(names[:intents]), sorted(names[intents:])
-        train = drawn(data["train"], train_per_intent or 12, chosen)
+        train = drawn(data["train"], train_per_intent or SMALL_BOT_TRAIN_PER_INTENT, chosen)
         test = drawn(data["val"], TEST_PER_INTENT, chosen) + [
             [text, "oos"] for text, _ in drawn(data["val"], OTHER_PER_INTENT, others)
             + data["oos_val"]]
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--intents", type=int, help="a small bot of this many intents")
     parser.add_argument("--train-per-intent", type=int,
                         help=f"training examples an intent (default {TRAIN_PER_INTENT}, "
-                             "a small bot 12)")
+                             f"a small bot {SMALL_BOT_TRAIN_PER_INTENT})")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the draw")
     args = parser.parse_args()
     for path in write(args.out, intents=args.intents, train_per_intent=args.train_per_intent,
