@@ -58,8 +58,9 @@ async def acknowledge(stored: list[Message],
     for line in stored:
         if line.speaker != "customer" or line.handoff_id is None:
             continue
+        # the handoff the line was tagged with, as the ingestor found it
         handoff = await open_handoff(line.conversation_id, line.at)
-        if handoff is not None and handoff.id == line.handoff_id and handoff.status == QUEUED:
+        if handoff is not None and handoff.status == QUEUED:
             waiting.append((line, handoff))
     if not waiting:
         return []

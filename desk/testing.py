@@ -27,6 +27,29 @@ def desk_settings(data_dir: Path, **env: str) -> Settings:
     return load_settings({"MOT_DATA_DIR": str(data_dir), **env})
 
 
+async def desk_client(aiohttp_client: Any, data_dir: Path,
+                      users: dict[str, tuple[str, ...]]) -> Any:
+    """A test client of a desk on ``data_dir`` with a recording fake of Rasa as its channel
+    (``client.channel``), the hashing embedder, and ``users`` (name: roles; skill
+    ``delivery``, password ``<name>-pw-1``); ``client.settings`` and ``client.service`` (the
+    service token's header) come with it."""
+    from desk.app import init_app
+    from desk.rasa_client import RecordingCustomerChannel
+    from desk.users import create_user
+    from knowledge.embedder import HashingEmbedder
+
+    settings = desk_settings(data_dir)
+    for name, roles in users.items():
+        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
+                          ("delivery",), rounds=4)
+    channel = RecordingCustomerChannel()
+    client = await aiohttp_client(init_app(settings, channel=channel,
+                                           embedder_factory=HashingEmbedder))
+    client.settings, client.channel = settings, channel
+    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
+    return client
+
+
 def make_packet(conversation_id: str | None = None, skill: str = "delivery",
                 priority: int = 3, moment: str = "parcel_late",
                 text: str = "my parcel is late and I need it tomorrow",

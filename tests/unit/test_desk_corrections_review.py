@@ -10,28 +10,18 @@ import yaml
 
 from desk import audit
 from desk import state as s
-from desk.app import init_app
 from desk.nlu_export import nlu_yaml
-from desk.rasa_client import RecordingCustomerChannel
-from desk.testing import csrf_from, desk_settings, make_packet, sign_in
-from desk.users import create_user
-from knowledge.embedder import HashingEmbedder
+from desk.testing import csrf_from, desk_client, make_packet, sign_in
 
 WORDS = "they charged me twice, write to ann.customer@example.com or +44 20 7946 0958"
 
 
 @pytest.fixture
 async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
-    settings = desk_settings(tmp_path)
-    for name, roles in (("ann", ("agent",)), ("sue", ("supervisor",)), ("cat", ("content",))):
-        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
-                          ("delivery",), rounds=4)
-    app = init_app(settings, channel=RecordingCustomerChannel(),
-                   embedder_factory=HashingEmbedder)
-    client = await aiohttp_client(app)
-    client.settings = settings
+    client = await desk_client(aiohttp_client, tmp_path, {
+        "ann": ("agent",), "sue": ("supervisor",), "cat": ("content",)})
     csrf = await sign_in(client, "ann", "ann-pw-1")
-    service = {"Authorization": f"Bearer {settings.desk_token}"}
+    service = client.service
     ids = []
     for moment, text in (("charged_twice", WORDS), ("cancel_order", "stop my order now")):
         created = await (await client.post("/api/handoffs", json=make_packet().to_json(),

@@ -6,12 +6,8 @@ import pytest
 
 from desk import audit
 from desk import state as s
-from desk.app import init_app
 from desk.packet import CustomerIdentity, HandoffPacket, PacketInvalid
-from desk.rasa_client import RecordingCustomerChannel
-from desk.testing import desk_settings, make_packet, sign_in
-from desk.users import create_user
-from knowledge.embedder import HashingEmbedder
+from desk.testing import desk_client, make_packet, sign_in
 
 TYPED = [{"entity": "email", "value": "ann.customer@example.com"}]
 
@@ -28,15 +24,9 @@ def test_packets_without_identity_keep_their_old_wire_form() -> None:
 
 @pytest.fixture
 async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
-    settings = desk_settings(tmp_path)
-    for name, roles in (("ann", ("agent",)), ("bob", ("agent",)), ("sue", ("supervisor",))):
-        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
-                          ("delivery",), rounds=4)
-    app = init_app(settings, channel=RecordingCustomerChannel(),
-                   embedder_factory=HashingEmbedder)
-    client = await aiohttp_client(app)
-    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
-    client.app_ = app
+    client = await desk_client(aiohttp_client, tmp_path, {
+        "ann": ("agent",), "bob": ("agent",), "sue": ("supervisor",)})
+    client.app_ = client.server.app
     return client
 
 

@@ -9,7 +9,6 @@ import time
 import pytest
 
 from bot.catalogue import load_catalogue
-from desk.app import init_app
 from desk.insight import (
     DAY,
     NO_MOMENT,
@@ -21,10 +20,14 @@ from desk.insight import (
     poisson_tail,
     summarise,
 )
-from desk.rasa_client import RecordingCustomerChannel
-from desk.testing import csrf_from, desk_settings, make_packet, rasa_user_event, sign_in
-from desk.users import create_user
-from knowledge.embedder import HashingEmbedder
+from desk.testing import (
+    csrf_from,
+    desk_client,
+    desk_settings,
+    make_packet,
+    rasa_user_event,
+    sign_in,
+)
 from tests.conftest import REPO
 
 NOW = 1_800_000_000.0
@@ -157,14 +160,8 @@ def test_the_window_is_checked() -> None:
 
 @pytest.fixture
 async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
-    settings = desk_settings(tmp_path)
-    for name, roles in (("ann", ("agent",)), ("mia", ("manager",)), ("sue", ("supervisor",))):
-        await create_user(settings.desk_database_url, name, f"{name}-pw-1", roles,
-                          ("delivery",), rounds=4)
-    client = await aiohttp_client(init_app(settings, channel=RecordingCustomerChannel(),
-                                           embedder_factory=HashingEmbedder))
-    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
-    return client
+    return await desk_client(aiohttp_client, tmp_path, {
+        "ann": ("agent",), "mia": ("manager",), "sue": ("supervisor",)})
 
 
 async def _manager(desk) -> None:  # type: ignore[no-untyped-def]

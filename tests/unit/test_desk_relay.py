@@ -12,26 +12,12 @@ import pytest
 
 from actions.desk_client import DeskRejected, HandoffSaved, RecordingDeskClient
 from actions.outbox import Outbox, OutboxDeskClient
-from desk.app import init_app
-from desk.rasa_client import RecordingCustomerChannel
-from desk.testing import desk_settings, make_packet, rasa_user_event, sign_in
-from desk.users import create_user
-from knowledge.embedder import HashingEmbedder
+from desk.testing import desk_client, make_packet, rasa_user_event, sign_in
 
 
 @pytest.fixture
 async def desk(tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
-    settings = desk_settings(tmp_path)
-    await create_user(settings.desk_database_url, "ann", "pw-ann-1", ("agent",), ("delivery",),
-                      rounds=4)
-    await create_user(settings.desk_database_url, "bob", "pw-bob-1", ("agent",), ("delivery",),
-                      rounds=4)
-    channel = RecordingCustomerChannel()
-    client = await aiohttp_client(init_app(settings, channel=channel,
-                                           embedder_factory=HashingEmbedder))
-    client.channel, client.settings = channel, settings
-    client.service = {"Authorization": f"Bearer {settings.desk_token}"}
-    return client
+    return await desk_client(aiohttp_client, tmp_path, {"ann": ("agent",), "bob": ("agent",)})
 
 
 async def _handoff(desk) -> dict:  # type: ignore[no-untyped-def]
@@ -49,7 +35,7 @@ async def _until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untype
 
 async def test_customer_lines_are_stored_once_and_reach_the_agent_socket(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     path = f"/api/desk/handoffs/{created['id']}"
     assert (await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})).status == 200
     ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
@@ -70,7 +56,7 @@ async def test_customer_lines_are_stored_once_and_reach_the_agent_socket(desk) -
 
 async def test_agent_lines_are_acked_delivered_once_in_order_then_handed_back(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     path = f"/api/desk/handoffs/{created['id']}"
     await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
     ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
@@ -98,7 +84,7 @@ async def test_agent_lines_are_acked_delivered_once_in_order_then_handed_back(de
 
 async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     path = f"/api/desk/handoffs/{created['id']}"
     desk.channel.fail = True
     await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
@@ -117,7 +103,7 @@ async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) ->
     the customer leaves gets one automatic line back, however often its event arrives."""
     created = await _handoff(desk)
     path = f"/api/desk/handoffs/{created['id']}"
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     conversation = (await (await desk.get(path)).json())["conversation_id"]
     now = time.time()
     left = rasa_user_event(conversation, "ann.lee@example.com", now)
@@ -142,10 +128,10 @@ async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) ->
 
 async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     await desk.post(f"/api/desk/handoffs/{created['id']}/claim", headers={"X-CSRF-Token": csrf})
     desk.session.cookie_jar.clear()
-    csrf = await sign_in(desk, "bob", "pw-bob-1")
+    csrf = await sign_in(desk, "bob", "bob-pw-1")
     path = f"/api/desk/handoffs/{created['id']}"
     assert (await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})).status == 409
     sent = await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
@@ -158,7 +144,7 @@ async def test_correction_is_kept_as_a_labelled_example(desk) -> None:  # type: 
     from desk.state import STORE
 
     created = await _handoff(desk)
-    csrf = await sign_in(desk, "ann", "pw-ann-1")
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
     reply = await desk.post(f"/api/desk/handoffs/{created['id']}/correction",
                             headers={"X-CSRF-Token": csrf},
                             json={"moment": "charged_twice", "text": "they took money twice"})
