@@ -89,6 +89,7 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
     from rasa.shared.nlu.training_data.loading import load_data
 
     from bot import thresholds
+    from bot.components.moment_classifier import MomentClassifier, calibration_folds
 
     catalogue, _ = load_content(settings)
     generate(catalogue)
@@ -100,6 +101,10 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
         say(f"warning: no out-of-scope messages at {out_of_scope}; thresholds from in-scope "
             "messages only")
     options = pipeline_options("MomentClassifier")
+    # each fold calibrates as the model of the whole catalogue will: four fifths of it can
+    # fall under calibration_folds_below where the whole does not
+    options["calibration_folds"] = calibration_folds(
+        {**MomentClassifier.get_default_config(), **options}, len(examples))
     say(f"validating on {len(examples)} catalogue examples (5-fold, config.yml's classifier; "
         f"a few minutes when it fine-tunes) and {len(outside)} out-of-scope messages")
     scored = thresholds.validation_predictions(

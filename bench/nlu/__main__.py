@@ -41,6 +41,8 @@ BUILT_IN_TEST = {"banking77": (DATASETS / "banking77" / "test.csv",),
 DEFAULT_DATASETS = ("banking77", "clinc150")
 #: The share of the training data cut as the test split when a data set has no test part.
 DEFAULT_TEST_FRACTION = 0.2
+#: The share of the training data cut as the validation split when a data set has none.
+DEFAULT_VALIDATION_FRACTION = 0.1
 #: Overrides of config.yml's MomentClassifier for the benchmark: none. The benchmark runs
 #: the shipped pipeline as it is; on ~100 examples a moment it fine-tunes (``fine_tune:
 #: auto``), within config.yml's time budget (ADR 0007).
@@ -66,6 +68,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="share of the training data cut as the test split when the data "
                              "has no test part (BANKING77; default %(default)s); another "
                              "value names the data set <name>-test-<PERCENT>pct")
+    parser.add_argument("--validation-fraction", type=float,
+                        default=DEFAULT_VALIDATION_FRACTION,
+                        help="share of the training data cut as the validation split "
+                             "(calibration and threshold) when the data has no val part "
+                             "(default %(default)s); 0 trains on all of it, as a deployment "
+                             "does: the pipeline then calibrates on its own held-out "
+                             "predictions and the threshold is 0.5; another value names the "
+                             "data set <name>-validation-<PERCENT>pct")
     parser.add_argument("--split-seed", type=int, default=SPLIT_SEED,
                         help="seed of the test and validation splits cut from the training "
                              "data (default %(default)s); another value names the data set "
@@ -124,11 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     written = []
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path, test_fraction=args.test_fraction,
+                             validation_fraction=args.validation_fraction,
                              seed=args.split_seed, out_of_scope=args.out_of_scope)
         if test_path is not None and not args.train:
             splits.name += "-official-test"
         if args.test_fraction != DEFAULT_TEST_FRACTION:
             name_test_fraction(splits, args.test_fraction)
+        if args.validation_fraction != DEFAULT_VALIDATION_FRACTION:
+            name_validation_fraction(splits, args.validation_fraction)
         if args.split_seed != SPLIT_SEED:
             splits.name += f"-split-{args.split_seed}"
         if args.unseen_intents:
@@ -165,6 +178,15 @@ def name_test_fraction(splits: Splits, fraction: float) -> None:
         raise SystemExit(f"{splits.name}: --test-fraction applies only when the test split is "
                          f"cut from the training data ({splits.how})")
     splits.name += f"-test-{round(fraction * 100)}pct"
+
+
+def name_validation_fraction(splits: Splits, fraction: float) -> None:
+    """Names a data set whose validation split is another share of its training data;
+    refuses one whose validation split is the file's own val part (the option did nothing)."""
+    if not splits.validation_cut:
+        raise SystemExit(f"{splits.name}: --validation-fraction applies only when the "
+                         f"validation split is cut from the training data ({splits.how})")
+    splits.name += f"-validation-{round(fraction * 100)}pct"
 
 
 def few_shot(splits: Splits, cap: int) -> None:

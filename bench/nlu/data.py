@@ -47,6 +47,7 @@ class Splits:
     out_of_scope: str | None   # the intent naming out-of-scope messages, if any
     how: str                   # how the splits were made, for the results file
     test_cut: bool = False     # the test split was cut from the training data
+    validation_cut: bool = False  # the validation split was cut from the training data
 
 
 def read_examples(path: Path, part: str = "train") -> list[Example]:
@@ -187,7 +188,7 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     train = read_examples(train_path, "train")
     notes, test_cut = [f"train: {train_path.name}"], False
     validation = read_examples(train_path, "val")
-    halved = False
+    validation_cut, halved = not validation, False
     if test_path is not None:
         # a JSON file of splits (CLINC150's data_full.json) is tested on its test part
         test = read_examples(test_path, "test") or read_examples(test_path, "train")
@@ -205,10 +206,13 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     if validation:
         notes.append("validation: the file's val part" + (" (the other half)" if halved
                                                           else ""))
-    else:
+    elif validation_fraction > 0:
         train, validation = stratified_cut(train, validation_fraction, seed + 1)
         notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
                      f"(seed {seed + 1})")
+    else:
+        notes.append("validation: none (the pipeline calibrates on its own held-out "
+                     "predictions, as a deployment's does; threshold 0.5)")
     intents = {intent for _, intent in train + validation + test}
     if out_of_scope is None:
         out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
@@ -223,7 +227,8 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                      f"({', '.join(unseen[:5])}{', ...' if len(unseen) > 5 else ''})"
                      + (f", relabelled {out_of_scope!r}" if named or len(unseen) > 1
                         else ""))
-    return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut)
+    return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut,
+                  validation_cut)
 
 
 def relabelled(examples: list[Example], intents: set[str], label: str) -> list[Example]:

@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 #: Held-out examples that calibrate alone, without the training examples' out-of-fold
 #: predictions: at least this many, holding at least this many mistakes (ADR 0007).
 MIN_HELD_OUT, MIN_HELD_OUT_MISTAKES = 50, 10
+#: Folds of the calibration fine-tunes of a small catalogue (``calibration_folds: auto``).
+CALIBRATION_FOLDS = 5
 
 EMBEDDING_KEY = "text_embedding"
 #: The identity (``Embedder.identity``) of the weights that made ``text_embedding``.
@@ -123,6 +125,19 @@ def name_examples(labels: list[str], texts: list[str], skip: list[str]) -> list[
     return names
 
 
+def calibration_folds(config: dict[str, Any], written: int) -> int:
+    """How many calibration fine-tunes a fine-tuned encoder gets with ``written`` examples
+    (not counting the intents' names or marked examples): ``calibration_folds``, or for
+    "auto" :data:`CALIBRATION_FOLDS` below ``calibration_folds_below`` examples, else 0 (one
+    held-out split)."""
+    if not config["calibrate"]:
+        return 0
+    setting = config["calibration_folds"]
+    if setting == "auto":
+        return CALIBRATION_FOLDS if written < config["calibration_folds_below"] else 0
+    return int(setting)
+
+
 def median_examples(y: np.ndarray) -> float:
     """The median number of examples of the moments that have any."""
     counts = np.bincount(y)
@@ -164,6 +179,13 @@ class MomentClassifier(GraphComponent):
             "fine_tune": "auto",
             "fine_tune_min_examples": 5,
             "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
+            # a fine-tuned encoder with few examples calibrates on out-of-fold predictions of
+            # this many more fine-tunes (each on the other folds) instead of one held-out
+            # split, and the model itself trains on every example: "auto" = 5 below
+            # calibration_folds_below examples written (a held-out split of under 100, often
+            # without a mistake to learn from), else 0 (one held-out split; ADR 0007)
+            "calibration_folds": "auto",
+            "calibration_folds_below": 1000,
             # each intent's name as one more training example ("parcel_late" -> "parcel
             # late"), never held out: true, false, or "auto": when the moments have fewer
             # than intent_name_examples_below examples each (median). At 5 a moment CLINC150's
@@ -219,6 +241,11 @@ class MomentClassifier(GraphComponent):
                                 or not 0 <= share < 1):
             raise ValueError(f"{where}: unseen_calibration_share must be \"auto\" or a number "
                              f"from 0 up to (not including) 1, got {share!r}")
+        folds = self._config["calibration_folds"]
+        if folds != "auto" and (isinstance(folds, bool) or not isinstance(folds, int)
+                                or folds == 1 or folds < 0):
+            raise ValueError(f"{where}: calibration_folds must be \"auto\", 0 (one held-out "
+                             f"split) or a number of folds from 2, got {folds!r}")
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -355,34 +382,90 @@ class MomentClassifier(GraphComponent):
 
     def _train_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
                           marked: np.ndarray, named: np.ndarray) -> MomentModel:
-        from bot.components.finetune import fine_tune
-
+        """Fine-tunes the encoder, then calibrates it on predictions of examples it did not
+        train on: the marked ones; with few examples, out-of-fold predictions of further
+        fine-tunes (:meth:`calibration_folds`), the model itself training on all; else a
+        held-out split."""
         settings = FineTuneSettings.from_config(self._config)
+        written = np.flatnonzero(~named & ~marked)  # the intents' names are not messages
+        folds = calibration_folds(self._config, len(written))
+        if folds:
+            kept = np.flatnonzero(~marked)
+            original = {key: value.detach().clone() for key, value in
+                        self.embedder.model.state_dict().items()}  # type: ignore[attr-defined]
+            more = self._out_of_fold_fine_tuned(texts, y, labels, kept, written, folds,
+                                                settings, original)
+            model = self._fine_tune_on(texts, y, labels, kept, settings, original)
+            if marked.any():
+                held = np.flatnonzero(marked)
+                x_held = self.embedder.encode(self._corrected([texts[i] for i in held]))
+                return self._calibrate_on(model, x_held, y[held], more)
+            head, neighbours, y_held = more
+            return calibrate(model, head, y_held, neighbours, choose_weight=self._config["knn"],
+                             unseen_share=self.unseen_share(labels))
         if marked.any():
             kept, held = np.flatnonzero(~marked), np.flatnonzero(marked)
-        else:  # the intents' names are never held out: they are not messages
+        else:
             fraction = self._config["holdout"] if self._config["calibrate"] else 0.0
-            written = np.flatnonzero(~named)
             kept, held = holdout_split(y[written], fraction, seed=self._config["seed"])
             kept, held = (np.sort(np.concatenate([written[kept], np.flatnonzero(named)])),
                           written[held])
-        kept_texts = [texts[i] for i in kept]
-        # The head starts at class centroids of the frozen embeddings; 16 examples a class
-        # place them well enough, and encoding all of CLINC150 for it cost minutes.
-        sample = per_class_sample(y[kept], 16, seed=self._config["seed"])
-        initial = np.zeros((len(kept), self.embedder.dimension), dtype=np.float32)
-        initial[sample] = self.embedder.encode([kept_texts[i] for i in sample])
-        encoder = self.embedder.model  # type: ignore[attr-defined]
-        prototypes = fine_tune(encoder, kept_texts, y[kept], len(labels), initial, settings,
-                               rows=sample)
-        self.fine_tuned = True
-        bank = self.embedder.encode(kept_texts)
-        model = MomentModel(labels, prototypes * settings.scale,
-                            np.zeros(len(labels), dtype=np.float32), bank, y[kept])
+        model = self._fine_tune_on(texts, y, labels, kept, settings)
         if len(held) == 0:
             return model
         held_texts = self._corrected([texts[i] for i in held])
         return self._calibrate_on(model, self.embedder.encode(held_texts), y[held])
+
+    def _fine_tune_on(self, texts: list[str], y: np.ndarray, labels: list[str],
+                      rows: np.ndarray, settings: FineTuneSettings,
+                      weights: dict[str, Any] | None = None) -> MomentModel:
+        """The model of the encoder fine-tuned on ``rows``, starting from ``weights`` if
+        given (else from the encoder as it is)."""
+        from bot.components.finetune import fine_tune
+
+        encoder = self.embedder.model  # type: ignore[attr-defined]
+        if weights is not None:
+            encoder.load_state_dict(weights)
+        trained = [texts[i] for i in rows]
+        # The head starts at class centroids of the frozen embeddings; 16 examples a class
+        # place them well enough, and encoding all of CLINC150 for it cost minutes.
+        sample = per_class_sample(y[rows], 16, seed=self._config["seed"])
+        initial = np.zeros((len(rows), self.embedder.dimension), dtype=np.float32)
+        initial[sample] = self.embedder.encode([trained[i] for i in sample])
+        prototypes = fine_tune(encoder, trained, y[rows], len(labels), initial, settings,
+                               rows=sample)
+        self.fine_tuned = True
+        return MomentModel(labels, prototypes * settings.scale,
+                           np.zeros(len(labels), dtype=np.float32),
+                           self.embedder.encode(trained), y[rows])
+
+    def _out_of_fold_fine_tuned(self, texts: list[str], y: np.ndarray, labels: list[str],
+                                kept: np.ndarray, spare: np.ndarray, folds: int,
+                                settings: FineTuneSettings, weights: dict[str, Any]
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(h, k) head scores, (h, k) nearest-example cosines and (h,) classes of the
+        ``spare`` rows, each row's from a fine-tune (starting from ``weights``) on the
+        ``kept`` rows outside its fold. A moment with fewer than ``folds`` examples to spare
+        is never held out (its own fold could leave it none)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(y[spare], minlength=len(labels))
+        spare = spare[counts[y[spare]] >= folds]
+        head = np.zeros((len(spare), len(labels)), dtype=np.float64)
+        neighbours = np.zeros((len(spare), len(labels)), dtype=np.float32)
+        if len(np.unique(y[spare])) < 2:
+            return head, neighbours, y[spare]
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True,
+                                   random_state=self._config["seed"])
+        for number, (_, held) in enumerate(splitter.split(spare, y[spare]), start=1):
+            log.info("calibration fine-tune %d of %d (%d examples held out)", number, folds,
+                     len(held))
+            model = self._fine_tune_on(texts, y, labels, np.setdiff1d(kept, spare[held]),
+                                       settings, weights)
+            x_held = self.embedder.encode(self._corrected([texts[i] for i in spare[held]]))
+            head[held] = model.head_logits(x_held)
+            neighbours[held] = model.neighbours(x_held)
+        return head, neighbours, y[spare]
 
     def _corrected(self, texts: list[str], which: np.ndarray | None = None) -> list[str]:
         """``texts`` with their misspellings corrected (only the rows ``which`` says)."""

@@ -12,6 +12,7 @@ from bench.nlu.__main__ import (
     few_shot,
     misspelt,
     name_test_fraction,
+    name_validation_fraction,
     unseen_intents,
     without_out_of_scope,
 )
@@ -154,6 +155,24 @@ def test_a_smaller_test_split_is_named_and_refused_where_nothing_is_cut(tmp_path
     assert splits.name == "mine-test-10pct"
     with pytest.raises(SystemExit, match="applies only when the test split is cut"):
         name_test_fraction(load_splits("mine", train, test, test_fraction=0.1), 0.1)
+
+
+def test_no_validation_split_trains_on_all_as_a_deployment_does(tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("text,intent\n" + "".join(f"late {i},late\nrefund {i},refund\n"
+                                                for i in range(20)), encoding="utf-8")
+    test.write_text("text,intent\nwhere is it,late\n", encoding="utf-8")
+    splits = load_splits("mine", train, test, validation_fraction=0.0)
+    assert (len(splits.train), splits.validation) == (40, [])
+    assert "validation: none" in splits.how
+    name_validation_fraction(splits, 0.0)
+    assert splits.name == "mine-validation-0pct"
+    assert len(load_splits("mine", train, test).validation) == 4  # 10% by default
+    clinc = tmp_path / "clinc.json"
+    clinc.write_text(json.dumps({"train": [["late", "late"], ["refund", "refund"]] * 5,
+                                 "val": [["late again", "late"]]}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="applies only when the validation split is cut"):
+        name_validation_fraction(load_splits("c", clinc, test, validation_fraction=0.0), 0.0)
 
 
 def test_another_split_seed_cuts_another_test_split(tmp_path: Path) -> None:

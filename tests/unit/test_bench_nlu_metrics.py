@@ -64,34 +64,32 @@ def test_unreachable_target_still_turns_out_of_scope_messages_away() -> None:
     assert threshold == 0.9  # the highest with that balance: wrong answers turned away too
 
 
-def test_unreachable_target_without_out_of_scope_messages_keeps_most_right_answers() -> None:
-    # 41 of 50 right with no threshold (82%); the target keeps 95% of that, 77.9%
-    rows = [("a", "a", 0.9)] * 40 + [("a", "a", 0.5)] + [("a", "b", 0.4)] * 9
-    assert choose_threshold(predictions(rows), OOS, in_scope_target=0.95) == 0.9  # 80%
-    # 20 of 25 right (80%, so 76%): turning away the 0.5 answers would leave 64%
-    rows = [("a", "a", 0.9)] * 16 + [("a", "a", 0.5)] * 4 + [("a", "b", 0.4)] * 5
-    assert choose_threshold(predictions(rows), OOS, in_scope_target=0.95) == 0.5
-
-
-def test_unreachable_target_without_out_of_scope_messages_never_answers_the_likelier_wrong(
-) -> None:
-    """Many confusable moments and few examples: keeping 95% of the right answers would take
-    0.2, where most answers accepted are wrong and every out-of-scope message gets one."""
-    rows = ([("a", "a", 0.9)] * 30 + [("a", "a", 0.45)] * 10 + [("a", "a", 0.2)] * 16
-            + [("a", "b", 0.45)] * 14 + [("a", "b", 0.2)] * 30)
+@pytest.mark.parametrize(("rows", "said"), [
+    # 41 of 50 right with no threshold (82%): the target is out of reach
+    ([("a", "a", 0.9)] * 40 + [("a", "a", 0.5)] + [("a", "b", 0.4)] * 9,
+     "the in-scope target is out of reach"),
+    # many confusable moments and few examples: most answers accepted at 0.2 are wrong, and
+    # every out-of-scope message would get one
+    ([("a", "a", 0.9)] * 30 + [("a", "a", 0.45)] * 10 + [("a", "a", 0.2)] * 16
+     + [("a", "b", 0.45)] * 14 + [("a", "b", 0.2)] * 30, "the in-scope target is out of reach"),
+    # a split cut from the training data meets the target easily, here at any threshold up
+    # to 0.9, turning away right answers it cannot weigh against any out-of-scope message
+    ([("a", "a", 0.95)] * 99 + [("a", "b", 0.6)], "the in-scope target would take 0.95"),
+    ([("a", "a", 0.9)] * 90 + [("a", "a", 0.3)] * 9 + [("a", "b", 0.2)],
+     "the in-scope target would take 0.30"),
+])
+def test_without_out_of_scope_validation_messages_the_threshold_is_one_half(
+        rows: list[tuple[str, str, float]], said: str) -> None:
+    """The confidence is P(right), the out-of-scope share expected counted in: 0.5 answers
+    where right is the likelier, whatever in-scope messages alone would choose."""
     threshold, rule = threshold_and_rule(predictions(rows), OOS, in_scope_target=0.95)
     assert threshold == NO_VALIDATION_THRESHOLD == 0.5
-    assert "would take 0.20" in rule
-    assert at_threshold(predictions(rows), OOS, threshold)["in_scope_accuracy"] == 0.3
+    assert said in rule
 
 
-def test_a_met_target_without_out_of_scope_messages_never_answers_the_likelier_wrong() -> None:
-    """A validation split cut from the training data meets the target easily, at a threshold
-    that lets most out-of-scope messages through; it weighs none of them."""
+def test_out_of_scope_validation_messages_bring_back_the_targets_rule() -> None:
     rows = [("a", "a", 0.9)] * 90 + [("a", "a", 0.3)] * 9 + [("a", "b", 0.2)]
-    threshold, rule = threshold_and_rule(predictions(rows), OOS, in_scope_target=0.95)
-    assert (threshold, "would take 0.30" in rule) == (NO_VALIDATION_THRESHOLD, True)
-    with_out_of_scope = [*rows, (OOS, "a", 0.25)]  # then the target's rule stands
+    with_out_of_scope = [*rows, (OOS, "a", 0.25)]
     assert choose_threshold(predictions(with_out_of_scope), OOS, in_scope_target=0.95) == 0.3
 
 

@@ -204,6 +204,13 @@ def test_a_bad_unseen_calibration_share_fails_with_its_name(tmp_path: Path,
         component(tmp_path, unseen_calibration_share=share)
 
 
+@pytest.mark.parametrize("folds", [1, -2, "five", 2.5, True])
+def test_a_bad_calibration_folds_setting_fails_with_its_name(tmp_path: Path,
+                                                             folds: object) -> None:
+    with pytest.raises(ValueError, match="calibration_folds must be"):
+        component(tmp_path, calibration_folds=folds)
+
+
 def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       held: dict[str, list[str]]) -> list[int]:
     """How many held-out predictions each calibration of a training run was fitted on."""
@@ -311,3 +318,96 @@ def test_layer_decay_slows_each_layer_below_the_top_by_one_more_factor() -> None
              "0.auto_model.pooler.dense.weight"]
     assert finetune.layer_factors(names, 0.5) == [0.25, 0.5, 1.0, 1.0]
     assert finetune.layer_factors(names, 1.0) == [1.0] * 4
+
+
+class FakeEncoder:
+    """Stands in for the SentenceTransformer a fine-tune changes: records which weights each
+    fine-tune started from."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.weights = {"layer": torch.zeros(2)}
+        self.started_from: list[float] = []
+
+    def state_dict(self) -> dict[str, object]:
+        return dict(self.weights)
+
+    def load_state_dict(self, weights: dict[str, object]) -> None:
+        self.weights = {key: value.clone() for key, value in weights.items()}  # type: ignore[attr-defined]
+
+
+class FineTunableEmbedder(HashingEmbedder):
+    def __init__(self, dimension: int) -> None:
+        super().__init__(dimension)
+        self.model = FakeEncoder()
+
+
+def fine_tunes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: dict[str, list[str]],
+               **config: object) -> tuple[list[list[str]], list[int], FakeEncoder]:
+    """Trains a fine-tuned classifier with a fake fine-tune; returns the texts each fine-tune
+    trained on, the sizes of the calibrations and the encoder."""
+    import bot.components.moment_classifier as module
+
+    trained: list[list[str]] = []
+    embedder = FineTunableEmbedder(128)
+
+    def fake_fine_tune(model, texts, y, classes, initial, settings, rows=None):  # type: ignore[no-untyped-def]
+        model.started_from.append(float(model.weights["layer"].sum()))
+        model.weights["layer"] += 1.0  # the fine-tune changes the weights
+        trained.append(list(texts))
+        x = embedder.encode(texts)
+        centroids = np.stack([x[np.asarray(y) == c].mean(axis=0) for c in range(classes)])
+        return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+    sizes: list[int] = []
+    real = module.calibrate
+
+    def recording(model, head, y, neighbours, **options):  # type: ignore[no-untyped-def]
+        sizes.append(len(y))
+        return real(model, head, y, neighbours, **options)
+
+    monkeypatch.setattr(finetune, "fine_tune", fake_fine_tune)
+    monkeypatch.setattr(module, "calibrate", recording)
+    monkeypatch.setattr(MomentClassifier, "persist", lambda self: None)
+    classifier = MomentClassifier.create(
+        {**MomentClassifier.get_default_config(), "fine_tune": True,
+         "intent_name_examples": False, **config},
+        LocalModelStorage(tmp_path), Resource("moments"),
+        ExecutionContext(GraphSchema({}), "test"), embedder=embedder)
+    classifier.train(training_data(held))
+    assert classifier.fine_tuned and classifier.model is not None
+    return trained, sizes, embedder.model
+
+
+def test_few_examples_calibrate_a_fine_tune_on_out_of_fold_fine_tunes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trained, sizes, encoder = fine_tunes(tmp_path, monkeypatch, {})
+    written = [t for ts in EXAMPLES.values() for t in ts]
+    # five fine-tunes each leave out their fold (a fifth of every moment's examples); then
+    # the model trains on every example; each starts from the original weights
+    assert len(trained) == 6 and sorted(trained[-1]) == sorted(written)
+    left_out = [set(written) - set(texts) for texts in trained[:-1]]
+    assert [len(texts) for texts in trained[:-1]] == [21 - len(fold) for fold in left_out]
+    assert set().union(*left_out) == set(written)
+    assert sum(len(fold) for fold in left_out) == len(written)  # each held out once
+    assert all(1 <= sum(t in EXAMPLES[moment] for t in fold) <= 2
+               for fold in left_out for moment in EXAMPLES)
+    assert encoder.started_from == [0.0] * 6
+    assert sizes == [len(written)]  # calibrated on every example's out-of-fold prediction
+
+
+def test_enough_examples_calibrate_a_fine_tune_on_one_held_out_split(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trained, sizes, _ = fine_tunes(tmp_path, monkeypatch, {}, calibration_folds_below=21)
+    assert [len(texts) for texts in trained] == [18]  # one example a moment held out
+    assert sizes == [3]
+
+
+def test_marked_examples_join_the_out_of_fold_fine_tunes_predictions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    held = {"cancel": ["cancel my plan"], "parcel_late": ["my parcel is late again"],
+            "charged_twice": ["charged twice on my card"]}
+    trained, sizes, _ = fine_tunes(tmp_path, monkeypatch, held)
+    assert len(trained) == 6 and not {"cancel my plan"} & set().union(*map(set, trained))
+    assert sizes == [3 + 21]  # too few marked ones to calibrate alone: pooled
