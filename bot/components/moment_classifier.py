@@ -4,7 +4,8 @@ Each message is encoded once with all-MiniLM-L6-v2 (the offline package). Two re
 chosen in config.yml (ADR 0007):
 
 - fine-tuned encoder (the shipped default from 5 examples a moment): the encoder is
-  fine-tuned under a cosine-softmax head and calibrated on a held-out split;
+  fine-tuned under a cosine-softmax head and calibrated on a held-out split, or, with
+  fewer than 1,000 examples, on out-of-fold predictions of five more fine-tunes;
 - frozen encoder (fewer examples, or ``fine_tune: false``): a logistic regression over the
   embeddings, calibrated on out-of-fold predictions; trains in seconds.
 
@@ -384,7 +385,7 @@ class MomentClassifier(GraphComponent):
                           marked: np.ndarray, named: np.ndarray) -> MomentModel:
         """Fine-tunes the encoder, then calibrates it on predictions of examples it did not
         train on: the marked ones; with few examples, out-of-fold predictions of further
-        fine-tunes (:meth:`calibration_folds`), the model itself training on all; else a
+        fine-tunes (:func:`calibration_folds`), the model itself training on all; else a
         held-out split."""
         settings = FineTuneSettings.from_config(self._config)
         written = np.flatnonzero(~named & ~marked)  # the intents' names are not messages

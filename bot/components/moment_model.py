@@ -10,7 +10,8 @@ fit it:
 - :func:`train_frozen`: a logistic regression over frozen embeddings, calibrated on
   out-of-fold predictions (cheap: the shipped catalogue trains in seconds);
 - :func:`calibrate`: for a fine-tuned encoder, whose head is given, calibrated on a held-out
-  split (a fine-tuned encoder has seen its training rows, so they cannot calibrate it).
+  split or on out-of-fold fine-tunes (a fine-tuned encoder has seen its training rows, so
+  they cannot calibrate it).
 """
 
 from __future__ import annotations

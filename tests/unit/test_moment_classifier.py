@@ -21,6 +21,7 @@ from bot.components.moment_classifier import (
     RAW_CONFIDENCE_KEY,
     SIMILARITY_KEY,
     MomentClassifier,
+    calibration_folds,
     decode_embedding,
     encode_embedding,
     name_examples,
@@ -204,6 +205,16 @@ def test_a_bad_unseen_calibration_share_fails_with_its_name(tmp_path: Path,
         component(tmp_path, unseen_calibration_share=share)
 
 
+@pytest.mark.parametrize(("setting", "written", "expected"), [
+    ({}, 999, 5), ({}, 1000, 0), ({"calibration_folds_below": 50}, 49, 5),
+    ({"calibration_folds": 3}, 5000, 3), ({"calibration_folds": 0}, 10, 0),
+    ({"calibrate": False}, 10, 0)])
+def test_calibration_fine_tunes_are_for_few_examples(setting: dict[str, object], written: int,
+                                                    expected: int) -> None:
+    config = {**MomentClassifier.get_default_config(), **setting}
+    assert calibration_folds(config, written) == expected
+
+
 @pytest.mark.parametrize("folds", [1, -2, "five", 2.5, True])
 def test_a_bad_calibration_folds_setting_fails_with_its_name(tmp_path: Path,
                                                              folds: object) -> None:
@@ -211,9 +222,8 @@ def test_a_bad_calibration_folds_setting_fails_with_its_name(tmp_path: Path,
         component(tmp_path, calibration_folds=folds)
 
 
-def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                      held: dict[str, list[str]]) -> list[int]:
-    """How many held-out predictions each calibration of a training run was fitted on."""
+def recorded_calibrations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The list that will hold how many held-out predictions each calibration is fitted on."""
     import bot.components.moment_classifier as module
 
     sizes: list[int] = []
@@ -224,6 +234,13 @@ def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         return real(model, head, y, neighbours, **options)
 
     monkeypatch.setattr(module, "calibrate", recording)
+    return sizes
+
+
+def calibration_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      held: dict[str, list[str]]) -> list[int]:
+    """How many held-out predictions each calibration of a training run was fitted on."""
+    sizes = recorded_calibrations(monkeypatch)
     classifier, _ = component(tmp_path)
     classifier.train(training_data(held))
     return sizes
@@ -347,8 +364,6 @@ def fine_tunes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: dict[str, 
                **config: object) -> tuple[list[list[str]], list[int], FakeEncoder]:
     """Trains a fine-tuned classifier with a fake fine-tune; returns the texts each fine-tune
     trained on, the sizes of the calibrations and the encoder."""
-    import bot.components.moment_classifier as module
-
     trained: list[list[str]] = []
     embedder = FineTunableEmbedder(128)
 
@@ -360,15 +375,8 @@ def fine_tunes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: dict[str, 
         centroids = np.stack([x[np.asarray(y) == c].mean(axis=0) for c in range(classes)])
         return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
-    sizes: list[int] = []
-    real = module.calibrate
-
-    def recording(model, head, y, neighbours, **options):  # type: ignore[no-untyped-def]
-        sizes.append(len(y))
-        return real(model, head, y, neighbours, **options)
-
+    sizes = recorded_calibrations(monkeypatch)
     monkeypatch.setattr(finetune, "fine_tune", fake_fine_tune)
-    monkeypatch.setattr(module, "calibrate", recording)
     monkeypatch.setattr(MomentClassifier, "persist", lambda self: None)
     classifier = MomentClassifier.create(
         {**MomentClassifier.get_default_config(), "fine_tune": True,
