@@ -124,6 +124,8 @@ class State:
     clarified: bool = False
     choices: tuple[str, ...] = ()  # the moments the clarifying question offered
     asked_anything_else: bool = False  # the bot's last words were "anything else?"
+    agent_asked: str | None = None  # the handoff whose agent's help the customer was asked
+    # about ("did we sort it out?") and has not answered yet
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,14 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class AgentRated:
+    """The customer's answer to "did we sort it out?" after an agent closed their handoff."""
+
+    handoff_id: str
+    helped: bool
+
+
+@dataclass(frozen=True)
 class Clarify:
     choices: tuple[Moment, ...]
     other_company: str | None = None  # asked because the message names this company
@@ -163,7 +173,7 @@ class SmallTalk:
     response: str
 
 
-Decision = Answer | NextArticle | Resolved | Clarify | Handoff | SmallTalk
+Decision = Answer | NextArticle | Resolved | AgentRated | Clarify | Handoff | SmallTalk
 
 
 @dataclass
@@ -183,6 +193,9 @@ class Dialogue:
             turn.intent == self.person_moment and moment and turn.confidence >= moment.threshold
         ):
             return Handoff(HandoffReason.CUSTOMER_ASKED, self._moments.get(state.moment or ""))
+        if (state.agent_asked and turn.intent in FEEDBACK
+                and turn.confidence >= FEEDBACK_CONFIDENCE):
+            return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent == "affirm":
                 return Resolved(state.moment)

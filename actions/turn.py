@@ -26,6 +26,7 @@ from bot.components.moment_classifier import (
     EMBEDDING_KEY,
     decode_embedding,
 )
+from desk.packet import AGENT_ASKED, AGENT_HELPED, AGENT_UNHELPED
 from knowledge.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,25 @@ class HandleTurn(Action):
             clarified=bool(tracker.get_slot("clarified")),
             choices=tuple(tracker.get_slot("clarify_choices") or ()),
             asked_anything_else=_last_response(tracker) in d.ANYTHING_ELSE,
+            agent_asked=_agent_asked(tracker.get_slot("last_outcome")),
         )
         decision = self.dialogue.decide(turn, state)
         log.info("turn %s: intent=%s conf=%.2f -> %s", tracker.sender_id, turn.intent,
                  turn.confidence, type(decision).__name__)
+        events = await self._carry_out(dispatcher, tracker, state, decision)
+        if state.agent_asked and not any(
+                isinstance(e, dict) and e.get("event") == "slot"
+                and e.get("name") == "last_outcome" for e in events):
+            events.append(SlotSet("last_outcome", None))  # the question lapses unanswered
+        return events
+
+    async def _carry_out(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         state: d.State, decision: d.Decision) -> list[EventType]:
+        if isinstance(decision, d.AgentRated):
+            dispatcher.utter_message(response="utter_agent_helped" if decision.helped
+                                     else "utter_agent_did_not_help")
+            kind = AGENT_HELPED if decision.helped else AGENT_UNHELPED
+            return [SlotSet("last_outcome", f"{kind}:{decision.handoff_id}")]
         if isinstance(decision, d.SmallTalk):
             dispatcher.utter_message(response=decision.response)
             return []
@@ -162,6 +178,14 @@ class HandleTurn(Action):
                                      position=receipt.position)
         return [*_reset(), SlotSet("handoff_id", receipt.handoff_id),
                 SlotSet("last_outcome", f"handoff:{decision.reason.value}"), ConversationPaused()]
+
+
+def _agent_asked(last_outcome: object) -> str | None:
+    """The handoff whose agent's help the bot asked about at hand-back, if still unanswered
+    (``last_outcome`` is ``agent_asked:<handoff id>``)."""
+    kind, _, handoff_id = last_outcome.partition(":") if isinstance(last_outcome, str) else (
+        "", "", "")
+    return handoff_id if kind == AGENT_ASKED and handoff_id else None
 
 
 def _last_response(tracker: Tracker) -> str | None:

@@ -8,6 +8,9 @@ all three ways in (the embedded broker, RabbitMQ, reconciliation) feed it, idemp
 * what self-service did, which the turn action records in the slot ``last_outcome``:
   ``offered:<moment>`` (an article), ``rejected:<moment>`` ("no, that did not help") and
   ``resolved:<moment>`` ("yes, solved").
+* what customers said when asked, after an agent closed their handoff as solved, whether
+  it was: ``agent_helped:<handoff id>`` or ``agent_unhelped:<handoff id>`` (the moment is
+  the handoff's, as corrected by the time of the report).
 
 Handoffs, their reasons and how agents closed them are the desk's own ``handoffs`` rows.
 :func:`summarise` turns both into per-moment figures over a window of days, with a daily
@@ -34,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalogue import Catalogue
 from desk.nlu_export import LazyRedactor
+from desk.packet import AGENT_HELPED, AGENT_UNHELPED
+from desk.store import RESOLVING
 from desk.tables import (
     corrections,
     handoffs,
@@ -46,6 +51,9 @@ log = logging.getLogger(__name__)
 
 MESSAGE = "message"
 OUTCOMES = ("offered", "rejected", "resolved")
+#: Answers to "did we sort it out?" after an agent's help: stored like outcomes, with the
+#: handoff's id where outcomes keep their moment.
+AGENT_RATINGS = (AGENT_HELPED, AGENT_UNHELPED)
 OUTCOME_SLOT = "last_outcome"
 DAY = 86_400.0
 MAX_DAYS = 90
@@ -59,8 +67,6 @@ SPIKE_MIN = 5
 SPIKE_P = 0.001
 #: A quiet moment's baseline is never taken as below this many contacts a day.
 BASELINE_FLOOR = 0.1
-#: Agents' outcomes that resolve the customer's problem (see desk.store.OUTCOMES).
-RESOLVING = ("resolved", "resolved_with_article")
 NO_MOMENT = "(no moment)"
 NO_MOMENT_TITLE = "Not recognised: handed to a person unsure"
 LOW_CONFIDENCE = "low_confidence"
@@ -72,8 +78,8 @@ class Fact:
 
     key: str
     conversation_id: str
-    kind: str  # message | offered | rejected | resolved
-    moment: str | None
+    kind: str  # message | offered | rejected | resolved | agent_helped | agent_unhelped
+    moment: str | None  # for agent_helped / agent_unhelped: the handoff's id
     at: float
     confidence: float | None = None
     channel: str = ""
@@ -103,7 +109,7 @@ class Fact:
         if data.get("event") == "slot" and data.get("name") == OUTCOME_SLOT:
             value = data.get("value")
             kind, _, moment = value.partition(":") if isinstance(value, str) else ("", "", "")
-            if kind not in OUTCOMES or not moment:
+            if kind not in (*OUTCOMES, *AGENT_RATINGS) or not moment:
                 return None
             return cls(key=f"rasa:s:{sender}:{float(at)!r}:{value}", conversation_id=sender,
                        kind=kind, moment=moment, at=float(at))
@@ -170,11 +176,12 @@ class InsightLog:
         """Outcome facts and handoffs since ``since``; messages per moment in the window."""
         outcomes = (sa.select(insight.c.conversation_id, insight.c.kind, insight.c.moment,
                               insight.c.at)
-                    .where(insight.c.kind.in_(OUTCOMES), insight.c.at >= since))
+                    .where(insight.c.kind.in_((*OUTCOMES, *AGENT_RATINGS)),
+                           insight.c.at >= since))
         corrected = sa.exists().where(corrections.c.handoff_id == handoffs.c.id)
         handed = (sa.select(handoffs.c.conversation_id, handoffs.c.moment, handoffs.c.reason,
                             handoffs.c.created_at, handoffs.c.closed_at, handoffs.c.outcome,
-                            corrected.label("corrected"))
+                            corrected.label("corrected"), handoffs.c.id)
                   .where(handoffs.c.created_at >= since))
         messages = (sa.select(insight.c.moment, sa.func.count())
                     .where(insight.c.kind == MESSAGE, insight.c.at >= window_start)
@@ -184,7 +191,7 @@ class InsightLog:
         async with self._engine.connect() as connection:
             return Facts(
                 outcomes=list(map(Outcome._make, (await connection.execute(outcomes)).all())),
-                handoffs=[HandoffFact(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]))
+                handoffs=[HandoffFact(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7])
                           for r in (await connection.execute(handed)).all()],
                 messages={r[0]: r[1] for r in (await connection.execute(messages)).all()})
 
@@ -204,6 +211,7 @@ class HandoffFact(NamedTuple):
     closed_at: float | None = None
     outcome: str | None = None
     corrected: bool = False  # an agent set the moment
+    id: str = ""
 
     @property
     def known_moment(self) -> str | None:
@@ -236,6 +244,8 @@ class MomentFigures:
     reasons: dict[str, int] = field(default_factory=dict)
     yes: int = 0              # "did this solve it?" answered yes ...
     no: int = 0               # ... and no
+    agent_yes: int = 0        # "did we sort it out?" after an agent's help: yes ...
+    agent_no: int = 0         # ... and no
     messages: int = 0         # customer messages the NLU gave this moment
     trend: list[int] = field(default_factory=list)  # contacts a day, oldest first
     resolutions: list[float] = field(default_factory=list, repr=False)  # seconds each
@@ -257,11 +267,17 @@ class MomentFigures:
         """Satisfaction with self-service: the share of answers that said it solved it."""
         return self.yes / (self.yes + self.no) if self.yes + self.no else None
 
+    @property
+    def agent_helped(self) -> float | None:
+        """Satisfaction with agents: the share of answers that said the agent solved it."""
+        asked = self.agent_yes + self.agent_no
+        return self.agent_yes / asked if asked else None
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["resolutions"]
         return {**data, "containment": self.containment, "handoff_rate": self.handoff_rate,
-                "helped": self.helped,
+                "helped": self.helped, "agent_helped": self.agent_helped,
                 "median_resolution_seconds": self.median_resolution_seconds}
 
     @classmethod
@@ -274,7 +290,7 @@ class MomentFigures:
         resolutions = [seconds for figures in rows for seconds in figures.resolutions]
         added = {name: sum(getattr(f, name) for f in rows) for name in (
             "contacts", "previous_contacts", "offered", "solved_by_bot", "handed_off", "yes",
-            "no", "messages")}
+            "no", "agent_yes", "agent_no", "messages")}
         return cls(
             stage, stage, stage, **added, reasons=dict(reasons),
             trend=[sum(day) for day in zip(*(f.trend for f in rows), strict=True)],
@@ -353,8 +369,12 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
     solved: dict[str, set[str]] = defaultdict(set)
     handed: dict[str, set[str]] = defaultdict(set)
     durations: dict[str, list[float]] = defaultdict(list)
+    ratings: dict[str, str] = {}  # handoff id -> the customer's last answer about it
     for o in sorted(facts.outcomes, key=lambda o: o.at):
         if o.at > now:
+            continue
+        if o.kind in AGENT_RATINGS:
+            ratings[o.moment] = o.kind
             continue
         touch(o.moment, o.conversation_id, o.at)
         if o.at < start:
@@ -381,6 +401,9 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
         handed[moment].add(h.conversation_id)
         figures_ = row(h.known_moment)
         figures_.reasons[h.reason] = figures_.reasons.get(h.reason, 0) + 1
+        rating = ratings.get(h.id)
+        figures_.agent_yes += rating == AGENT_HELPED
+        figures_.agent_no += rating == AGENT_UNHELPED
         if h.outcome in RESOLVING and h.closed_at is not None:
             began = min(h.created_at, first_offer.get((moment, h.conversation_id), h.created_at))
             durations[moment].append(h.closed_at - began)

@@ -15,6 +15,10 @@ from typing import Any
 
 SCHEMA_ID = "mot.handoff/1"
 SEVERITY_PRIORITY = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+#: After an agent closes a handoff as solved, the bot asks the customer whether it was: the
+#: slot ``last_outcome`` holds ``agent_asked:<handoff id>`` until the answer, which the turn
+#: action records as ``agent_helped:<handoff id>`` or ``agent_unhelped:<handoff id>``.
+AGENT_ASKED, AGENT_HELPED, AGENT_UNHELPED = "agent_asked", "agent_helped", "agent_unhelped"
 
 
 class PacketInvalid(ValueError):

@@ -5,7 +5,8 @@ An agent's reply is appended to the conversation as a ``bot`` event with
 sends it through the channel the customer last wrote on (socket.io: a ``bot_uttered``;
 a messaging app: its API). The event's metadata carries the desk's key, so a retried
 delivery can check the tracker first and never send a line twice. Handing back appends
-``resume`` and runs ``utter_back_to_bot`` the same way.
+``resume`` and runs ``utter_back_to_bot`` the same way, or, when the agent closed the
+handoff as solved, ``utter_ask_agent_helped`` (:func:`hand_back`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+
+from desk.packet import AGENT_ASKED
+from desk.store import RESOLVING
 
 DESK_KEY = "mot_desk_key"
 
@@ -34,6 +38,17 @@ class Outgoing:
     text: str
     author: str
     hand_back_outcome: str | None = None
+    handoff_id: str | None = None
+
+
+def hand_back(line: Outgoing) -> tuple[str, str]:
+    """The ``last_outcome`` slot's value and the response that hand the customer back to the
+    bot: after an outcome that says the problem is solved, the bot asks whether the
+    customer agrees (``agent_asked:<handoff id>``, answered in the turn action); else it
+    says they are back (``agent:<outcome>``)."""
+    if line.hand_back_outcome in RESOLVING and line.handoff_id:
+        return f"{AGENT_ASKED}:{line.handoff_id}", "utter_ask_agent_helped"
+    return f"agent:{line.hand_back_outcome}", "utter_back_to_bot"
 
 
 class CustomerChannel(Protocol):
@@ -81,15 +96,23 @@ class RasaCustomerChannel:
             await self._post_callback(line)
 
     async def _hand_back(self, line: Outgoing) -> None:
+        outcome, response = hand_back(line)
         events = [{"event": "resume", "timestamp": time.time()},
                   {"event": "slot", "name": "handoff_id", "value": None},
-                  {"event": "slot", "name": "last_outcome",
-                   "value": f"agent:{line.hand_back_outcome}"}]
+                  {"event": "slot", "name": "last_outcome", "value": outcome}]
         await self._call("POST", self._url(line.conversation_id, "tracker/events"),
                          json=events, params={"include_events": "NONE"})
         await self._call("POST", self._url(line.conversation_id, "execute"),
-                         json={"name": "utter_back_to_bot"},
+                         json={"name": response},
                          params={"output_channel": "latest", "include_events": "NONE"})
+        # The bot's turn ends listening, as after any message it answers: without it the
+        # customer's reply follows the response directly, no rule's first step matches it,
+        # and the fallback ran the turn action over and over on that one message (Rasa's
+        # circuit breaker stopped it after eight).
+        await self._call("POST", self._url(line.conversation_id, "tracker/events"),
+                         json=[{"event": "action", "name": "action_listen",
+                                "timestamp": time.time()}],
+                         params={"include_events": "NONE"})
 
     async def _post_callback(self, line: Outgoing) -> None:
         """REST customers: the operator's callback receives what socket.io would push."""

@@ -27,7 +27,7 @@ def outgoing(message: Message) -> Outgoing:
     outcome = (message.text[len(HAND_BACK_PREFIX):] if message.speaker == "control"
                and message.text.startswith(HAND_BACK_PREFIX) else None)
     return Outgoing(message.key, message.conversation_id, message.text, message.author,
-                    outcome)
+                    outcome, message.handoff_id)
 
 
 class Relay:

@@ -27,6 +27,9 @@ OPEN = (QUEUED, ASSIGNED)
 #: How an agent may close a handoff; ``handed_back`` returns the customer to the bot unsolved.
 OUTCOMES = ("resolved", "resolved_with_article", "callback_arranged", "escalated",
             "no_response", "duplicate", "handed_back")
+#: The outcomes that say the agent solved the customer's problem: the customer is then asked
+#: whether they agree, and insight counts the time to resolution.
+RESOLVING = ("resolved", "resolved_with_article")
 
 
 class HandoffNotFound(LookupError):

@@ -1,19 +1,22 @@
 """The handoff of issue 4 in a real browser (Debian's Chromium, Playwright).
 
 A customer over socket.io asks for a person; an agent signs in, claims, chats both ways,
-uses a suggested article, resolves; the bot answers the customer's next message again.
+uses a suggested article, resolves; the customer says the agent sorted it out, which a
+manager then finds on the moments dashboard; the bot answers the customer's next message
+again.
 Customer text is shown inert. Everything stays on loopback.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
 
 from tests.conftest import RunningAssistant, browser_sign_in, http_json
-from tests.e2e.desk_customer import Customer, add_agent
+from tests.e2e.desk_customer import Customer, add_agent, add_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -72,8 +75,14 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
 
         page.select_option("#outcome", "resolved")
         page.click("#close")
-        customer.wait_for("back with the assistant")
-        page.locator("#handoff-status", has_text="closed").wait_for(timeout=10_000)
+        try:
+            page.locator("#handoff-status", has_text="closed").wait_for(timeout=10_000)
+        except Exception as error:  # say why the desk refused, if it did
+            raise AssertionError(f"not closed: {page.inner_text('#error')!r}") from error
+        asked = customer.wait_for("Did we sort it out for you?")  # solved, said the agent
+        assert "back with the assistant" in asked[-1]
+        customer.say("yes")
+        customer.wait_for("Thank you for telling us")
 
         customer.say("I got charged twice for the same order!!")
         assert "Did this solve it?" in customer.wait_for("Did this solve it?")[-1]
@@ -81,5 +90,20 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
         # The review of corrected examples is for supervisors and content staff only.
         refused = page.goto(f"{assistant.desk_url}/content/corrections")
         assert refused is not None and refused.status == 403
+
+        # A manager finds the customer's answer on the moments dashboard.
+        page.goto(f"{assistant.desk_url}/desk")
+        page.click("#logout")
+        page.wait_for_url("**/login**")
+        manager = f"manager-{uuid.uuid4().hex[:6]}"
+        add_user(assistant.env, manager, password, "manager")
+        browser_sign_in(page, assistant.desk_url, manager, password, home="/insight")
+        rated = page.locator("tr[data-moment] td.agent-helped", has_text="of 1")
+        deadline = time.monotonic() + 15  # the event stream reaches the desk asynchronously
+        while not rated.count():
+            assert time.monotonic() < deadline, page.inner_text("main")
+            time.sleep(0.5)
+            page.reload()
+        assert rated.first.inner_text().startswith("100%")
     finally:
         customer.close()

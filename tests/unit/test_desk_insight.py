@@ -51,7 +51,10 @@ def test_facts_are_read_from_user_and_outcome_events() -> None:
     offered = Fact.parse(slot_event("c1", "offered:parcel_late", 11.0))
     assert offered is not None and (offered.kind, offered.moment) == ("offered", "parcel_late")
     assert offered.key != Fact.parse(slot_event("c1", "resolved:parcel_late", 11.0)).key  # type: ignore[union-attr]
+    rated = Fact.parse(slot_event("c1", "agent_helped:h-1", 13.0))
+    assert rated is not None and (rated.kind, rated.moment) == ("agent_helped", "h-1")
     for ignored in (slot_event("c1", "handoff:low_confidence", 12.0),
+                    slot_event("c1", "agent_asked:h-1", 12.0),
                     slot_event("c1", "resolved", 12.0), {"event": "bot", "text": "hi"},
                     {"event": "slot", "name": "moment", "value": "x", "sender_id": "c1",
                      "timestamp": 1.0},
@@ -121,6 +124,30 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     assert {s["moment"]: s["contacts"] for s in json["stages"]} == {
         "delivery": 3, "complaints": 2, "other": 2}
     assert "resolutions" not in json["moments"][0]
+
+
+def test_customers_say_whether_the_agent_helped_under_the_handoffs_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
+    hour = 3600.0
+    handoffs = [
+        HandoffFact("c1", "parcel_late", "customer_asked", NOW - 3 * hour, NOW - 2 * hour,
+                    "resolved", id="h1"),
+        HandoffFact("c2", "parcel_late", "article_rejected", NOW - 3 * hour, NOW - 2 * hour,
+                    "resolved", id="h2"),
+        # an unsure handoff an agent corrected counts under the corrected moment
+        HandoffFact("c3", "parcel_late", "low_confidence", NOW - 3 * hour, NOW - 2 * hour,
+                    "resolved_with_article", corrected=True, id="h3"),
+        HandoffFact("c4", "parcel_late", "policy", NOW - 3 * hour, id="h4"),  # not asked
+    ]
+    ratings = [Outcome("c1", "agent_helped", "h1", NOW - hour),
+               Outcome("c2", "agent_helped", "h2", NOW - hour),
+               Outcome("c2", "agent_unhelped", "h2", NOW - hour + 5),  # changed their mind
+               Outcome("c3", "agent_helped", "h3", NOW - hour)]
+    report = _report(catalogue, ratings, handoffs)
+    late = next(m for m in report.moments if m.moment == "parcel_late")
+    assert (late.agent_yes, late.agent_no, late.agent_helped) == (2, 1, pytest.approx(2 / 3))
+    assert (late.yes, late.no, late.helped) == (0, 0, None)  # about articles only
+    assert late.contacts == 4 and late.trend[-1] == 4  # ratings are no contacts of their own
+    assert report.to_json()["stages"][0]["agent_helped"] == pytest.approx(2 / 3)
 
 
 def test_a_conversation_counts_once_per_moment_however_many_articles(catalogue) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import pytest
 
 from actions.desk_client import DeskRejected, HandoffSaved, RecordingDeskClient
 from actions.outbox import Outbox, OutboxDeskClient
+from desk.rasa_client import Outgoing, hand_back
 from desk.testing import desk_client, make_packet, rasa_user_event, sign_in
 
 
@@ -79,7 +80,21 @@ async def test_agent_lines_are_acked_delivered_once_in_order_then_handed_back(de
     await _until(lambda: any(line.hand_back_outcome == "resolved"
                              for line in desk.channel.sent))
     assert len(desk.channel.sent) == 5
+    # solved, says the agent: the bot asks the customer whether it is, about this handoff
+    assert hand_back(desk.channel.sent[-1]) == (f"agent_asked:{created['id']}",
+                                                "utter_ask_agent_helped")
     await ws.close()
+
+
+@pytest.mark.parametrize(("outcome", "handoff", "expected"), [
+    ("resolved_with_article", "h-1", ("agent_asked:h-1", "utter_ask_agent_helped")),
+    ("handed_back", "h-1", ("agent:handed_back", "utter_back_to_bot")),
+    ("escalated", "h-1", ("agent:escalated", "utter_back_to_bot")),
+    ("resolved", None, ("agent:resolved", "utter_back_to_bot"))])  # a line stored before
+def test_only_a_solved_handoff_asks_the_customer_whether_it_is(
+        outcome: str, handoff: str | None, expected: tuple[str, str]) -> None:
+    assert hand_back(Outgoing("k", "c", "hand_back:" + outcome, "ann", outcome,
+                              handoff)) == expected
 
 
 async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # type: ignore[no-untyped-def]

@@ -96,6 +96,17 @@ def test_feedback_yes_resolves_and_no_tries_the_next_article(dialogue: d.Dialogu
     assert next_article.moment.id == "parcel_late"
 
 
+@pytest.mark.parametrize(("intent", "helped"), [("affirm", True), ("deny", False)])
+def test_the_answer_to_did_we_sort_it_out_rates_the_agents_help(
+        dialogue: d.Dialogue, intent: str, helped: bool) -> None:
+    asked = d.State(agent_asked="h-1")
+    assert dialogue.decide(turn(intent, 0.9, "yes"), asked) == d.AgentRated("h-1", helped)
+    # a new problem instead, or a person asked for again, is taken as such
+    assert isinstance(dialogue.decide(turn("parcel_late", 0.93), asked), d.Answer)
+    person = dialogue.decide(turn(intent, 0.9, "no, I want a real person"), asked)
+    assert isinstance(person, d.Handoff)
+
+
 def test_small_talk_is_answered_without_counting_as_unsure(dialogue: d.Dialogue) -> None:
     assert dialogue.decide(turn("greet", 0.9), d.State()) == d.SmallTalk("utter_greet")
 

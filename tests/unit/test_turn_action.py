@@ -126,6 +126,34 @@ async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, des
     assert responses[0]["response"] == "utter_goodbye" and not desk.packets
 
 
+def after_agent(text: str, intent: str, confidence: float = 0.99) -> dict:
+    """The recorded call "answer-2" as if an agent had just closed handoff h-7 as resolved
+    and the bot had asked "did we sort it out?"."""
+    call = recorded("answer-2")
+    tracker = call["tracker"]
+    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False,
+                            last_outcome="agent_asked:h-7")
+    tracker["latest_message"].update(text=text, intent={"name": intent,
+                                                        "confidence": confidence})
+    return call
+
+
+@pytest.mark.parametrize(("intent", "response", "outcome"), [
+    ("affirm", "utter_agent_helped", "agent_helped:h-7"),
+    ("deny", "utter_agent_did_not_help", "agent_unhelped:h-7")])
+async def test_the_customers_answer_about_the_agents_help_is_recorded(
+        run, desk, intent: str, response: str, outcome: str) -> None:
+    responses, slots = await run("answer-2", after_agent("/" + intent, intent))
+    assert [r["response"] for r in responses] == [response] and not desk.packets
+    assert slots["_outcomes"] == [outcome]
+
+
+async def test_the_question_about_the_agents_help_lapses_with_any_other_message(run) -> None:
+    responses, slots = await run("answer-2", after_agent("hello", "greet"))
+    assert responses[0]["response"] == "utter_greet"
+    assert slots["_outcomes"] == [None]  # a later "yes" is no longer about the agent
+
+
 async def test_no_offers_the_next_article_of_the_same_moment(run) -> None:
     responses, slots = await run("deny-2")
     assert "Let's try something else" in responses[0]["text"]
