@@ -83,9 +83,13 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
         assert "back with the assistant" in asked[-1]
         customer.say("yes")
         customer.wait_for("Thank you for telling us")
+        time.sleep(2)
+        assert customer.replies.empty()  # one answer: the turn ran once
 
         customer.say("I got charged twice for the same order!!")
         assert "Did this solve it?" in customer.wait_for("Did this solve it?")[-1]
+        time.sleep(2)
+        assert customer.replies.empty()  # one article, not one per run of a looping turn
 
         # The review of corrected examples is for supervisors and content staff only.
         refused = page.goto(f"{assistant.desk_url}/content/corrections")
