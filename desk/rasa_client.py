@@ -12,6 +12,7 @@ handoff as solved, ``utter_ask_agent_helped`` (:func:`hand_back`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ import aiohttp
 
 from desk.packet import AGENT_ASKED
 from desk.store import RESOLVING
+
+log = logging.getLogger(__name__)
 
 DESK_KEY = "mot_desk_key"
 
@@ -93,7 +96,8 @@ class RasaCustomerChannel:
                                                       "output_channel": "latest",
                                                       "include_events": "NONE"})
         if self._callback and (body or {}).get("latest_input_channel") == "rest":
-            await self._post_callback(line)
+            await self._post_callback({"recipient_id": line.conversation_id, "text": line.text,
+                                       "metadata": {"agent": line.author, DESK_KEY: line.key}})
 
     async def _hand_back(self, line: Outgoing) -> None:
         outcome, response = hand_back(line)
@@ -102,9 +106,9 @@ class RasaCustomerChannel:
                   {"event": "slot", "name": "last_outcome", "value": outcome}]
         await self._call("POST", self._url(line.conversation_id, "tracker/events"),
                          json=events, params={"include_events": "NONE"})
-        await self._call("POST", self._url(line.conversation_id, "execute"),
-                         json={"name": response},
-                         params={"output_channel": "latest", "include_events": "NONE"})
+        said = await self._call("POST", self._url(line.conversation_id, "execute"),
+                                json={"name": response},
+                                params={"output_channel": "latest", "include_events": "NONE"})
         # The bot's turn ends listening, as after any message it answers: without it the
         # customer's reply follows the response directly, no rule's first step matches it,
         # and the fallback ran the turn action over and over on that one message (Rasa's
@@ -113,14 +117,24 @@ class RasaCustomerChannel:
                          json=[{"event": "action", "name": "action_listen",
                                 "timestamp": time.time()}],
                          params={"include_events": "NONE"})
+        tracker = (said or {}).get("tracker") or {}
+        if self._callback and tracker.get("latest_input_channel") == "rest":
+            # REST customers: the operator's callback gets the bot's words too (Rasa returns
+            # them, as REST cannot push). Best effort: retrying would hand back twice, and the
+            # words are in the tracker for an integrator who polls.
+            for message in (said or {}).get("messages") or []:
+                try:
+                    await self._post_callback({**message, "recipient_id": line.conversation_id,
+                                               "metadata": {DESK_KEY: line.key}})
+                except RasaUnavailable as error:
+                    log.warning("hand-back of %s: %s", line.conversation_id, error)
 
-    async def _post_callback(self, line: Outgoing) -> None:
+    async def _post_callback(self, message: dict[str, Any]) -> None:
         """REST customers: the operator's callback receives what socket.io would push."""
         assert self._callback is not None
         try:
-            async with self._session.post(self._callback, timeout=self._timeout, json={
-                    "recipient_id": line.conversation_id, "text": line.text,
-                    "metadata": {"agent": line.author, DESK_KEY: line.key}}) as reply:
+            async with self._session.post(self._callback, timeout=self._timeout,
+                                          json=message) as reply:
                 if reply.status >= 300:
                     raise RasaUnavailable(f"REST callback answered {reply.status}")
         except aiohttp.ClientError as error:
