@@ -113,29 +113,29 @@ async def test_yes_resolves_and_resets(run) -> None:
     assert slots["_outcomes"] == ["resolved:parcel_late"] and slots["offered_articles"] == []
 
 
-async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
-    call = recorded("answer-2")  # "yes that worked thanks", then the bot asks "anything else?"
+def after_answer(text: str, intent: str, **slots: object) -> dict:
+    """The recorded call "answer-2" ("yes that worked thanks", the article question closed),
+    its latest message replaced by ``text`` at ``intent``, with these ``slots`` set too."""
+    call = recorded("answer-2")
     tracker = call["tracker"]
-    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False)
+    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False, **slots)
+    tracker["latest_message"].update(text=text, intent={"name": intent, "confidence": 0.99})
+    return call
+
+
+async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
+    call = after_answer("no", "deny")  # after the bot asked "anything else?"
+    tracker = call["tracker"]
     tracker["events"].append({"event": "bot", "timestamp": tracker["latest_event_time"] + 1,
                               "text": "Glad that sorted it. Is there anything else I can "
                                       "help with?",
                               "metadata": {"utter_action": "utter_resolved"}})
-    tracker["latest_message"].update(text="no", intent={"name": "deny", "confidence": 0.99})
     responses, _ = await run("answer-2", call)
     assert responses[0]["response"] == "utter_goodbye" and not desk.packets
 
 
-def after_agent(text: str, intent: str, confidence: float = 0.99) -> dict:
-    """The recorded call "answer-2" as if an agent had just closed handoff h-7 as resolved
-    and the bot had asked "did we sort it out?"."""
-    call = recorded("answer-2")
-    tracker = call["tracker"]
-    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False,
-                            last_outcome="agent_asked:h-7")
-    tracker["latest_message"].update(text=text, intent={"name": intent,
-                                                        "confidence": confidence})
-    return call
+#: An agent has just closed handoff h-7 as resolved and the bot asked "did we sort it out?".
+ASKED = {"last_outcome": "agent_asked:h-7"}
 
 
 @pytest.mark.parametrize(("intent", "response", "outcome"), [
@@ -143,13 +143,13 @@ def after_agent(text: str, intent: str, confidence: float = 0.99) -> dict:
     ("deny", "utter_agent_did_not_help", "agent_unhelped:h-7")])
 async def test_the_customers_answer_about_the_agents_help_is_recorded(
         run, desk, intent: str, response: str, outcome: str) -> None:
-    responses, slots = await run("answer-2", after_agent("/" + intent, intent))
+    responses, slots = await run("answer-2", after_answer("/" + intent, intent, **ASKED))
     assert [r["response"] for r in responses] == [response] and not desk.packets
     assert slots["_outcomes"] == [outcome]
 
 
 async def test_the_question_about_the_agents_help_lapses_with_any_other_message(run) -> None:
-    responses, slots = await run("answer-2", after_agent("hello", "greet"))
+    responses, slots = await run("answer-2", after_answer("hello", "greet", **ASKED))
     assert responses[0]["response"] == "utter_greet"
     assert slots["_outcomes"] == [None]  # a later "yes" is no longer about the agent
 
