@@ -1,7 +1,8 @@
 """The managers' moments dashboard: :mod:`desk.insight`'s figures as a page and as JSON.
 
-``GET /insight?days=N`` (managers and supervisors) and ``GET /api/insight?days=N`` (the
-same, or the service token, for other tools). Both read the same :func:`desk.insight.report`.
+``GET /insight?days=N[&channel=C]`` (managers and supervisors) and ``GET
+/api/insight?days=N[&channel=C]`` (the same, or the service token, for other tools). Both
+read the same :func:`desk.insight.report`; ``channel`` narrows it to one channel.
 """
 
 from __future__ import annotations
@@ -14,40 +15,49 @@ from aiohttp import web
 
 from desk import state as s
 from desk.auth import require
-from desk.insight import InsightLog, Report, days_param, report, sparkline
+from desk.insight import InsightLog, Report, channel_param, days_param, report, sparkline
 
 INSIGHT = web.AppKey("insight", InsightLog)
 WINDOWS = (1, 7, 28, 90)
 
 
-def _days(request: web.Request) -> int:
+def _days_and_channel(request: web.Request) -> tuple[int, str | None]:
     try:
-        return days_param(request.query.get("days"))
+        return (days_param(request.query.get("days")),
+                channel_param(request.query.get("channel")))
     except ValueError as error:
         raise web.HTTPBadRequest(text=str(error)) from None
 
 
-async def _report(request: web.Request, days: int) -> Report:
-    return await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(), days)
+async def _report(request: web.Request, days: int, channel: str | None) -> Report:
+    return await report(request.app[INSIGHT], request.app[s.CATALOGUE], time.time(), days,
+                        channel)
 
 
 @require("manager", "supervisor", service=True)
 async def insight_api(request: web.Request) -> web.Response:
-    return web.json_response((await _report(request, _days(request))).to_json())
+    return web.json_response((await _report(request, *_days_and_channel(request))).to_json())
 
 
 @require("manager", "supervisor")
 async def insight_page(request: web.Request) -> web.Response:
-    days = _days(request)
-    found = await _report(request, days)
+    days, channel = _days_and_channel(request)
+    found = await _report(request, days, channel)
     return aiohttp_jinja2.render_template("insight.html", request, {
         "report": found, "days": days, "windows": WINDOWS, "sparkline": sparkline,
+        "channel_title": channel_title,
         "percent": percent, "duration": duration,
         "until": datetime.fromtimestamp(found.until, timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC")})
 
 
 NOTHING = "\N{EN DASH}"  # shown where nothing was counted
+#: How the page names Rasa's input channels; others show as they are named.
+CHANNEL_TITLES = {"socketio": "web chat", "rest": "REST", "": "(not recorded)"}
+
+
+def channel_title(name: str) -> str:
+    return CHANNEL_TITLES.get(name, name)
 
 
 def percent(share: float | None) -> str:

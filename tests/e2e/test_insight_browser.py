@@ -1,6 +1,6 @@
 """The managers' moments dashboard in a real browser (Debian's Chromium, Playwright): a
 customer is helped over REST, a manager signs in and finds the conversation counted under
-its moment, with its journey stage, and changes the window."""
+its moment, with its journey stage, and changes the window and the channel."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def test_a_manager_sees_the_conversation_counted_under_its_moment(
     assert page.locator("#totals").inner_text().startswith(tuple("123456789"))
 
     page.select_option('select[name="days"]', "28")
-    page.wait_for_url(f"{assistant.desk_url}/insight?days=28")
+    page.wait_for_url(f"{assistant.desk_url}/insight?days=28&channel=")
     assert page.locator('tr[data-moment="charged_twice"]').count() == 1
+    page.select_option('select[name="channel"]', "rest")  # the customer wrote over REST
+    page.wait_for_url(f"{assistant.desk_url}/insight?days=28&channel=rest")
+    assert page.locator('tr[data-moment="charged_twice"]').count() == 1
+    assert "on REST" in page.inner_text("h1")
     # a manager sees no conversations
     assert page.goto(f"{assistant.desk_url}/desk").status == 403  # type: ignore[union-attr]

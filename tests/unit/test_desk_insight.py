@@ -234,6 +234,47 @@ async def test_the_event_stream_feeds_the_dashboard_once_with_personal_data_reda
     assert examples == ["charged twice, mail me at [EMAIL]"]
 
 
+async def test_figures_narrow_to_one_channel(desk) -> None:  # type: ignore[no-untyped-def]
+    now = time.time()
+    events = []
+    for conversation, channel in (("w1", "socketio"), ("w2", "socketio"), ("r1", "rest")):
+        events += [rasa_user_event(conversation, "charged twice", now - 30, channel=channel),
+                   slot_event(conversation, "offered:charged_twice", now - 29)]
+        events[-2]["parse_data"]["intent"]["name"] = "charged_twice"
+    events.append(slot_event("r1", "resolved:charged_twice", now - 10))
+    assert (await desk.post("/api/events", json=events, headers=desk.service)).status == 200
+    packet = make_packet(conversation_id="r2", channel="rest")
+    assert (await desk.post("/api/handoffs", json=packet.to_json(),
+                            headers=desk.service)).status == 201
+
+    async def moments(query: str) -> tuple[dict, dict[str, dict]]:
+        reply = await desk.get(f"/api/insight?days=7{query}", headers=desk.service)
+        assert reply.status == 200, await reply.text()
+        found = await reply.json()
+        return found, {m["moment"]: m for m in found["moments"]}
+
+    found, every = await moments("")
+    assert found["channel"] is None and found["channels"] == {"socketio": 2, "rest": 1}
+    assert every["charged_twice"]["contacts"] == 3 and every["parcel_late"]["handed_off"] == 1
+    found, web_chat = await moments("&channel=socketio")
+    assert found["channel"] == "socketio" and found["messages"] == 2
+    charged = web_chat["charged_twice"]
+    assert (charged["contacts"], charged["solved_by_bot"], charged["messages"]) == (2, 0, 2)
+    assert "parcel_late" not in web_chat  # handed off from REST
+    found, rest = await moments("&channel=rest")
+    assert (rest["charged_twice"]["contacts"], rest["charged_twice"]["solved_by_bot"]) == (1, 1)
+    assert rest["parcel_late"]["handed_off"] == 1 and found["messages"] == 1
+    assert (await moments("&channel=telegram"))[0]["contacts"] == 0
+
+    bad = await desk.get("/api/insight?channel=<script>", headers=desk.service)
+    assert bad.status == 400 and "channel must be" in await bad.text()
+    await _manager(desk)
+    html = await (await desk.get("/insight?days=7&channel=rest")).text()
+    assert '<option value="rest" selected>REST (1 message)</option>' in html
+    assert '<option value="socketio">web chat (2 messages)</option>' in html
+    assert 'href="/api/insight?days=7&amp;channel=rest"' in html and "on REST" in html
+
+
 async def test_managers_and_supervisors_see_the_page_agents_do_not(desk) -> None:  # type: ignore[no-untyped-def]
     assert (await desk.get("/api/insight", allow_redirects=False)).status == 401
     await sign_in(desk, "ann", "ann-pw-1")
