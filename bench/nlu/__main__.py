@@ -23,6 +23,7 @@ import yaml
 
 from bench.nlu.data import SPLIT_SEED, Splits, cap_per_intent, load_splits, relabelled
 from bench.nlu.misspell import misspell
+from bench.nlu.rasa_runner import classifier_config
 from bench.nlu.report import table, update_readme
 from bench.nlu.run import REPO_RESULTS, RunSettings, run, write
 
@@ -41,8 +42,6 @@ BUILT_IN_TEST = {"banking77": (DATASETS / "banking77" / "test.csv",),
 DEFAULT_DATASETS = ("banking77", "clinc150")
 #: The share of the training data cut as the test split when a data set has no test part.
 DEFAULT_TEST_FRACTION = 0.2
-#: The share of the training data cut as the validation split when a data set has none.
-DEFAULT_VALIDATION_FRACTION = 0.1
 #: Overrides of config.yml's MomentClassifier for the benchmark: none. The benchmark runs
 #: the shipped pipeline as it is; on ~100 examples a moment it fine-tunes (``fine_tune:
 #: auto``), within config.yml's time budget (ADR 0007).
@@ -69,13 +68,15 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                              "has no test part (BANKING77; default %(default)s); another "
                              "value names the data set <name>-test-<PERCENT>pct")
     parser.add_argument("--validation-fraction", type=float,
-                        default=DEFAULT_VALIDATION_FRACTION,
                         help="share of the training data cut as the validation split "
-                             "(calibration and threshold) when the data has no val part "
-                             "(default %(default)s); 0 trains on all of it, as a deployment "
-                             "does: the pipeline then calibrates on its own held-out "
-                             "predictions and the threshold is 0.5; another value names the "
-                             "data set <name>-validation-<PERCENT>pct")
+                             "(calibration and threshold) when the data has no val part; 0 "
+                             "trains on all of it, as a deployment does: the pipeline then "
+                             "calibrates on its own held-out predictions and the threshold "
+                             "is 0.5. Default: 0 below the classifier's "
+                             "calibration_folds_below training examples (1,000) with none "
+                             "out of scope, where it calibrates on out-of-fold predictions "
+                             "of its own, else 0.1; a value given names the data set "
+                             "<name>-validation-<PERCENT>pct")
     parser.add_argument("--split-seed", type=int, default=SPLIT_SEED,
                         help="seed of the test and validation splits cut from the training "
                              "data (default %(default)s); another value names the data set "
@@ -135,12 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, train_path, test_path in jobs:
         splits = load_splits(name, train_path, test_path, test_fraction=args.test_fraction,
                              validation_fraction=args.validation_fraction,
-                             seed=args.split_seed, out_of_scope=args.out_of_scope)
+                             seed=args.split_seed, out_of_scope=args.out_of_scope,
+                             self_calibrating_below=self_calibrating_below(args, options))
         if test_path is not None and not args.train:
             splits.name += "-official-test"
         if args.test_fraction != DEFAULT_TEST_FRACTION:
             name_test_fraction(splits, args.test_fraction)
-        if args.validation_fraction != DEFAULT_VALIDATION_FRACTION:
+        if args.validation_fraction is not None:
             name_validation_fraction(splits, args.validation_fraction)
         if args.split_seed != SPLIT_SEED:
             splits.name += f"-split-{args.split_seed}"
@@ -164,6 +166,20 @@ def main(argv: list[str] | None = None) -> int:
         update_readme()
         logging.info("README.md's NLU table rewritten from %s", REPO_RESULTS)
     return 0
+
+
+def self_calibrating_below(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """Training examples below which the run's classifier calibrates on out-of-fold
+    predictions of its own (``calibration_folds: auto``), so that a validation split cut
+    from training data without out-of-scope examples is left out by default; 0 where one is
+    needed all the same: Rasa's pipeline, scoring on validation, or unseen intents (their
+    messages make the validation split's out-of-scope ones)."""
+    if args.pipeline == "baseline" or args.evaluate == "validation" or args.unseen_intents:
+        return 0
+    config = classifier_config(options)
+    if not config["calibrate"] or config["calibration_folds"] != "auto":
+        return 0
+    return int(config["calibration_folds_below"])
 
 
 def built_in_test(name: str) -> Path | None:

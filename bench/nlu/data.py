@@ -34,6 +34,8 @@ TEXT_COLUMNS = ("text", "utterance", "message", "sentence", "query", "question")
 INTENT_COLUMNS = ("category", "intent", "label", "class")
 #: The seed of the splits cut from training data (test; validation takes it + 1).
 SPLIT_SEED = 20240607
+#: The share of the training data cut as the validation split when a data set has none.
+VALIDATION_FRACTION = 0.1
 
 
 @dataclass
@@ -166,8 +168,9 @@ def cap_per_intent(examples: list[Example], cap: int) -> list[Example]:
 
 
 def load_splits(name: str, train_path: Path, test_path: Path | None = None,
-                test_fraction: float = 0.2, validation_fraction: float = 0.1,
-                seed: int = SPLIT_SEED, out_of_scope: str | None = None) -> Splits:
+                test_fraction: float = 0.2, validation_fraction: float | None = 0.1,
+                seed: int = SPLIT_SEED, out_of_scope: str | None = None,
+                self_calibrating_below: int = 0) -> Splits:
     """Train/validation/test from the files, cutting what they lack.
 
     Test, in order: ``test_path`` (its ``test`` part, else its rows), the file's ``test`` part,
@@ -179,6 +182,9 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     data (seed + 1), never the test data. A ``val`` part is collected like the test data, so
     a threshold chosen on it holds on the test data; one cut from the training data is
     easier (same writers, same templates) and chose too strict a threshold (ADR 0007).
+    ``validation_fraction`` None: none where there are fewer than ``self_calibrating_below``
+    training examples and none of them out of scope (:func:`auto_validation_fraction`),
+    else :data:`VALIDATION_FRACTION`.
 
     Out-of-scope: the intent ``out_of_scope`` names, else the first of OUT_OF_SCOPE_NAMES
     found in any split (test data often has out-of-scope messages that training lacks). The
@@ -206,13 +212,16 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
     if validation:
         notes.append("validation: the file's val part" + (" (the other half)" if halved
                                                           else ""))
-    elif validation_fraction > 0:
-        train, validation = stratified_cut(train, validation_fraction, seed + 1)
-        notes.append(f"validation: stratified {validation_fraction:.0%} of the rest "
-                     f"(seed {seed + 1})")
+    elif (fraction := auto_validation_fraction(train, out_of_scope, self_calibrating_below)
+          if validation_fraction is None else validation_fraction) > 0:
+        train, validation = stratified_cut(train, fraction, seed + 1)
+        notes.append(f"validation: stratified {fraction:.0%} of the rest (seed {seed + 1})")
     else:
         notes.append("validation: none (the pipeline calibrates on its own held-out "
-                     "predictions, as a deployment's does; threshold 0.5)")
+                     "predictions, as a deployment's does; threshold 0.5"
+                     + ("" if validation_fraction is not None else
+                        f"; fewer than {self_calibrating_below:,} training examples, none "
+                        f"out of scope") + ")")
     intents = {intent for _, intent in train + validation + test}
     if out_of_scope is None:
         out_of_scope = next((n for n in OUT_OF_SCOPE_NAMES if n in intents), None)
@@ -229,6 +238,19 @@ def load_splits(name: str, train_path: Path, test_path: Path | None = None,
                         else ""))
     return Splits(name, train, validation, test, out_of_scope, "; ".join(notes), test_cut,
                   validation_cut)
+
+
+def auto_validation_fraction(train: list[Example], out_of_scope: str | None,
+                             self_calibrating_below: int) -> float:
+    """0 where the pipeline calibrates itself on out-of-fold predictions (fewer than
+    ``self_calibrating_below`` training examples) and a validation split cut from them would
+    hold no out-of-scope message to choose a threshold on: it would only calibrate, as those
+    predictions do better, and take a tenth of the examples from training (small bots,
+    ADR 0007). Else :data:`VALIDATION_FRACTION`."""
+    names = {out_of_scope} if out_of_scope else set(OUT_OF_SCOPE_NAMES)
+    if len(train) < self_calibrating_below and not any(i in names for _, i in train):
+        return 0.0
+    return VALIDATION_FRACTION
 
 
 def relabelled(examples: list[Example], intents: set[str], label: str) -> list[Example]:

@@ -52,6 +52,16 @@ def write_nlu(path: Path, train: Sequence[Example], calibration: Sequence[Exampl
     path.write_text(yaml_text({"version": "3.1", "nlu": nlu}), encoding="utf-8")
 
 
+def classifier_config(options: dict[str, Any]) -> dict[str, Any]:
+    """The MomentClassifier's whole configuration in a run: its defaults, config.yml's
+    entry, then ``options``."""
+    from bot.components.moment_classifier import MomentClassifier
+
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    entry = next(c for c in config["pipeline"] if c["name"] == CLASSIFIER)
+    return {**MomentClassifier.get_default_config(), **entry, **options}
+
+
 def write_project_config(path: Path, options: dict[str, Any]) -> dict[str, Any]:
     """config.yml's pipeline with the MomentClassifier's options overridden; returns them."""
     config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))

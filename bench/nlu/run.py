@@ -129,9 +129,9 @@ def score(splits: Splits, validation: metrics.Predictions, test: metrics.Predict
     if splits.out_of_scope is not None:
         threshold, rule = metrics.threshold_and_rule(validation, splits.out_of_scope, target)
         if not validation.truth:
-            log.warning("the validation split is empty (--validation-fraction 0, or too few "
-                        "examples a moment for its cut): the out-of-scope threshold is %.2f",
-                        threshold)
+            log.warning("no validation split (a small bot without out-of-scope training "
+                        "examples, --validation-fraction 0, or too few examples a moment for "
+                        "its cut): the out-of-scope threshold is %.2f", threshold)
         result["threshold_rule"] = rule
         result["at_threshold"] = metrics.at_threshold(test, splits.out_of_scope, threshold)
         result["at_threshold_validation"] = metrics.at_threshold(

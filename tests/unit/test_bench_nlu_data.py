@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from bench.nlu.__main__ import (
+    arguments,
     few_shot,
     misspelt,
     name_test_fraction,
     name_validation_fraction,
+    self_calibrating_below,
     unseen_intents,
     without_out_of_scope,
 )
-from bench.nlu.data import Splits, load_splits, read_examples
+from bench.nlu.data import Splits, auto_validation_fraction, load_splits, read_examples
 from bench.nlu.misspell import misspell
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,6 +175,42 @@ def test_no_validation_split_trains_on_all_as_a_deployment_does(tmp_path: Path) 
                                  "val": [["late again", "late"]]}), encoding="utf-8")
     with pytest.raises(SystemExit, match="applies only when the validation split is cut"):
         name_validation_fraction(load_splits("c", clinc, test, validation_fraction=0.0), 0.0)
+
+
+def test_by_default_a_small_bot_without_out_of_scope_examples_trains_on_all(
+        tmp_path: Path) -> None:
+    """Below the size where the classifier calibrates on out-of-fold predictions of its own,
+    a validation split without out-of-scope messages would only calibrate: none is cut."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    rows = "".join(f"late {i},late\nrefund {i},refund\n" for i in range(20))
+    train.write_text("text,intent\n" + rows, encoding="utf-8")
+    test.write_text("text,intent\nwhere is it,late\nweather?,NO_NODES_DETECTED\n",
+                    encoding="utf-8")
+    small = load_splits("mine", train, test, validation_fraction=None, self_calibrating_below=41)
+    assert (len(small.train), small.validation) == (40, [])
+    assert "fewer than 41 training examples, none out of scope" in small.how
+    large = load_splits("mine", train, test, validation_fraction=None, self_calibrating_below=40)
+    assert (len(large.train), len(large.validation)) == (36, 4)
+    train.write_text("text,intent\n" + rows + "a joke,oos\n", encoding="utf-8")
+    with_oos = load_splits("mine", train, test, validation_fraction=None,
+                           self_calibrating_below=1000)
+    assert len(with_oos.validation) == 4  # the 10%: two of each moment (of one oos, none)
+    assert auto_validation_fraction([("hi", "greet"), ("joke", "chitchat")], "chitchat", 10) == 0.1
+    assert auto_validation_fraction([("hi", "greet")], "chitchat", 10) == 0.0
+
+
+@pytest.mark.parametrize(("argv", "options", "below"), [
+    ([], {}, 1000),  # config.yml's classifier: calibration_folds auto below 1,000
+    ([], {"calibration_folds_below": 500}, 500),
+    ([], {"calibration_folds": 0}, 0),
+    ([], {"calibrate": False}, 0),
+    (["--pipeline", "baseline"], {}, 0),
+    (["--evaluate", "validation"], {}, 0),
+    (["--unseen-intents", "5"], {}, 0),  # their messages are validation's out-of-scope ones
+])
+def test_the_validation_split_is_left_out_only_where_the_classifier_calibrates_itself(
+        argv: list[str], options: dict, below: int) -> None:
+    assert self_calibrating_below(arguments(["--train", "t.csv", *argv]), options) == below
 
 
 def test_another_split_seed_cuts_another_test_split(tmp_path: Path) -> None:
