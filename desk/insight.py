@@ -203,9 +203,10 @@ class InsightLog:
         # earlier on are all that the outcomes since ``since`` can belong to; filtered here,
         # not by ``IN (subquery)``, which PostgreSQL ran as a subplan per row (28 days at
         # 2,000 contacts a day: 133 s)
-        on_channel = (sa.select(insight.c.conversation_id).distinct()
-                      .where(insight.c.kind == MESSAGE, insight.c.at >= since - DAY,
-                             insight.c.channel == channel))
+        on_channel = None if channel is None else (
+            sa.select(insight.c.conversation_id).distinct()
+            .where(insight.c.kind == MESSAGE, insight.c.at >= since - DAY,
+                   insight.c.channel == channel))
         if channel is not None:
             handed = handed.where(handoffs.c.channel == channel)
         # .all(): iterating an aiosqlite result row by row is quadratic in SQLAlchemy 1.4
@@ -213,7 +214,7 @@ class InsightLog:
         async with self._engine.connect() as connection:
             found: Iterable[Outcome] = map(Outcome._make,
                                            (await connection.execute(outcomes)).all())
-            if channel is not None:
+            if on_channel is not None:
                 ours = set((await connection.execute(on_channel)).scalars())
                 found = (o for o in found if o.conversation_id in ours)
             facts = Facts(
