@@ -21,6 +21,27 @@ _PERSON = re.compile(
     r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody))\b",
     re.IGNORECASE,
 )
+#: "are you a bot?", "am I talking to a real person?", "is this automated?": a question about
+#: who answers, not a request for a person, so it gets an honest answer (with a person one
+#: click away) rather than a handoff for saying "human" or "real person".
+_ASKS_WHO_ANSWERS = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|ok|okay|so|wait|um+|erm|sorry|quick question)\W+)?(?:"
+    r"(?:are|r) (?:you|u|ya) (?:(?:a |an )?(?:real |actual |live )?"
+    r"(?:bot|robot|human|person|ai|machine|computer|chat ?bot|chatgpt|gpt)\b"
+    r"|real(?=\W*$|\W+or\b))"
+    r"|(?:am|are) (?:i|we) (?:talking|chatting|speaking|writing) (?:to|with) (?:a |an )?"
+    r"(?:real |actual |live )?(?:bot|robot|human|person|machine|computer|ai|chat ?bot)\b"
+    r"|is (?:this|that|it) (?:a |an )?(?:real |actual |live )?"
+    r"(?:bot|robot|human|person|machine|computer|ai|chat ?bot|automated)\b"
+    r"|who am i (?:talking|chatting|speaking) (?:to|with)\b)",
+    re.IGNORECASE,
+)
+#: ... unless the message asks for one as well ("are you a bot? I want a human").
+_ASKS_FOR_SOMEONE = re.compile(
+    r"\b(want|wanna|need|speak|talk|connect|transfer|get me|put me|give me|can i|could i|"
+    r"may i|let me|please|pls|plz)\b",
+    re.IGNORECASE,
+)
 #: A message addressing the shop ("your app", "ur site", "my order with you", "never
 #: ordered here before", "cheaper on here"): about us, whoever else it names.
 _ADDRESSES_US = re.compile(
@@ -189,6 +210,8 @@ class Dialogue:
 
     def decide(self, turn: Turn, state: State) -> Decision:
         moment = self._moments.get(turn.intent or "")
+        if self.asks_who_answers(turn, moment):
+            return SmallTalk("utter_bot_identity")
         if _PERSON.search(turn.text) or (
             turn.intent == self.person_moment and moment and turn.confidence >= moment.threshold
         ):
@@ -235,6 +258,15 @@ class Dialogue:
         if not choices:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
+
+    def asks_who_answers(self, turn: Turn, moment: Moment | None) -> bool:
+        """A question whether a bot or a person answers, asking for nothing else: for a
+        person (:data:`_ASKS_FOR_SOMEONE`), or a moment the classifier is sure of ("are you
+        a bot, my parcel is late")."""
+        if not _ASKS_WHO_ANSWERS.search(turn.text) or _ASKS_FOR_SOMEONE.search(turn.text):
+            return False
+        return not (moment is not None and moment.id != self.person_moment
+                    and turn.confidence >= moment.threshold)
 
     def clarify_choices(self, turn: Turn) -> tuple[Moment, ...]:
         """The most likely moments, best first (the person moment is always on offer)."""

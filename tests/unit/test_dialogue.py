@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from actions import dialogue as d
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -86,6 +91,54 @@ def test_asking_for_a_person_works_at_any_point(dialogue: d.Dialogue, text: str)
     decision = dialogue.decide(turn("deny", 0.9, text=text), state)
     assert isinstance(decision, d.Handoff)
     assert decision.reason is d.HandoffReason.CUSTOMER_ASKED
+
+
+@pytest.mark.parametrize("text", [
+    "are you a bot?", "are you a robot", "r u a bot", "Are you human?",
+    "are you a real person or a robot", "am i talking to a real person?",
+    "am I chatting with a bot", "is this a bot", "is this automated?", "is this ai",
+    "who am i talking to", "hi, are you real?", "are you real or a bot", "are you chatgpt",
+])
+def test_asking_who_answers_gets_an_honest_answer_not_a_handoff(
+        dialogue: d.Dialogue, text: str) -> None:
+    for intent, confidence in (("out_of_scope", 0.7), ("request_human", 0.9), (None, 0.0)):
+        decision = dialogue.decide(turn(intent, confidence, text=text), d.State())
+        assert decision == d.SmallTalk("utter_bot_identity"), (text, intent)
+
+
+def test_the_honest_answer_keeps_a_person_one_click_away() -> None:
+    domain = yaml.safe_load((REPO / "bot" / "domain" / "core.yml").read_text(encoding="utf-8"))
+    responses = domain["responses"]
+    assert set(d.SMALL_TALK.values()) | {"utter_bot_identity"} <= set(responses)
+    (answer,) = responses["utter_bot_identity"]
+    assert "a bot, not a person" in answer["text"]
+    assert answer["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
+
+
+@pytest.mark.parametrize("text", [
+    "are you a bot? I want a human", "are you a real person, can i speak to one",
+    "is this a bot, get me a real person please", "i want to talk to a human not a bot",
+    "is there an actual person i can whatsapp instead of this bot",
+])
+def test_asking_for_a_person_as_well_still_reaches_one(dialogue: d.Dialogue, text: str) -> None:
+    decision = dialogue.decide(turn("request_human", 0.9, text=text), d.State())
+    assert isinstance(decision, d.Handoff)
+    assert decision.reason is d.HandoffReason.CUSTOMER_ASKED
+
+
+@pytest.mark.parametrize("text", ["are you a real company?", "is this real leather",
+                                  "are you open on sundays", "is it a real discount"])
+def test_other_questions_are_not_taken_for_it(dialogue: d.Dialogue, text: str) -> None:
+    decision = dialogue.decide(turn("out_of_scope", 0.7, text=text), d.State())
+    assert decision != d.SmallTalk("utter_bot_identity")
+
+
+def test_a_problem_asked_with_it_is_answered(dialogue: d.Dialogue) -> None:
+    sure = dialogue.decide(turn("parcel_late", 0.93, "are you a bot? my parcel is late"),
+                           d.State())
+    assert isinstance(sure, d.Answer) and sure.moment.id == "parcel_late"
+    unsure = dialogue.decide(turn("parcel_late", 0.3, "are you a bot? my parcel"), d.State())
+    assert unsure == d.SmallTalk("utter_bot_identity")
 
 
 def test_feedback_yes_resolves_and_no_tries_the_next_article(dialogue: d.Dialogue) -> None:
