@@ -53,7 +53,7 @@ async def insight_page(request: web.Request) -> web.Response:
 
 NOTHING = "\N{EN DASH}"  # shown where nothing was counted
 #: How the page names Rasa's input channels; others show as they are named.
-CHANNEL_TITLES = {"socketio": "web chat", "rest": "REST", "": "(not recorded)"}
+CHANNEL_TITLES = {"socketio": "web chat", "rest": "REST"}
 
 
 def channel_title(name: str) -> str:
