@@ -8,7 +8,7 @@ question when unsure, a person whenever asked for, by policy, or when solutions 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -42,6 +42,14 @@ _ASKS_FOR_SOMEONE = re.compile(
     r"may i|let me|please|pls|plz)\b",
     re.IGNORECASE,
 )
+#: A message of nothing but these emoji answers "yes" or "no", as typed words would (the
+#: encoder reads most emoji as one unknown token, so the classifier cannot tell them apart).
+_EMOJI_ANSWERS = {"affirm": "\U0001F44D\U0001F44C\u2705\u2714\U0001F64F\U0001F4AF\U0001F44F"
+                            "\U0001F642\U0001F60A\U0001F600\U0001F603\u263A",
+                  "deny": "\U0001F44E\u274C\u2716\U0001F61E\U0001F620\U0001F621\U0001F641"
+                          "\u2639\U0001F615\U0001F612"}
+#: Skin tones, the emoji presentation selector and joiners, which leave an emoji's meaning
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\u200D\\s.!]")
 #: A message addressing the shop ("your app", "ur site", "my order with you", "never
 #: ordered here before", "cheaper on here"): about us, whoever else it names.
 _ADDRESSES_US = re.compile(
@@ -135,6 +143,16 @@ class Turn:
         )
 
 
+def emoji_answer(text: str) -> str | None:
+    """"affirm" or "deny" for a message of nothing but :data:`_EMOJI_ANSWERS`' emoji of one
+    kind ("👍", "👍🏽👍", "❌"), else None."""
+    bare = _EMOJI_MODIFIERS.sub("", text)
+    if not bare:
+        return None
+    return next((kind for kind, emoji in _EMOJI_ANSWERS.items()
+                 if all(char in emoji for char in bare)), None)
+
+
 @dataclass(frozen=True)
 class State:
     """The conversation's self-service state, kept in slots."""
@@ -209,6 +227,8 @@ class Dialogue:
         self._moments = {m.id: m for m in self.catalogue.moments}
 
     def decide(self, turn: Turn, state: State) -> Decision:
+        if answer := emoji_answer(turn.text):
+            turn = replace(turn, intent=answer, confidence=1.0)
         moment = self._moments.get(turn.intent or "")
         if self.asks_who_answers(turn, moment):
             return SmallTalk("utter_bot_identity")

@@ -149,6 +149,21 @@ def test_feedback_yes_resolves_and_no_tries_the_next_article(dialogue: d.Dialogu
     assert next_article.moment.id == "parcel_late"
 
 
+def test_a_thumbs_up_or_down_answers_like_yes_or_no(dialogue: d.Dialogue) -> None:
+    state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
+    for text in ("👍", "👍🏽", "✔️", "👌👍!"):  # whatever the classifier made of it
+        assert isinstance(dialogue.decide(turn("out_of_scope", 0.8, text), state), d.Resolved)
+    for text in ("👎", "❌", "👎🏻👎🏻"):
+        assert isinstance(dialogue.decide(turn("out_of_scope", 0.8, text), state), d.NextArticle)
+    assert dialogue.decide(turn("out_of_scope", 0.8, "👍"), d.State(agent_asked="h-1")) == \
+        d.AgentRated("h-1", helped=True)
+    # with no question open, as a typed "ok"; mixed or with words, as the classifier says
+    assert dialogue.decide(turn("out_of_scope", 0.8, "👍"), d.State()) == \
+        d.SmallTalk("utter_ask_what_happened")
+    assert d.emoji_answer("👍👎") is None and d.emoji_answer("ok 👍") is None
+    assert d.emoji_answer("") is None and d.emoji_answer("!!") is None
+
+
 @pytest.mark.parametrize(("intent", "helped"), [("affirm", True), ("deny", False)])
 def test_the_answer_to_did_we_sort_it_out_rates_the_agents_help(
         dialogue: d.Dialogue, intent: str, helped: bool) -> None:
