@@ -203,11 +203,11 @@ class InsightLog:
         # earlier on are all that the outcomes since ``since`` can belong to; filtered here,
         # not by ``IN (subquery)``, which PostgreSQL ran as a subplan per row (28 days at
         # 2,000 contacts a day: 133 s)
-        on_channel = None if channel is None else (
-            sa.select(insight.c.conversation_id).distinct()
-            .where(insight.c.kind == MESSAGE, insight.c.at >= since - DAY,
-                   insight.c.channel == channel))
+        on_channel = None
         if channel is not None:
+            on_channel = (sa.select(insight.c.conversation_id).distinct()
+                          .where(insight.c.kind == MESSAGE, insight.c.at >= since - DAY,
+                                 insight.c.channel == channel))
             handed = handed.where(handoffs.c.channel == channel)
         # .all(): iterating an aiosqlite result row by row is quadratic in SQLAlchemy 1.4
         # (each fetchone pops the head of a list); 131,000 rows took 1.6 s against 0.5 s.
