@@ -28,6 +28,7 @@ from desk.wire import (
     RequestInvalid,
     SendLine,
     TransferRequest,
+    sequence_after,
 )
 
 
@@ -89,7 +90,7 @@ async def same_customer(request: web.Request) -> web.Response:
 async def messages(request: web.Request) -> web.Response:
     user = await _user(request)
     record = await handling.visible_handoff(request.app, user, request.match_info["id"])
-    after = int(request.query.get("after", "0") or 0)
+    after = sequence_after(request.query.get("after"))
     lines = await request.app[s.MESSAGES].for_handoff(record.id, after)
     return web.json_response([m.view() for m in lines])
 

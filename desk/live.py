@@ -27,7 +27,7 @@ from desk.auth import current_user, require
 from desk.hub import Subscription
 from desk.store import HandoffConflict, HandoffNotFound
 from desk.users import User
-from desk.wire import RequestInvalid, SendLine
+from desk.wire import RequestInvalid, SendLine, sequence_after
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     user = await current_user(request)
     assert user is not None
     handoff_id = request.query.get("handoff")
+    after = sequence_after(request.query.get("after"))  # a bad one: 422, before upgrading
     topics = ["queue"]  # the queue page; a conversation page hears only its conversation
     if handoff_id:
         await handling.visible_handoff(request.app, user, handoff_id)
@@ -59,7 +60,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     await presence.connect(user)
     try:
         if handoff_id:
-            await _replay(request, ws, handoff_id, int(request.query.get("after", "0") or 0))
+            await _replay(request, ws, handoff_id, after)
         writer = asyncio.create_task(_forward(ws, subscription))
         try:
             await _read(request, ws, user, handoff_id)
@@ -109,7 +110,12 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, user: User,
             continue
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "sync" and handoff_id:
-            await _replay(request, ws, handoff_id, int(data.get("after") or 0))
+            try:
+                after = sequence_after(data.get("after"))
+            except RequestInvalid as invalid:
+                await _send(ws, {"type": "error", "error": str(invalid)})
+                continue
+            await _replay(request, ws, handoff_id, after)
         elif kind == "send" and handoff_id:
             await _handle_send(request, ws, user, handoff_id, data)
         else:

@@ -36,6 +36,18 @@ def _text(data: dict[str, Any], name: str, limit: int = MAX_TEXT_CHARS) -> str:
     return value.strip()
 
 
+def sequence_after(raw: Any) -> int:
+    """``after`` (in a query or a ``sync`` frame): the last line's sequence number the
+    client has, a whole number from 0; absent or empty means 0."""
+    if raw is None or raw == "":
+        return 0
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    raise RequestInvalid(f"'after' must be a whole number from 0, got {str(raw)[:40]!r}")
+
+
 @dataclass(frozen=True)
 class SendLine:
     """An agent's reply (``note=False``) or internal note; ``client_id`` makes it idempotent."""

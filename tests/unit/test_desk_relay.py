@@ -86,6 +86,29 @@ async def test_agent_lines_are_acked_delivered_once_in_order_then_handed_back(de
     await ws.close()
 
 
+async def test_a_bad_after_is_refused_with_the_reason(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    for bad in ("abc", "-1", "1.5", "٣"):
+        reply = await desk.get(f"{path}/messages", params={"after": bad})
+        assert reply.status == 422
+        assert "'after' must be a whole number" in (await reply.json())["error"]
+    assert (await desk.get(f"{path}/messages", params={"after": "0"})).status == 200
+    refused = await desk.get(f"/desk/ws?handoff={created['id']}&after=abc")
+    assert refused.status == 422
+    ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
+    await ws.send_json({"type": "sync", "after": "abc"})
+    frames = [await asyncio.wait_for(ws.receive_json(), 5)]  # the replay, then the error
+    while frames[-1]["type"] != "error":
+        frames.append(await asyncio.wait_for(ws.receive_json(), 5))
+    assert "'after' must be a whole number" in frames[-1]["error"]
+    await ws.send_json({"type": "sync", "after": 10**6})  # still open: nothing newer
+    assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "synced"
+    await ws.close()
+
+
 @pytest.mark.parametrize(("outcome", "handoff", "expected"), [
     ("resolved_with_article", "h-1", ("agent_asked:h-1", "utter_ask_agent_helped")),
     ("handed_back", "h-1", ("agent:handed_back", "utter_back_to_bot")),
