@@ -5,7 +5,8 @@ and the desk's handoffs whose reason says the knowledge base failed (``no_articl
 ``article_rejected``, ``low_confidence``; their packets carry the customer's words).
 Messages are grouped by embedding similarity (leader clustering: a message joins the
 most similar group whose centroid is within ``threshold``, else starts its own), and
-groups are ranked by how many customers hit them.
+groups are ranked by how many customers hit them. Content staff never see conversations,
+so the messages' personal data is redacted before anyone reads or groups them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -76,9 +77,11 @@ async def record_gap(store: ArticleStore, text: str, moment: str | None, reason:
             article_id=article_id))
 
 
-async def gap_messages(store: ArticleStore, since: float = 0.0, limit: int = 5000
+async def gap_messages(store: ArticleStore, since: float = 0.0, limit: int = 5000,
+                       redact: Callable[[list[str]], Awaitable[list[str]]] | None = None
                        ) -> list[GapMessage]:
-    """Recorded gaps and knowledge-related handoffs since ``since`` (epoch s), newest first."""
+    """Recorded gaps and knowledge-related handoffs since ``since`` (epoch s), newest first;
+    with ``redact`` (:meth:`desk.nlu_export.LazyRedactor.redact`), their texts redacted."""
     async with store.engine.connect() as connection:
         found = (await connection.execute(sa.select(gaps).where(gaps.c.at >= since)
                                           .order_by(gaps.c.at.desc()).limit(limit))).all()
@@ -90,7 +93,11 @@ async def gap_messages(store: ArticleStore, since: float = 0.0, limit: int = 500
                 _handoffs.c.reason.in_(GAP_REASONS), _handoffs.c.created_at >= since)
                 .order_by(_handoffs.c.created_at.desc()).limit(limit))).all()
             messages += [m for m in map(_from_handoff, rows) if m is not None]
-    return _deduplicate(sorted(messages, key=lambda m: -m.at))[:limit]
+    messages = _deduplicate(sorted(messages, key=lambda m: -m.at))[:limit]
+    if redact is None:
+        return messages
+    texts = await redact([m.text for m in messages])
+    return [replace(m, text=text) for m, text in zip(messages, texts, strict=True)]
 
 
 def _from_handoff(row: Any) -> GapMessage | None:

@@ -15,7 +15,8 @@ from aiohttp import web
 from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
-from desk.content.wire import draft_from_json, preview_from, version_from
+from desk.content.wire import draft_from_json, gap_days_from, preview_from, version_from
+from desk.nlu_export import REDACTOR
 
 READERS = ("content", "supervisor")
 
@@ -104,8 +105,8 @@ async def preview(request: web.Request) -> web.Response:
 
 @require(*READERS, service=True)
 async def gaps(request: web.Request) -> web.Response:
-    days = float(request.query.get("days") or 30)
-    groups = await service.gap_groups(request.app[CONTENT], days)
+    groups = await service.gap_groups(request.app[CONTENT], request.app[REDACTOR],
+                                      gap_days_from(request.query))
     return web.json_response([g.to_json() for g in groups])
 
 

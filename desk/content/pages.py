@@ -9,6 +9,7 @@ from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
 from desk.content.wire import draft_from_form, preview_from, version_from
+from desk.nlu_export import REDACTOR
 from knowledge.articles import CHANNELS, STATUSES
 
 
@@ -112,7 +113,7 @@ async def preview(request: web.Request) -> web.Response:
 
 @require("content")
 async def gaps(request: web.Request) -> web.Response:
-    groups = await service.gap_groups(request.app[CONTENT])
+    groups = await service.gap_groups(request.app[CONTENT], request.app[REDACTOR])
     return _render(request, "gaps.html", {"groups": [g.to_json() for g in groups]})
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from desk.content.state import ContentState
 from desk.content.wire import ArticleDraft, PreviewRequest
+from desk.nlu_export import LazyRedactor
 from knowledge.articles import Article
 from knowledge.gaps import GapGroup, gap_messages, group_gaps
 from knowledge.preview import PreviewHit, preview
@@ -69,8 +70,12 @@ async def preview_stored_draft(state: ContentState, article_id: str, request: Pr
         article))
 
 
-async def gap_groups(state: ContentState, days: float = 30.0) -> list[GapGroup]:
-    messages = await gap_messages(state.store, since=time.time() - days * 86400)
+async def gap_groups(state: ContentState, redactor: LazyRedactor, days: float = 30.0
+                     ) -> list[GapGroup]:
+    """The gaps of the last ``days``, personal data redacted (content staff never see
+    conversations)."""
+    messages = await gap_messages(state.store, since=time.time() - days * 86400,
+                                  redact=redactor.redact)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, lambda: group_gaps(
         messages, state.retriever.embedder, retriever=state.retriever))

@@ -84,6 +84,24 @@ def version_from(data: Mapping[str, Any], required: bool) -> int | None:
     return version
 
 
+#: The longest window the gaps worklist covers, in days.
+MAX_GAP_DAYS = 365
+
+
+def gap_days_from(data: Mapping[str, Any], default: float = 30.0) -> float:
+    """``days`` of the gaps worklist: a number above 0, at most MAX_GAP_DAYS."""
+    raw = data.get("days")
+    if raw is None or raw == "":
+        return default
+    try:
+        days = float(raw)
+    except (TypeError, ValueError):
+        raise WireInvalid("days", f"{raw!r} is not a number") from None
+    if not 0 < days <= MAX_GAP_DAYS:  # NaN fails too
+        raise WireInvalid("days", f"must be above 0 and at most {MAX_GAP_DAYS}, got {raw!r}")
+    return days
+
+
 def _optional_int(value: Any, path: str) -> int | None:
     if value is None:
         return None

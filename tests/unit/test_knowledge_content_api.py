@@ -3,11 +3,13 @@ roles, validation errors and the live index after publish / retire / rollback.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from desk.app import init_app
 from desk.rasa_client import RecordingCustomerChannel
-from desk.testing import csrf_from, desk_settings, sign_in
+from desk.testing import csrf_from, desk_settings, make_packet, sign_in
 from desk.users import create_user
 from knowledge.embedder import HashingEmbedder
 
@@ -126,3 +128,19 @@ async def test_pages_create_and_publish_with_forms(desk) -> None:  # type: ignor
     preview = await desk.get("/content/preview", params={"q": "fittings bag screws"})
     assert "fittings-missing" in await preview.text()
     assert (await desk.get("/content/gaps")).status == 200
+
+
+async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-untyped-def]
+    packet = replace(make_packet(text="gift card for jan@example.com please, call 07700 900123"),
+                     reason="no_article")
+    service = {"Authorization": f"Bearer {desk.settings.desk_token}"}
+    assert (await desk.post("/api/handoffs", json=packet.to_json(), headers=service)).status == 201
+    [group] = await (await desk.get("/api/knowledge/gaps", headers=service)).json()
+    assert "jan@example.com" not in group["examples"][0]
+    assert "900123" not in group["examples"][0] and "gift card" in group["examples"][0]
+    await content(desk)
+    page = await (await desk.get("/content/gaps")).text()
+    assert "gift card" in page and "jan@example.com" not in page
+    for bad in ("abc", "0", "400", "nan"):
+        refused = await desk.get("/api/knowledge/gaps", params={"days": bad}, headers=service)
+        assert refused.status == 400 and "days" in (await refused.json())["error"]

@@ -56,6 +56,17 @@ async def test_a_message_recorded_twice_counts_once(store: ArticleStore) -> None
     assert len(await gap_messages(store)) == 1
 
 
+async def test_texts_are_redacted_when_asked(store: ArticleStore) -> None:
+    await add_handoff(store, "no_article", ["gift card for jan@example.com, order NW-123456"])
+
+    async def redact(texts: list[str]) -> list[str]:
+        return [t.replace("jan@example.com", "[EMAIL]") for t in texts]
+
+    [message] = await gap_messages(store, redact=redact)
+    assert message.text == "gift card for [EMAIL], order NW-123456"
+    assert message.source == "handoff" and message.reason == "no_article"
+
+
 def test_groups_similar_messages_largest_first() -> None:
     now = time.time()
     texts = ["gift card balance", "check my gift card balance", "gift card balance please",
