@@ -11,6 +11,8 @@ from desk.content.state import CONTENT
 from desk.content.wire import draft_from_form, preview_from, version_from
 from desk.nlu_export import REDACTOR
 from knowledge.articles import CHANNELS, STATUSES
+from knowledge.store import ArticleConflict
+from knowledge.validation import Problem, Review
 
 
 async def _actor(request: web.Request) -> str:
@@ -48,6 +50,11 @@ async def create(request: web.Request) -> web.Response:
     except service.ContentInvalid as invalid:
         return _render(request, "edit.html", {"draft": draft, "review": invalid.review,
                                               "article_id": None}, status=422)
+    except ArticleConflict as taken:  # the form again, with what was typed
+        return _render(request, "edit.html", {
+            "draft": draft, "review": Review(None, (Problem("id", taken.reason + ": choose "
+                                                            "another id"),)),
+            "article_id": None}, status=409)
     raise web.HTTPSeeOther(f"/content/articles/{stored.article.id}?done=created")
 
 
@@ -81,6 +88,17 @@ async def edit(request: web.Request) -> web.Response:
         return _render(request, "edit.html", {"draft": draft, "review": invalid.review,
                                               "article_id": article_id,
                                               "base_version": draft.base_version}, status=422)
+    except ArticleConflict as conflict:
+        # someone saved meanwhile: the form again with this person's text, based on the
+        # latest version, so that saving again replaces it knowingly
+        latest = (await request.app[CONTENT].store.get(article_id)).article.version
+        reason = (f"{conflict.reason}. Your text is kept below; compare with version "
+                  f"{latest} on the article's page, then save again to replace it with yours.")
+        return _render(request, "edit.html", {"draft": draft,
+                                              "review": Review(None, (Problem(None, reason),)),
+                                              "article_id": article_id,
+                                              "base_version": latest,
+                                              "conflict_version": latest}, status=409)
     raise web.HTTPSeeOther(f"/content/articles/{article_id}?done=saved")
 
 

@@ -130,6 +130,26 @@ async def test_pages_create_and_publish_with_forms(desk) -> None:  # type: ignor
     assert (await desk.get("/content/gaps")).status == 200
 
 
+async def test_a_taken_id_or_a_stale_edit_shows_the_form_again_with_the_text(desk) -> None:  # type: ignore[no-untyped-def]
+    await content(desk)
+    token = csrf_from(await (await desk.get("/content/new")).text())
+    form = {**ARTICLE, "moments": "item_missing_from_order", "csrf_token": token}
+    assert (await desk.post("/content/new", data=form)).status == 200
+    taken = await desk.post("/content/new", data={**form, "body": "My long new text."})
+    page = await taken.text()
+    assert taken.status == 409 and "an article with this id exists" in page
+    assert "My long new text." in page and 'action="/content/new"' in page
+    edit = {**form, "base_version": "1", "note": ""}
+    path = "/content/articles/fittings-missing/edit"
+    assert (await desk.post(path, data={**edit, "title": "First editor"})).status == 200
+    stale = await desk.post(path, data={**edit, "title": "Second editor"})
+    page = await stale.text()
+    assert stale.status == 409 and "version 2 was saved after version 1" in page
+    assert 'value="Second editor"' in page and 'name="base_version" value="2"' in page
+    again = await desk.post(path, data={**edit, "title": "Second editor", "base_version": "2"})
+    assert again.status == 200 and "Second editor" in await again.text()
+
+
 async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-untyped-def]
     packet = replace(make_packet(text="gift card for jan@example.com please, call 07700 900123"),
                      reason="no_article")
