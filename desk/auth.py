@@ -17,6 +17,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -53,6 +54,11 @@ DEMO_USERS = (("agent", ("agent",), ("delivery", "billing", "account", "general"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def utc_time(at: float) -> str:
+    """An epoch time as pages show it: "2026-11-28 20:15 UTC"."""
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def setup_auth(app: web.Application, settings: Settings) -> None:
     """Adds sessions, the user store, templates and the /login and /logout routes."""
     key = hashlib.sha256(settings.session_key.encode("utf-8")).digest()
@@ -62,8 +68,9 @@ def setup_auth(app: web.Application, settings: Settings) -> None:
     app.middlewares.append(_authenticate)
     app[SERVICE_TOKEN] = settings.desk_token
     if aiohttp_jinja2.APP_KEY not in app:
-        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             autoescape=True, context_processors=[_template_context])
+        env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                                   autoescape=True, context_processors=[_template_context])
+        env.filters["utc"] = utc_time
 
     async def user_store(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

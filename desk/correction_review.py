@@ -10,13 +10,12 @@ the catalogue maintainers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from desk import state as s
-from desk.auth import current_user, require
+from desk.auth import current_user, require, utc_time
 from desk.corrections import STATUSES, CorrectionStore
 from desk.nlu_export import REDACTOR, LazyRedactor, export_accepted
 from desk.wire import RequestInvalid
@@ -57,7 +56,7 @@ async def review_page(request: web.Request) -> web.Response:
     names = {u.id: u.name for u in await request.app[s.USERS_STORE].all()}
     texts = await request.app[REDACTOR].redact([c.text for c, _ in found])
     rows = [ReviewRow(c.id, text, guess.moment, guess.confidence, c.corrected,
-                      names.get(c.agent_id, "(removed user)"), _when(c.at), c.status)
+                      names.get(c.agent_id, "(removed user)"), utc_time(c.at), c.status)
             for (c, guess), text in zip(found, texts, strict=True)]
     return aiohttp_jinja2.render_template("corrections.html", request, {
         "rows": rows, "status": status, "statuses": STATUSES,
@@ -83,10 +82,6 @@ async def export(request: web.Request) -> web.Response:
     text = await export_accepted(found, request.app[REDACTOR])
     return web.Response(text=text, content_type="application/x-yaml", headers={
         "Content-Disposition": 'attachment; filename="corrections-nlu.yml"'})
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def add_review_routes(app: web.Application) -> None:

@@ -3,6 +3,7 @@ roles, validation errors and the live index after publish / retire / rollback.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -147,7 +148,10 @@ async def test_a_taken_id_or_a_stale_edit_shows_the_form_again_with_the_text(des
     assert stale.status == 409 and "version 2 was saved after version 1" in page
     assert 'value="Second editor"' in page and 'name="base_version" value="2"' in page
     again = await desk.post(path, data={**edit, "title": "Second editor", "base_version": "2"})
-    assert again.status == 200 and "Second editor" in await again.text()
+    page = await again.text()
+    assert again.status == 200 and "Second editor" in page
+    assert "Make v1 live" in page and "Roll back" not in page  # nothing is live yet
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC · cat · create v1 · status: draft", page)
 
 
 async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-untyped-def]
