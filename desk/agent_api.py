@@ -141,8 +141,9 @@ async def suggestions(request: web.Request) -> web.Response:
              if m.speaker == "customer"]
     wanted = request.query.get("seq")
     chosen = [m for m in lines if wanted is None or str(m.seq) == wanted]
-    text = chosen[-1].text if chosen else " ".join(
-        t["text"] for t in record.packet.get("transcript", []) if t["speaker"] == "customer")
+    text = chosen[-1].text if chosen else " ".join(  # the customer's words, not button payloads
+        t["text"] for t in record.packet.get("transcript", [])
+        if t["speaker"] == "customer" and not t["text"].startswith("/"))
     if not text:
         raise RequestInvalid("no customer message to suggest articles for")
     found = await request.app[s.ASSIST].suggest(text, record.moment)

@@ -7,6 +7,8 @@ customer text is inert.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp_jinja2
 from aiohttp import web
 
@@ -36,6 +38,24 @@ async def queue_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("queue.html", request, {})
 
 
+#: What the customer clicked, by the button's payload (moments: their catalogue titles).
+CLICKED = {"/affirm": "Yes", "/deny": "No, still stuck", "/request_human": "Talk to a person",
+           "/greet": "(opened the chat)"}
+
+
+def readable(line: dict[str, Any], titles: dict[str, str]) -> dict[str, Any]:
+    """A transcript line as agents read it: a button payload ("/deny") as what the
+    customer clicked ("No, still stuck"), a bot line's Markdown bold without its stars."""
+    text = str(line.get("text") or "")
+    if line.get("speaker") == "customer" and text.startswith("/"):
+        label = CLICKED.get(text) or titles.get(text[1:].split("{", 1)[0])
+        if label:
+            return {**line, "text": label, "clicked": True}
+    elif line.get("speaker") == "bot":
+        return {**line, "text": text.replace("**", "")}
+    return line
+
+
 @require("agent")
 async def conversation_page(request: web.Request) -> web.Response:
     user = await current_user(request)
@@ -46,8 +66,10 @@ async def conversation_page(request: web.Request) -> web.Response:
     # The packet's transcript shows this conversation up to the handoff: its lines are not
     # shown again as earlier ones.
     shown = {(t.get("speaker"), t.get("text")) for t in record.packet.get("transcript") or ()}
+    titles = {m.id: m.title for m in request.app[s.CATALOGUE].moments}
     return aiohttp_jinja2.render_template("conversation.html", request, {
         "handoff": record, "packet": record.packet, "customer": customer,
+        "transcript": [readable(line, titles) for line in record.packet.get("transcript") or ()],
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
         "earlier": [m for m in earlier if m.handoff_id != record.id

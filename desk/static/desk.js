@@ -47,8 +47,13 @@
         const cell = el("td"), open = el("a", "Open"), claim = el("button", "Claim", "claim");
         open.href = "/desk/handoffs/" + encodeURIComponent(h.id);
         claim.onclick = async () => {
-          await api("POST", "/api/desk/handoffs/" + encodeURIComponent(h.id) + "/claim");
-          location.href = open.href;
+          try {
+            await api("POST", "/api/desk/handoffs/" + encodeURIComponent(h.id) + "/claim");
+            location.href = open.href;
+          } catch (e) {  // someone else claimed it first, say
+            document.getElementById("status").textContent = "Could not claim: " + e.message;
+            refresh().catch(() => {});
+          }
         };
         cell.append(open, " ", claim); row.append(cell); return row;
       }));
@@ -108,10 +113,14 @@
       if (m.speaker === "customer") suggest(m.seq);
     }
 
+    // Articles for customer line ``seq``; without one, for what the customer said before
+    // the handoff (asked when the page opens, before any line arrives).
     async function suggest(seq) {
       const list = document.getElementById("suggestions");
       try {
-        const found = await api("GET", base + "/suggestions?seq=" + seq);
+        const found = await api("GET", base + "/suggestions" + (seq === undefined ? "" : "?seq=" + seq));
+        if (seq === undefined && list.dataset.forSeq) return;  // a line's came first
+        if (seq !== undefined) list.dataset.forSeq = seq;
         list.replaceChildren(...found.suggestions.map((s) => {
           const item = el("li", null, "suggestion");
           item.append(el("strong", s.title), el("p", s.passage, "muted"));
@@ -198,6 +207,7 @@
         document.getElementById("correction-status").textContent = "saved for review";
       }
     };
+    suggest();
     connect();
     setInterval(() => {
       if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({type: "sync", after: lastSeq}));

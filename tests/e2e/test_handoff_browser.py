@@ -36,7 +36,7 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
     browser_sign_in(page, assistant.desk_url, name, password, home="/desk")
     customer = Customer(assistant.rasa_url)
     try:
-        customer.say("let me speak to a real person")
+        customer.say("my parcel is late, let me speak to a real person")
         told = customer.wait_for("passed your conversation to a person")[-1]
         # Other tests of the session may have queued handoffs before this one.
         assert re.search(r"number \d+ in the queue", told) and "expected wait" in told
@@ -49,6 +49,8 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
         assert page.locator("#reason").inner_text() == "customer_asked"
         assert "real person" in page.locator("#transcript").inner_text()
         customer.wait_for(f"this is {name}")
+        # Articles for what the customer said before the handoff, before they write again.
+        page.locator(".insert-suggestion").first.wait_for(timeout=90_000)  # model warming up
 
         customer.say(HOSTILE)  # the bot is paused: only the agent may answer
         page.locator("#log .line.customer", has_text="NW123456").wait_for(timeout=15_000)
@@ -57,7 +59,7 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
         assert customer.replies.empty()
 
         insert = page.locator(".insert-suggestion").first
-        insert.wait_for(timeout=90_000)  # the desk's model may still be warming up
+        insert.wait_for(timeout=15_000)
         insert.click()
         suggested = page.input_value("#compose")
         assert suggested.strip()

@@ -107,3 +107,25 @@ async def test_lines_of_the_transcript_are_not_shown_again_as_earlier_ones(desk)
     assert history is not None
     assert "an older question about my sofa" in history.group(1)
     assert "human please" not in history.group(1) and "none" not in history.group(1)
+
+
+async def test_the_transcript_shows_what_the_customer_clicked(desk) -> None:  # type: ignore[no-untyped-def]
+    import re
+    from dataclasses import replace
+
+    packet = make_packet()
+    first, bot = packet.transcript
+    packet = replace(packet, transcript=[
+        replace(first, text="/greet"), first, replace(bot, text="**Track a late parcel**\n1."),
+        replace(first, text="/deny"), replace(first, text="/parcel_late"),
+        replace(first, text="/not_a_button")])
+    reply = await desk.post("/api/handoffs", json=packet.to_json(), headers=desk.service)
+    await sign_in(desk, "ann", "ann-pw-1")
+    page = await (await desk.get(f"/desk/handoffs/{(await reply.json())['id']}")).text()
+    transcript = re.search(r'<ol id="transcript" class="lines">(.*?)</ol>', page, re.S)
+    assert transcript is not None
+    texts = re.findall(r'<span class="text">(.*?)</span>', transcript.group(1), re.S)
+    assert texts == ["(opened the chat)", "my parcel is late and I need it tomorrow",
+                     "Track a late parcel\n1.", "No, still stuck",
+                     "Where is my order / parcel late", "/not_a_button"]
+    assert transcript.group(1).count("customer clicked") == 3

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from actions.desk_client import DeskRejected, HandoffSaved, RecordingDeskClient
 from actions.outbox import Outbox, OutboxDeskClient
 from desk.rasa_client import Outgoing, hand_back
+from desk.state import ASSIST
 from desk.testing import desk_client, make_packet, rasa_user_event, sign_in
 
 
@@ -107,6 +109,27 @@ async def test_a_bad_after_is_refused_with_the_reason(desk) -> None:  # type: ig
     await ws.send_json({"type": "sync", "after": 10**6})  # still open: nothing newer
     assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "synced"
     await ws.close()
+
+
+async def test_suggestions_before_any_new_line_read_the_customers_words(desk) -> None:  # type: ignore[no-untyped-def]
+    packet = make_packet()
+    first = packet.transcript[0]
+    packet = replace(packet, transcript=[replace(first, text="/greet"), *packet.transcript,
+                                         replace(first, text="/deny")])
+    created = await desk.post("/api/handoffs", json=packet.to_json(), headers=desk.service)
+    handoff = (await created.json())["id"]
+    assist, asked = desk.server.app[ASSIST], []
+    original = assist.suggest
+
+    async def recording(text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(text)
+        return await original(text, *args, **kwargs)
+
+    assist.suggest = recording
+    await sign_in(desk, "ann", "ann-pw-1")
+    reply = await desk.get(f"/api/desk/handoffs/{handoff}/suggestions")
+    assert reply.status == 200 and (await reply.json())["for_seq"] is None
+    assert asked == ["my parcel is late and I need it tomorrow"]  # no button payloads
 
 
 @pytest.mark.parametrize(("outcome", "handoff", "expected"), [
