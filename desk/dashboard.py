@@ -15,7 +15,15 @@ from aiohttp import web
 
 from desk import state as s
 from desk.auth import require
-from desk.insight import InsightLog, Report, channel_param, days_param, report, sparkline
+from desk.insight import (
+    MIN_BASELINE_DAYS,
+    InsightLog,
+    Report,
+    channel_param,
+    days_param,
+    report,
+    sparkline,
+)
 
 INSIGHT = web.AppKey("insight", InsightLog)
 WINDOWS = (1, 7, 28, 90)
@@ -45,6 +53,7 @@ async def insight_page(request: web.Request) -> web.Response:
     found = await _report(request, days, channel)
     return aiohttp_jinja2.render_template("insight.html", request, {
         "report": found, "days": days, "windows": WINDOWS, "sparkline": sparkline,
+        "min_baseline_days": MIN_BASELINE_DAYS,
         "channel_title": channel_title,
         "percent": percent, "duration": duration,
         "until": datetime.fromtimestamp(found.until, timezone.utc).strftime(

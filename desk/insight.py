@@ -72,6 +72,9 @@ SPIKE_MIN = 5
 SPIKE_P = 0.001
 #: A quiet moment's baseline is never taken as below this many contacts a day.
 BASELINE_FLOOR = 0.1
+#: No early warnings before the log holds this many whole days before the last 24 hours: on a
+#: new deployment "none before" means nothing recorded yet, not a quiet moment.
+MIN_BASELINE_DAYS = 3
 NO_MOMENT = "(no moment)"
 NO_MOMENT_TITLE = "Not recognised: handed to a person unsure"
 LOW_CONFIDENCE = "low_confidence"
@@ -227,6 +230,8 @@ class InsightLog:
                 per_channel[on or ""] += count
                 if channel is None or on == channel:
                     per_moment[moment] += count
+            facts.first_at = (await connection.execute(  # (kind, at) index: one seek
+                sa.select(sa.func.min(insight.c.at)).where(insight.c.kind == MESSAGE))).scalar()
         facts.messages = dict(per_moment)
         facts.channels = dict(sorted(per_channel.items(), key=lambda c: (-c[1], c[0])))
         return facts
@@ -264,6 +269,7 @@ class Facts:
     handoffs: list[HandoffFact]
     messages: dict[str | None, int] = field(default_factory=dict)
     channels: dict[str, int] = field(default_factory=dict)  # messages per channel, most first
+    first_at: float | None = None  # the earliest message stored; None: unknown, long ago
 
 
 @dataclass
@@ -354,6 +360,7 @@ class Report:
     out_of_scope_messages: int
     channel: str | None = None          # the figures are this channel's; None: all
     channels: dict[str, int] = field(default_factory=dict)  # messages per channel, window
+    baseline_days: int = BASELINE_DAYS  # whole days of history warnings compared against
 
     @property
     def contacts(self) -> int:
@@ -376,7 +383,8 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"days": self.days, "until": self.until, "channel": self.channel,
-                "channels": self.channels, "contacts": self.contacts,
+                "channels": self.channels, "baseline_days": self.baseline_days,
+                "contacts": self.contacts,
                 "containment": self.containment, "messages": self.messages,
                 "out_of_scope_messages": self.out_of_scope_messages,
                 "stages": [total.to_json() for total, _ in self.by_stage()],
@@ -462,19 +470,30 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
     for name, count in facts.messages.items():
         if name in figures:
             figures[name].messages = count
-    warnings = [w for w in (spike(f, per_day[f.moment]) for f in figures.values()) if w]
+    baseline = baseline_days(facts.first_at, now)
+    warnings = [] if baseline < MIN_BASELINE_DAYS else [
+        w for w in (spike(f, per_day[f.moment], baseline) for f in figures.values()) if w]
     total = sum(facts.messages.values())
     return Report(days, now, list(figures.values()), warnings, total,
-                  facts.messages.get("out_of_scope", 0), channels=facts.channels)
+                  facts.messages.get("out_of_scope", 0), channels=facts.channels,
+                  baseline_days=baseline)
 
 
-def spike(figures: MomentFigures, per_day: Counter[int]) -> EarlyWarning | None:
-    """A warning when the last 24 hours' contacts are far above the moment's baseline."""
+def baseline_days(first_at: float | None, now: float) -> int:
+    """Whole days of history before the last 24 hours, at most BASELINE_DAYS."""
+    if first_at is None:
+        return BASELINE_DAYS
+    return max(0, min(BASELINE_DAYS, int((now - DAY - first_at) // DAY)))
+
+
+def spike(figures: MomentFigures, per_day: Counter[int],
+          baseline: int = BASELINE_DAYS) -> EarlyWarning | None:
+    """A warning when the last 24 hours' contacts are far above the moment's daily mean over
+    the ``baseline`` days before."""
     last = per_day[0]
     if last < SPIKE_MIN:
         return None
-    expected = max(sum(per_day[d] for d in range(1, BASELINE_DAYS + 1)) / BASELINE_DAYS,
-                   BASELINE_FLOOR)
+    expected = max(sum(per_day[d] for d in range(1, baseline + 1)) / baseline, BASELINE_FLOOR)
     p = poisson_tail(last, expected)
     if p >= SPIKE_P:
         return None

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.catalogue import load_catalogue
 from desk.alerts import Alerts
-from desk.insight import Fact, InsightLog
+from desk.insight import DAY, Fact, InsightLog
 from desk.nlu_export import LazyRedactor
 from desk.tables import open_engine
 from tests.conftest import REPO
@@ -22,7 +22,8 @@ async def spike(tmp_path):  # type: ignore[no-untyped-def]
     engine = await open_engine(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}")
     log = InsightLog(engine, LazyRedactor())
     now = time.time()
-    facts = []
+    facts = [Fact("m-old", "c-old", "message", "parcel_late", now - 20 * DAY, 0.9, "rest",
+                  "where is my parcel")]  # the log's history
     for n in range(9):  # nine customers in the last hour, none in the two weeks before
         facts += [Fact(f"m{n}", f"c{n}", "message", "charged_twice", now - 60 - n, 0.9, "rest",
                        f"charged twice, write to me{n}@example.com"),

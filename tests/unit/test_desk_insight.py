@@ -171,6 +171,25 @@ def test_a_spike_raises_an_early_warning(catalogue) -> None:  # type: ignore[no-
                                    for n in range(4)]).warnings
 
 
+def test_no_early_warning_before_the_log_has_days_of_history(catalogue) -> None:  # type: ignore[no-untyped-def]
+    today = [Outcome(f"t{n}", "offered", "charged_twice", NOW - 60 * n) for n in range(1, 13)]
+
+    def warned(first_at: float) -> list[tuple[str, int, float]]:
+        report = summarise(Facts(today, [], {}, first_at=first_at), catalogue, NOW, 7)
+        return [(w.moment, w.last_day, w.expected) for w in report.warnings]
+
+    assert not warned(NOW - 600)  # installed ten minutes ago: "none before" means nothing
+    assert not warned(NOW - 3.9 * DAY)  # two whole days before the last 24 hours
+    assert warned(NOW - 4 * DAY) == [("charged_twice", 12, 0.1)]  # three: a quiet moment
+    assert summarise(Facts(today, [], {}, first_at=NOW - 600), catalogue, NOW,
+                     7).baseline_days == 0
+    usual = [Outcome(f"u{day}", "offered", "charged_twice", NOW - day * DAY - 60)
+             for day in range(1, 4)]  # one a day since the install, 4.5 days ago
+    report = summarise(Facts(usual + today, [], {}, first_at=NOW - 4.5 * DAY), catalogue, NOW, 7)
+    assert [(w.last_day, w.expected) for w in report.warnings] == [(12, 1.0)]
+    assert report.baseline_days == 3 and report.to_json()["baseline_days"] == 3
+
+
 def test_poisson_tail() -> None:
     assert poisson_tail(0, 3.0) == 1.0
     assert poisson_tail(1, 1.0) == pytest.approx(1 - math.exp(-1))
@@ -295,7 +314,7 @@ async def test_managers_and_supervisors_see_the_page_agents_do_not(desk) -> None
 
 async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # type: ignore[no-untyped-def]
     now = time.time()
-    events = []
+    events = [rasa_user_event("old", "where is my parcel", now - 20 * DAY)]  # history
     for n in range(8):  # eight customers in the last hour, none before: a spike
         events.append(rasa_user_event(f"s{n}", f"<b>charged</b> twice #{n}", now - 60 - n))
         events[-1]["parse_data"]["intent"]["name"] = "charged_twice"
@@ -307,6 +326,21 @@ async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # ty
     assert '<tr class="stage" data-stage="billing"><th>billing</th><td class="num">8\n' in html
     assert 'class="warning"' in html and "8 contacts in the last" in html
     assert "&lt;b&gt;charged&lt;/b&gt;" in html and "<b>charged" not in html  # inert text
+    assert "over the two weeks before" in html
+
+
+async def test_a_new_deployment_says_warnings_need_history(desk) -> None:  # type: ignore[no-untyped-def]
+    now = time.time()
+    events = []
+    for n in range(8):  # eight customers in its first hour
+        events.append(rasa_user_event(f"s{n}", "charged twice", now - 60 - n))
+        events[-1]["parse_data"]["intent"]["name"] = "charged_twice"
+        events.append(slot_event(f"s{n}", "offered:charged_twice", now - 59 - n))
+    assert (await desk.post("/api/events", json=events, headers=desk.service)).status == 200
+    await sign_in(desk, "sue", "sue-pw-1")
+    html = await (await desk.get("/insight")).text()
+    assert 'class="warning"' not in html and "early warnings start once there are 3 days" in html
+    assert (await (await desk.get("/api/insight")).json())["baseline_days"] == 0
 
 
 async def test_facts_older_than_the_retention_are_deleted(tmp_path) -> None:  # type: ignore[no-untyped-def]
