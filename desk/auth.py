@@ -107,7 +107,7 @@ def require(*roles: str, service: bool = False) -> Callable[[Handler], Handler]:
 
     Supervisors count as agents. ``service=True`` also admits the service token. Without a
     session, pages redirect to /login?next=... and /api/ paths answer 401 JSON; a wrong
-    role answers 403.
+    role, or the service token where a person is needed, answers 403.
     """
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -115,6 +115,9 @@ def require(*roles: str, service: bool = False) -> Callable[[Handler], Handler]:
             if service and is_service(request):
                 return await handler(request)
             user = await current_user(request)
+            if user is None and is_service(request):  # a process, on a person's path
+                raise _error(request, web.HTTPForbidden, "the service token cannot do this; "
+                             "sign in as a person whose role allows it")
             if user is None:
                 raise _unauthenticated(request)
             effective = set(user.roles) | ({"agent"} if "supervisor" in user.roles else set())

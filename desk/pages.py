@@ -70,6 +70,8 @@ async def conversation_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("conversation.html", request, {
         "handoff": record, "packet": record.packet, "customer": customer,
         "transcript": [readable(line, titles) for line in record.packet.get("transcript") or ()],
+        # a REST customer hears an agent only through the operator's callback (README)
+        "unheard": record.channel == "rest" and not request.app[s.SETTINGS].rest_callback_url,
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
         "earlier": [m for m in earlier if m.handoff_id != record.id

@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 class Customer:
     """session_request/confirm, then user_uttered out and bot_uttered in."""
 
-    def __init__(self, url: str) -> None:
-        self.session_id = uuid.uuid4().hex
+    def __init__(self, url: str, session_id: str | None = None) -> None:
+        self.session_id = session_id or uuid.uuid4().hex  # the same id: back in a new tab
         self.replies: queue.Queue[dict] = queue.Queue()
         confirmed: queue.Queue[str] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)

@@ -71,8 +71,12 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
 
         customer.say("Thanks, that works")
         page.locator("#log .line.customer", has_text="that works").wait_for(timeout=15_000)
+        customer.close()  # the tab is closed: the agent's line waits for the customer
         page.fill("#compose", "Glad to hear it!")
         page.click("#send")
+        page.locator("#log .line.agent", has_text="Glad to hear it!").locator(
+            ".tick", has_text="✓").wait_for(timeout=15_000)
+        customer = Customer(assistant.rasa_url, customer.session_id)  # back, same session
         customer.wait_for("Glad to hear it!")
 
         page.select_option("#outcome", "resolved")

@@ -98,7 +98,8 @@ async def test_service_token_is_checked(desk) -> None:  # type: ignore[no-untype
     # the service token is for processes, not for the agents' API
     agent_api = await desk.get("/api/desk/queue",
                                headers={"Authorization": f"Bearer {desk.settings.desk_token}"})
-    assert agent_api.status == 401
+    assert agent_api.status == 403  # known, but not a person: forbidden, not unknown
+    assert "service token cannot do this" in (await agent_api.json())["error"]
 
 
 async def test_create_user_rejects_bad_roles_and_duplicates(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from desk import audit
@@ -111,7 +113,6 @@ async def test_lines_of_the_transcript_are_not_shown_again_as_earlier_ones(desk)
 
 async def test_the_transcript_shows_what_the_customer_clicked(desk) -> None:  # type: ignore[no-untyped-def]
     import re
-    from dataclasses import replace
 
     packet = make_packet()
     first, bot = packet.transcript
@@ -129,3 +130,17 @@ async def test_the_transcript_shows_what_the_customer_clicked(desk) -> None:  # 
                      "Track a late parcel\n1.", "No, still stuck",
                      "Where is my order / parcel late", "/not_a_button"]
     assert transcript.group(1).count("customer clicked") == 3
+
+
+async def test_agents_are_told_when_a_rest_customer_cannot_hear_them(desk) -> None:  # type: ignore[no-untyped-def]
+    pages = {}
+    for channel in ("rest", "socketio"):
+        reply = await desk.post("/api/handoffs", json=make_packet(channel=channel).to_json(),
+                                headers=desk.service)
+        pages[channel] = f"/desk/handoffs/{(await reply.json())['id']}"
+    await sign_in(desk, "ann", "ann-pw-1")
+    assert 'id="unheard"' in await (await desk.get(pages["rest"])).text()
+    assert 'id="unheard"' not in await (await desk.get(pages["socketio"])).text()
+    settings = desk.app_[s.SETTINGS]
+    desk.app_[s.SETTINGS] = replace(settings, rest_callback_url="http://127.0.0.1:9/hook")
+    assert 'id="unheard"' not in await (await desk.get(pages["rest"])).text()

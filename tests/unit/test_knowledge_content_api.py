@@ -44,7 +44,7 @@ async def test_only_content_staff_may_change_articles(desk) -> None:  # type: ig
     assert (await desk.post("/api/articles", json=ARTICLE)).status == 401
     service = {"Authorization": f"Bearer {desk.settings.desk_token}"}
     assert (await desk.get("/api/articles", headers=service)).status == 200
-    assert (await desk.post("/api/articles", json=ARTICLE, headers=service)).status == 401
+    assert (await desk.post("/api/articles", json=ARTICLE, headers=service)).status == 403
     csrf = await sign_in(desk, "ann", "ann-pw-1")
     refused = await desk.post("/api/articles", json=ARTICLE, headers={"X-CSRF-Token": csrf})
     assert refused.status == 403
