@@ -96,7 +96,7 @@
       if (shown.has(m.seq)) return;
       const item = el("li", null, "line " + m.speaker);
       item.dataset.seq = m.seq;
-      const who = m.speaker === "control" ? "handed back to the bot"
+      const who = m.speaker === "control" ? "handed back to the bot" + (m.author ? " by " + m.author : "")
         : m.speaker === "auto" ? "sent automatically"
         : (m.author || m.speaker) + (m.channel ? " · " + m.channel : "");
       item.append(el("span", who, "who"), el("span", m.speaker === "control"
