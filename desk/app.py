@@ -41,7 +41,7 @@ from desk.live import add_live_routes
 from desk.messages import MessageLog
 from desk.nlu_export import REDACTOR
 from desk.packet import PacketInvalid
-from desk.pages import add_page_routes
+from desk.pages import add_page_routes, page_errors
 from desk.presence import Presence
 from desk.rasa_client import CustomerChannel, RasaCustomerChannel
 from desk.relay import Relay
@@ -103,7 +103,7 @@ def init_app(settings: Settings, channel: CustomerChannel | None = None,
     """The desk for ``settings``; ``channel``, ``embedder_factory`` and ``sign_in_limits``
     may be given (tests); the limits are otherwise read from ``MOT_SIGNIN_*``."""
     limits = sign_in_limits or load_sign_in_limits()
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[page_errors, errors], client_max_size=MAX_BODY_BYTES)
     app[s.SETTINGS] = settings
     app[s.HOURS] = parse_hours(settings.business_hours, settings.business_timezone)
     app[s.CATALOGUE] = load_catalogue(settings.catalogue_path)

@@ -7,6 +7,9 @@ customer text is inert.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -36,6 +39,52 @@ async def home(request: web.Request) -> web.StreamResponse:
 @require("agent")
 async def queue_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("queue.html", request, {})
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Headings of error pages, by status.
+ERROR_TITLES = {400: "That request is not right", 403: "Not allowed", 404: "Not found",
+                409: "Someone got there first", 413: "Too large",
+                422: "That request is not right"}
+
+
+def _opened_by_a_person(request: web.Request) -> bool:
+    """A browser navigating to a page (not the JSON API, a script's fetch or a socket)."""
+    return (not request.path.startswith(("/api/", "/static/"))
+            and not request.path.endswith("/ws")
+            and "text/html" in request.headers.get("Accept", ""))
+
+
+@web.middleware
+async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An error on a page a person opened is shown as a page with the reason and a way
+    back, not as bare text or JSON (the API's answers are unchanged)."""
+    if not _opened_by_a_person(request):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400 or error.content_type not in ("text/plain", "application/json"):
+            raise
+        return _error_page(request, error.status, error.text or error.reason)
+    if response.status >= 400 and isinstance(response, web.Response) \
+            and response.content_type == "application/json" and response.text:
+        try:
+            message = json.loads(response.text).get("error") or response.reason
+        except (ValueError, AttributeError):
+            return response
+        return _error_page(request, response.status, str(message))
+    return response
+
+
+def _error_page(request: web.Request, status: int, message: str) -> web.Response:
+    if message.startswith('{"error"'):  # desk.auth's JSON form
+        with contextlib.suppress(ValueError):
+            message = json.loads(message)["error"]
+    return aiohttp_jinja2.render_template("error.html", request, {
+        "title": ERROR_TITLES.get(status, "Something went wrong"), "message": message},
+        status=status)
 
 
 #: What the customer clicked, by the button's payload (moments: their catalogue titles).

@@ -111,3 +111,17 @@ async def test_create_user_rejects_bad_roles_and_duplicates(tmp_path) -> None:  
         await create_user(url, "zed", "pw", ("agent",), rounds=4)
     with pytest.raises(UserInvalid):
         await create_user(url, "yan", "pw", ("root",), rounds=4)
+
+
+async def test_a_page_error_is_a_page_with_the_reason(desk) -> None:  # type: ignore[no-untyped-def]
+    await sign_in(desk, "ann", "ann-pw-1")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    missing = await desk.get("/desk/handoffs/nope", headers=browser)
+    page = await missing.text()
+    assert missing.status == 404 and missing.content_type == "text/html"
+    assert 'id="error-title">Not found' in page and "no handoff nope" in page
+    refused = await desk.get("/insight", headers=browser)  # an agent on the managers' page
+    assert refused.status == 403 and "your role does not allow this" in await refused.text()
+    assert refused.content_type == "text/html"
+    api = await desk.get("/api/desk/handoffs/nope", headers=browser)  # the API: JSON still
+    assert api.status == 404 and "error" in await api.json()
