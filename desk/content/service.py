@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from desk.content.state import ContentState
-from desk.content.wire import ArticleDraft, PreviewRequest
+from desk.content.wire import ArticleDraft, PreviewRequest, WireInvalid
 from desk.nlu_export import LazyRedactor
-from knowledge.articles import Article
+from knowledge.articles import CHANNELS, Article
 from knowledge.gaps import GapGroup, gap_messages, group_gaps
 from knowledge.preview import PreviewHit, preview
 from knowledge.store import StoredArticle
@@ -48,7 +48,17 @@ async def edit(state: ContentState, draft: ArticleDraft, actor: str
     return stored, checked
 
 
+def _check_filters(state: ContentState, request: PreviewRequest) -> None:
+    """A preview's moment and channel must exist: a typo would otherwise find nothing."""
+    if request.moment is not None and request.moment not in state.moment_ids:
+        raise WireInvalid("moment", f"no moment {request.moment[:100]!r} in the catalogue")
+    if request.channel is not None and request.channel not in CHANNELS:
+        raise WireInvalid("channel", f"{request.channel[:50]!r} is not one of "
+                                     f"{', '.join(CHANNELS)}")
+
+
 async def run_preview(state: ContentState, request: PreviewRequest) -> list[PreviewHit]:
+    _check_filters(state, request)
     draft: Article | None = None
     if request.draft is not None:
         checked = await review(state, request.draft)
@@ -63,6 +73,7 @@ async def run_preview(state: ContentState, request: PreviewRequest) -> list[Prev
 async def preview_stored_draft(state: ContentState, article_id: str, request: PreviewRequest
                                ) -> list[PreviewHit]:
     """Preview with an article's latest saved version in place of its live one."""
+    _check_filters(state, request)
     article = (await state.store.get(article_id)).article
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, lambda: preview(

@@ -73,6 +73,10 @@ async def test_create_preview_publish_history(desk) -> None:  # type: ignore[no-
     after = await (await desk.post("/api/knowledge/preview", json=question,
                                    headers=headers)).json()
     assert after["hits"][0]["id"] == "fittings-missing"
+    for bad, field in (({"moment": "zzz"}, "moment"), ({"channel": "fax"}, "channel")):
+        refused = await desk.post("/api/knowledge/preview", json={**question, **bad},
+                                  headers=headers)
+        assert refused.status == 400 and (await refused.json())["error"].startswith(field)
     history = await (await desk.get("/api/articles/fittings-missing/history")).json()
     assert [(e["action"], e["actor"]) for e in history] == [("publish", "cat"), ("create", "cat")]
 
