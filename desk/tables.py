@@ -8,12 +8,15 @@ orders a conversation and lets a reconnecting browser ask for "everything after 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -136,7 +139,13 @@ insight = sa.Table(
     sa.Column("text", sa.Text, nullable=False, default=""),
     sa.Column("at", sa.Float, nullable=False),
 )
-sa.Index("ix_desk_insight_kind_at", insight.c.kind, insight.c.at)
+#: Every read of the dashboard (facts of some kinds since a time: their moment, conversation
+#: and channel) is answered from this index alone: a 90-day report at 2,000 contacts a day
+#: read 845,000 outcome rows in 1.6 s instead of 3.3 s on SQLite (docs/adr/0010-insight.md).
+sa.Index("ix_desk_insight_facts", insight.c.kind, insight.c.at, insight.c.moment,
+         insight.c.conversation_id, insight.c.channel)
+#: The index on (kind, at) it replaced; dropped where found.
+_REPLACED_INDEXES = {"desk_insight": ("ix_desk_insight_kind_at",)}
 
 #: Early warnings sent (desk.alerts): one per moment and UTC day, whichever replica is first.
 insight_alerts = sa.Table(
@@ -183,8 +192,8 @@ async def open_engine(url: str) -> AsyncEngine:
 
 
 def _add_missing_columns(connection: sa.engine.Connection) -> None:
-    """Upgrades a desk database made before issue 4 (handoffs without the agent columns)
-    or before insight (no index on ``created_at``).
+    """Upgrades a desk database made before issue 4 (handoffs without the agent columns),
+    before insight (no index on ``created_at``) or before the dashboard's covering index.
 
     Only nullable columns were added since, so ``ALTER TABLE ... ADD COLUMN`` suffices on
     both engines; anything bigger gets a real migration tool.
@@ -194,8 +203,16 @@ def _add_missing_columns(connection: sa.engine.Connection) -> None:
         if column.name not in present and column.nullable:
             kind = column.type.compile(dialect=connection.dialect)
             connection.execute(sa.text(f"ALTER TABLE handoffs ADD COLUMN {column.name} {kind}"))
-    for index in handoffs.indexes:  # indexes added since (insight reads handoffs by time)
-        index.create(connection, checkfirst=True)
+    for table in (handoffs, insight):  # indexes added since (insight reads them by time)
+        present = {i["name"] for i in sa.inspect(connection).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                log.info("desk database: creating index %s (once; a big table takes a while)",
+                         index.name)
+                index.create(connection)
+        for name in _REPLACED_INDEXES.get(table.name, ()):
+            if name in present:
+                connection.execute(sa.text(f"DROP INDEX {name}"))
 
 
 def insert_ignoring_duplicates(engine: AsyncEngine, table: sa.Table) -> sa.sql.Insert:

@@ -222,6 +222,26 @@ async def test_insight_facts_are_stored_once_and_summed_per_moment(store) -> Non
     assert await log.examples("charged_twice", now - 60) == ["charged twice, card [CARD]"]
 
 
+async def test_a_database_made_with_the_old_insight_index_is_upgraded(store) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from desk.tables import open_engine
+
+    async with store.engine.begin() as connection:  # as a desk of 2026-11-27 left it
+        await connection.execute(sa.text("DROP INDEX ix_desk_insight_facts"))
+        await connection.execute(sa.text(
+            "CREATE INDEX ix_desk_insight_kind_at ON desk_insight (kind, at)"))
+    engine = await open_engine(store.engine.url.render_as_string(hide_password=False))
+
+    def names(sync: sa.engine.Connection) -> set[str]:
+        return {i["name"] for i in sa.inspect(sync).get_indexes("desk_insight")}
+
+    async with engine.connect() as connection:
+        assert "ix_desk_insight_facts" in await connection.run_sync(names)
+        assert "ix_desk_insight_kind_at" not in await connection.run_sync(names)
+    await engine.dispose()
+
+
 async def test_an_early_warning_is_raised_by_one_replica_only(store) -> None:  # type: ignore[no-untyped-def]
     import aiohttp
 
