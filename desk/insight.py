@@ -230,7 +230,7 @@ class InsightLog:
                 per_channel[on or ""] += count
                 if channel is None or on == channel:
                     per_moment[moment] += count
-            facts.first_at = (await connection.execute(  # (kind, at) index: one seek
+            facts.first_at = (await connection.execute(  # the facts index: one seek
                 sa.select(sa.func.min(insight.c.at)).where(insight.c.kind == MESSAGE))).scalar()
         facts.messages = dict(per_moment)
         facts.channels = dict(sorted(per_channel.items(), key=lambda c: (-c[1], c[0])))
