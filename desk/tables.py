@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.schema import CreateIndex
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +210,11 @@ def _add_missing_columns(connection: sa.engine.Connection) -> None:
             if index.name not in present:
                 log.info("desk database: creating index %s (once; a big table takes a while)",
                          index.name)
-                index.create(connection)
+                # IF NOT EXISTS: replicas starting together on one PostgreSQL may race
+                connection.execute(CreateIndex(index, if_not_exists=True))
         for name in _REPLACED_INDEXES.get(table.name, ()):
             if name in present:
-                connection.execute(sa.text(f"DROP INDEX {name}"))
+                connection.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
 
 def insert_ignoring_duplicates(engine: AsyncEngine, table: sa.Table) -> sa.sql.Insert:
