@@ -26,6 +26,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from actions.desk_client import DeskClient, HttpDeskClient
 from actions.outbox import Outbox, OutboxDeskClient
 from actions.turn import HandleTurn
+from bot.build import embedding_settings
 from bot.catalogue import Catalogue, load_catalogue
 from bot.settings import Settings, load_settings
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
@@ -134,7 +135,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = load_settings()
+    settings = embedding_settings(load_settings())  # as `mot up` gives it, when started alone
     app: Any = create_app(settings)
     web.run_app(app, host=settings.host, port=settings.actions_port, print=None)
 

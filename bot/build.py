@@ -7,6 +7,7 @@ knowledge snapshot carries its own key in its manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -169,6 +170,21 @@ def trained_encoder(model: Path) -> Path | None:
 
         write_directory(directory, "modules.json", unpack)
     return directory
+
+
+def embedding_settings(settings: Settings, model: Path | None = None) -> Settings:
+    """Settings whose embedding model is the fine-tuned encoder of ``model`` (by default the
+    model trained for the current inputs), when ``MOT_EMBEDDING_MODEL`` names none and that
+    model exists and has one: what ``mot up`` gives the processes it starts, so that a
+    process started on its own (a desk or action server replica, the knowledge CLI) encodes
+    as they do and reads the same knowledge index instead of building one with other
+    weights."""
+    if "MOT_EMBEDDING_MODEL" in os.environ:
+        return settings
+    model = model or settings.models_dir / f"{model_key()}.tar.gz"
+    encoder = trained_encoder(model) if model.exists() else None
+    return settings if encoder is None else dataclasses.replace(settings,
+                                                                  embedding_model=str(encoder))
 
 
 def model_key() -> str:

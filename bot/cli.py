@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import signal
 import sys
@@ -21,11 +20,11 @@ from pathlib import Path
 from bot.build import (
     REPO,
     BuildError,
+    embedding_settings,
     generate,
     load_content,
     pipeline_options,
     train,
-    trained_encoder,
 )
 from bot.catalogue import CatalogueError
 from bot.rasa_config import write_rasa_files
@@ -128,18 +127,17 @@ def command_thresholds(settings: Settings, out_of_scope: Path, write: bool,
 
 def with_trained_encoder(settings: Settings, model: Path) -> Settings:
     """Settings whose embedding model is the classifier's fine-tuned encoder, when it has one
-    and ``MOT_EMBEDDING_MODEL`` does not name another; the processes ``mot up`` starts get it
-    through their environment. The knowledge index is keyed by the model, so it is rebuilt
-    with these weights (ADR 0007: they retrieve better than the original ones)."""
-    if "MOT_EMBEDDING_MODEL" in os.environ:
-        return settings
-    encoder = trained_encoder(model)
-    if encoder is None:
+    and ``MOT_EMBEDDING_MODEL`` does not name another (:func:`bot.build.embedding_settings`);
+    the processes ``mot up`` starts get it through their environment. The knowledge index is
+    keyed by the model, so it is rebuilt with these weights (ADR 0007: they retrieve better
+    than the original ones)."""
+    chosen = embedding_settings(settings, model)
+    if chosen is settings:
         return settings
     say(f"knowledge index, actions and desk encode with the classifier's fine-tuned encoder "
-        f"({encoder.name})")
-    os.environ["MOT_EMBEDDING_MODEL"] = str(encoder)
-    return dataclasses.replace(settings, embedding_model=str(encoder))
+        f"({Path(chosen.embedding_model).name})")
+    os.environ["MOT_EMBEDDING_MODEL"] = chosen.embedding_model
+    return chosen
 
 
 def command_up(settings: Settings) -> int:

@@ -20,6 +20,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from bot.build import embedding_settings
 from bot.catalogue import load_catalogue
 from bot.settings import Settings, load_settings
 from desk import state as s
@@ -208,6 +209,6 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = load_settings()
+    settings = embedding_settings(load_settings())  # as `mot up` gives it, when started alone
     web.run_app(init_app(settings), host=settings.host, port=settings.desk_port, print=None,
                 access_log=None)

@@ -84,13 +84,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None,
          embedder_factory: Callable[[], Embedder] | None = None) -> int:
     """Runs one command; returns the exit status (0 ok, 1 refused, 2 usage or input error)."""
+    from bot.build import embedding_settings
     from bot.settings import ConfigError, load_settings
     from knowledge.articles import ArticleError
     from knowledge.store import ArticleConflict, ArticleNotFound
 
     args = parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = embedding_settings(load_settings())  # the index `mot up` builds
         return asyncio.run(_run(args, Context.from_settings(settings, embedder_factory)))
     except (ConfigError, ArticleError, UsageError) as error:
         print(f"knowledge: error: {error}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,16 @@ from knowledge.articles import Article, ArticleError, load_articles, render_arti
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
 from knowledge.gaps import gap_messages, group_gaps
 from knowledge.preview import preview
-from knowledge.publish import Publisher, ensure_live_snapshot
+from knowledge.publish import Publisher
 from knowledge.retriever import Retriever
 from knowledge.service import open_store
+from knowledge.snapshot import (
+    KnowledgeIndexUnavailable,
+    StaleIndex,
+    build_snapshot,
+    load_current,
+    snapshot_key,
+)
 from knowledge.store import ArticleStore, StoredArticle
 from knowledge.transfer import export_articles, import_articles
 from knowledge.validation import review_text
@@ -63,9 +71,21 @@ class Context:
         return self._embedder
 
     async def retriever(self) -> Retriever:
-        snapshot = await ensure_live_snapshot(self.articles, self.settings.knowledge_dir,
-                                              self.embedder, self.embedder().model_name)
-        return Retriever(snapshot, self.embedder())
+        """The live index, read only: when it was built from other articles or with another
+        model than this command's, an index built in memory for the command; what customers
+        are served never changes here (publishing does that)."""
+        embedder = self.embedder()
+        articles = await self.articles.published()
+        try:
+            snapshot = load_current(self.settings.knowledge_dir,
+                                    snapshot_key(articles, embedder.model_name),
+                                    embedder.model_name)
+        except (KnowledgeIndexUnavailable, StaleIndex) as reason:
+            print(f"knowledge: the live index does not fit this command ({reason}); "
+                  f"using one built in memory, the live one unchanged", file=sys.stderr)
+            snapshot = await asyncio.get_running_loop().run_in_executor(
+                None, build_snapshot, articles, embedder)
+        return Retriever(snapshot, embedder)
 
     def publisher(self) -> Publisher:
         return Publisher(self.articles, self.embedder(), self.settings.knowledge_dir)

@@ -43,6 +43,7 @@ class Retriever:
         self.embedder = embedder
         self._snapshot = snapshot
         self._by_moment = _rows_by_moment(snapshot)
+        self._refused: str | None = None  # the last published key refused (another model)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -54,11 +55,22 @@ class Retriever:
         self._snapshot, self._by_moment = snapshot, by_moment
 
     def reload_if_changed(self, directory: Path) -> bool:
-        """Loads the snapshot named by ``CURRENT`` when it differs from the live one."""
+        """Loads the snapshot named by ``CURRENT`` when it differs from the live one; one
+        built with another model than this retriever's encoder is refused (its vectors
+        would be compared with queries from other weights) and the live one stays."""
         key = current_key(directory)
-        if key is None or key == self._snapshot.key:
+        if key is None or key in (self._snapshot.key, self._refused):
             return False
-        self.swap(load_snapshot(directory, key))
+        snapshot = load_snapshot(directory, key)
+        built_with = snapshot.manifest.get("model")
+        if built_with != self.embedder.model_name:
+            self._refused = key
+            log.error("knowledge snapshot %s was built with the model %r, not this process's "
+                      "%r: not used; %s stays live (publish from a process with the same "
+                      "MOT_EMBEDDING_MODEL)", key, built_with, self.embedder.model_name,
+                      self._snapshot.key)
+            return False
+        self.swap(snapshot)
         return True
 
     def encode(self, text: str) -> np.ndarray:

@@ -92,3 +92,21 @@ def test_weights_identity_follows_the_weights_and_how_they_are_pooled(tmp_path: 
     pooled_otherwise = weights_identity(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"other weights")
     assert len({first, pooled_otherwise, weights_identity(tmp_path)}) == 3
+
+
+def test_a_process_started_alone_encodes_as_mot_up_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.build import embedding_settings, model_key
+
+    monkeypatch.setenv("MOT_EMBEDDING_MODEL", "set so that teardown restores the original")
+    monkeypatch.delenv("MOT_EMBEDDING_MODEL")
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
+                              "MOT_CACHE_DIR": str(tmp_path / "cache")})
+    assert embedding_settings(settings) is settings  # nothing trained yet: the base model
+    settings.models_dir.mkdir(parents=True)
+    archive(settings.models_dir / f"{model_key()}.tar.gz",
+            {f"{PREFIX}/encoder/modules.json": b"[]"})
+    chosen = embedding_settings(settings)  # the model trained for the current inputs
+    assert chosen.embedding_model == str(settings.models_dir / f"{model_key()}-encoder")
+    monkeypatch.setenv("MOT_EMBEDDING_MODEL", "/models/ours")
+    assert embedding_settings(settings) is settings

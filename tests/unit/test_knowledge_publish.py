@@ -133,3 +133,56 @@ def test_prune_keeps_current_and_newest(tmp_path: Path) -> None:
     removed = prune_snapshots(tmp_path, keep=3)
     assert len(removed) == 4
     assert (tmp_path / "snapshots" / "k0").exists()
+
+
+class OtherModel(HashingEmbedder):
+    """Vectors of the same size from other weights (another model's name)."""
+
+    @property
+    def model_name(self) -> str:
+        return "other-model"
+
+
+async def test_a_follower_refuses_a_snapshot_built_with_another_model(
+        store: ArticleStore, tmp_path: Path) -> None:
+    ours, other = HashingEmbedder(64), OtherModel(64)
+    knowledge = tmp_path / "knowledge"
+    first = await ensure_live_snapshot(store, knowledge, lambda: ours, ours.model_name)
+    follower = Retriever(first, ours)
+    foreign = await ensure_live_snapshot(store, knowledge, lambda: other, other.model_name)
+    assert current_key(knowledge) == foreign.key != first.key
+    assert not follower.reload_if_changed(knowledge)  # refused: the live one stays
+    assert not follower.reload_if_changed(knowledge)  # and not loaded again and again
+    assert follower.snapshot.key == first.key
+    await store.create(NEW, "ana")
+    _, ours_again = await Publisher(store, ours, knowledge).publish(NEW.id, "ana")
+    assert follower.reload_if_changed(knowledge) and follower.snapshot.key == ours_again.key
+
+
+def test_the_cli_reads_the_live_index_and_never_replaces_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import load_settings
+    from knowledge import cli
+
+    monkeypatch.setenv("MOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOT_EMBEDDING_MODEL", "other-model")  # what the live system uses
+
+    async def publish_as_the_system() -> str:
+        from bot.catalogue import load_catalogue
+        from knowledge.service import open_store
+
+        settings = load_settings()
+        live = await open_store(settings.desk_database_url, settings.articles_dir,
+                                load_catalogue(settings.catalogue_path).ids)
+        try:
+            snapshot = await ensure_live_snapshot(live, load_settings().knowledge_dir,
+                                                  lambda: OtherModel(64), "other-model")
+        finally:
+            await live.close()
+        return snapshot.key
+
+    key = asyncio.run(publish_as_the_system())
+    # the CLI with another model (as when it was started without the system's setting)
+    assert cli.main(["preview", "my parcel is late"],
+                    embedder_factory=lambda: HashingEmbedder(64)) == 0
+    assert current_key(load_settings().knowledge_dir) == key
