@@ -7,6 +7,7 @@ read the same :func:`desk.insight.report`; ``channel`` narrows it to one channel
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 
@@ -33,8 +34,9 @@ def _days_and_channel(request: web.Request) -> tuple[int, str | None]:
     try:
         return (days_param(request.query.get("days")),
                 channel_param(request.query.get("channel")))
-    except ValueError as error:
-        raise web.HTTPBadRequest(text=str(error)) from None
+    except ValueError as error:  # JSON on the API, a page for a person (desk.pages)
+        raise web.HTTPBadRequest(text=json.dumps({"error": str(error)}),
+                                 content_type="application/json") from None
 
 
 async def _report(request: web.Request, days: int, channel: str | None) -> Report:

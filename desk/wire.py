@@ -14,6 +14,8 @@ from typing import Any
 from desk.store import OUTCOMES
 
 MAX_TEXT_CHARS = 5000
+#: The largest line sequence number (a 32-bit integer column on PostgreSQL).
+MAX_SEQUENCE = 2**31 - 1
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -41,11 +43,12 @@ def sequence_after(raw: Any) -> int:
     client has, a whole number from 0; absent or empty means 0."""
     if raw is None or raw == "":
         return 0
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= MAX_SEQUENCE:
         return raw
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-        return int(raw)
-    raise RequestInvalid(f"'after' must be a whole number from 0, got {str(raw)[:40]!r}")
+    raise RequestInvalid(f"'after' must be a whole number from 0 to {MAX_SEQUENCE}, "
+                         f"got {str(raw)[:40]!r}")
 
 
 @dataclass(frozen=True)

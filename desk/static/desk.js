@@ -47,11 +47,13 @@
         const cell = el("td"), open = el("a", "Open"), claim = el("button", "Claim", "claim");
         open.href = "/desk/handoffs/" + encodeURIComponent(h.id);
         claim.onclick = async () => {
+          document.getElementById("claim-error").textContent = "";
           try {
             await api("POST", "/api/desk/handoffs/" + encodeURIComponent(h.id) + "/claim");
             location.href = open.href;
-          } catch (e) {  // someone else claimed it first, say
-            document.getElementById("status").textContent = "Could not claim: " + e.message;
+          } catch (e) {  // someone else claimed it first, say; stays until the next claim
+            document.getElementById("claim-error").textContent =
+              "Could not claim that conversation: " + e.message.replace(/^handoff \S+: /, "");
             refresh().catch(() => {});
           }
         };

@@ -309,7 +309,8 @@ async def test_managers_and_supervisors_see_the_page_agents_do_not(desk) -> None
     html = await page.text()
     assert "Moments of truth" in html and "Nothing yet in this window" in html
     assert (await desk.get("/insight?days=365")).status == 400
-    assert "days must be" in await (await desk.get("/api/insight?days=x")).text()
+    refused = await desk.get("/api/insight?days=x")
+    assert refused.status == 400 and "days must be" in (await refused.json())["error"]
 
 
 async def test_the_page_shows_moments_by_stage_and_warnings(desk) -> None:  # type: ignore[no-untyped-def]

@@ -147,9 +147,10 @@ async def test_a_taken_id_or_a_stale_edit_shows_the_form_again_with_the_text(des
     edit = {**form, "base_version": "1", "note": ""}
     path = "/content/articles/fittings-missing/edit"
     assert (await desk.post(path, data={**edit, "title": "First editor"})).status == 200
-    stale = await desk.post(path, data={**edit, "title": "Second editor"})
+    stale = await desk.post(path, data={**edit, "title": "Second editor", "note": "why"})
     page = await stale.text()
     assert stale.status == 409 and "version 2 was saved after version 1" in page
+    assert 'id="article-note" value="why"' in page and "<strong>file</strong>" not in page
     assert 'value="Second editor"' in page and 'name="base_version" value="2"' in page
     again = await desk.post(path, data={**edit, "title": "Second editor", "base_version": "2"})
     page = await again.text()
