@@ -14,7 +14,7 @@ from desk import state as s
 from desk.corrections import Correction, CorrectionStore
 from desk.messages import Message, NewMessage
 from desk.relay import HAND_BACK_PREFIX
-from desk.store import ASSIGNED, HandoffConflict, HandoffNotFound, HandoffRecord
+from desk.store import ASSIGNED, CLOSED, HandoffConflict, HandoffNotFound, HandoffRecord
 from desk.users import User
 from desk.wire import CloseRequest, CorrectionRequest, SendLine, TransferRequest
 
@@ -41,6 +41,13 @@ def may_see(user: User, record: HandoffRecord) -> bool:
 
 def may_act(user: User, record: HandoffRecord) -> bool:
     return record.status == ASSIGNED and (record.assignee_id == user.id or sees_all(user))
+
+
+def _refuse_closed(record: HandoffRecord) -> None:
+    """A closed conversation is refused as such, not as someone else's."""
+    if record.status == CLOSED:
+        raise HandoffConflict(record.id, f"this conversation is closed ({record.outcome}): the "
+                              "customer is back with the bot")
 
 
 async def visible_handoff(app: web.Application, user: User, handoff_id: str) -> HandoffRecord:
@@ -83,6 +90,7 @@ async def send(app: web.Application, user: User, handoff_id: str, line: SendLine
     """Stores an agent's reply or note (idempotent on ``client_id``); returns the stored line."""
     record = await visible_handoff(app, user, handoff_id)
     if not line.note and not may_act(user, record):
+        _refuse_closed(record)
         raise HandoffConflict(record.id, "claim the conversation before writing to the "
                               "customer")
     key = f"{'note' if line.note else 'agent'}:{user.id}:{line.client_id}"
@@ -104,6 +112,7 @@ async def close(app: web.Application, user: User, handoff_id: str,
     after every reply the agent sent before)."""
     record = await visible_handoff(app, user, handoff_id)
     if not may_act(user, record):
+        _refuse_closed(record)
         raise HandoffConflict(record.id, "only the agent holding it (or a supervisor) may "
                               "close it")
     record = await app[s.STORE].finish(record.id, request.outcome)
@@ -119,6 +128,7 @@ async def transfer(app: web.Application, user: User, handoff_id: str,
                    request: TransferRequest) -> HandoffRecord:
     record = await visible_handoff(app, user, handoff_id)
     if not may_act(user, record) and not (record.status == "queued" and sees_all(user)):
+        _refuse_closed(record)
         raise HandoffConflict(record.id, "only the agent holding it (or a supervisor) may "
                               "transfer it")
     agent = None

@@ -133,6 +133,18 @@
       } catch (e) { list.replaceChildren(el("li", e.message, "muted")); }
     }
 
+    // A closed conversation takes internal notes only: the customer is back with the bot.
+    function closedControls() {
+      if (root.dataset.status !== "closed") return;
+      for (const id of ["transfer", "transfer-skill", "outcome", "close", "claim", "canned"]) {
+        const control = document.getElementById(id);
+        if (control) control.disabled = true;
+      }
+      const note = document.getElementById("note");
+      note.checked = true; note.disabled = true;
+      compose.placeholder = "Closed: the customer is back with the assistant. Notes only.";
+    }
+
     function send(clientId, text, note) {
       if (ws && ws.readyState === WebSocket.OPEN) {
         ws.send(JSON.stringify({type: "send", client_id: clientId, text, note}));
@@ -158,6 +170,7 @@
           document.getElementById("handoff-status").textContent =
             frame.status + (frame.assignee ? " (" + frame.assignee + ")" : "");
           root.dataset.status = frame.status;
+          closedControls();
         } else if (frame.type === "error") {
           errorBox.textContent = frame.error;
           if (frame.client_id) { pending.delete(frame.client_id); savePending(); }
@@ -209,6 +222,7 @@
         document.getElementById("correction-status").textContent = "saved for review";
       }
     };
+    closedControls();
     suggest();
     connect();
     setInterval(() => {

@@ -111,6 +111,23 @@ async def test_a_bad_after_is_refused_with_the_reason(desk) -> None:  # type: ig
     await ws.close()
 
 
+async def test_a_closed_conversation_is_refused_as_closed(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = {"X-CSRF-Token": await sign_in(desk, "ann", "ann-pw-1")}
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers=csrf)
+    assert (await desk.post(f"{path}/close", json={"outcome": "resolved"},
+                            headers=csrf)).status == 200
+    for tail, body in (("close", {"outcome": "resolved"}), ("transfer", {"skill": "billing"}),
+                       ("messages", {"client_id": uuid.uuid4().hex, "text": "still there?"})):
+        refused = await desk.post(f"{path}/{tail}", json=body, headers=csrf)
+        assert refused.status == 409, tail
+        assert "this conversation is closed (resolved)" in (await refused.json())["error"]
+    note = await desk.post(f"{path}/messages", headers=csrf, json={
+        "client_id": uuid.uuid4().hex, "text": "called back, all fine", "note": True})
+    assert note.status in (200, 201)  # notes still go in
+
+
 async def test_suggestions_before_any_new_line_read_the_customers_words(desk) -> None:  # type: ignore[no-untyped-def]
     packet = make_packet()
     first = packet.transcript[0]
