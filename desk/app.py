@@ -33,7 +33,7 @@ from desk.content.state import CONTENT
 from desk.correction_review import add_review_routes
 from desk.corrections import CorrectionNotFound
 from desk.dashboard import INSIGHT, add_insight_routes
-from desk.events import Ingestor, consume_rabbitmq, keep_reconciling
+from desk.events import Ingestor, keep_consuming_rabbitmq, keep_reconciling
 from desk.hours import parse_hours
 from desk.hub import LocalHub, RedisHub
 from desk.identity import IdentityLinks
@@ -194,8 +194,8 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
                     Alerts(app[INSIGHT], app[s.CATALOGUE], session, settings.alert_webhook_url,
                            f"{settings.desk_url}/insight?days=1").keep_checking()]
             if settings.event_broker_url:
-                jobs.append(consume_rabbitmq(settings.event_broker_url, settings.event_queue,
-                                             app[s.INGESTOR]))
+                jobs.append(keep_consuming_rabbitmq(settings.event_broker_url,
+                                                    settings.event_queue, app[s.INGESTOR]))
             tasks = [asyncio.create_task(job) for job in jobs]
             yield
             for task in tasks:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from desk.contact import PersonalData, acknowledge
 from desk.hub import Hub
@@ -151,6 +152,32 @@ async def keep_reconciling(store: SqlHandoffStore, ingestor: Ingestor,
         except Exception:
             log.exception("reconciliation failed")
         await asyncio.sleep(delay)
+
+
+async def keep_consuming_rabbitmq(url: str, queue_name: str, ingestor: Ingestor,
+                                  retry_seconds: float = 1.0, max_retry: float = 30.0) -> None:
+    """:func:`consume_rabbitmq`, connecting again until cancelled: a broker unreachable at
+    the desk's start (or lost for good) is logged with the setting to check and tried again;
+    the events wait in its queue meanwhile, and reconciliation covers the gap."""
+    delay = retry_seconds
+    while True:
+        try:
+            await consume_rabbitmq(url, queue_name, ingestor)
+            delay = retry_seconds  # the queue iterator ended: connect again at once
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.error("cannot consume events from RabbitMQ at %s (MOT_EVENT_BROKER_URL): %s; "
+                      "trying again in %.0f s", _without_password(url), error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_retry)
+
+
+def _without_password(url: str) -> str:
+    """A broker URL fit for a log line: host, port and virtual host, no credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 async def consume_rabbitmq(url: str, queue_name: str, ingestor: Ingestor) -> None:

@@ -75,3 +75,21 @@ async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
         channel = await connection.channel()
         await channel.queue_delete(queue)
         await connection.close()
+
+
+async def test_a_broker_unreachable_at_start_is_logged_and_tried_again(caplog) -> None:  # type: ignore[no-untyped-def]
+    from desk.events import keep_consuming_rabbitmq
+
+    consumer = asyncio.create_task(keep_consuming_rabbitmq(
+        "amqp://guest:secret@127.0.0.1:1/", "mot_events_nowhere", ingestor=None,  # type: ignore[arg-type]
+        retry_seconds=0.1))
+    deadline = time.monotonic() + 20
+    while sum("cannot consume events" in r.getMessage() for r in caplog.records) < 2:
+        assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+        assert not consumer.done(), consumer  # it keeps trying, it does not die
+        await asyncio.sleep(0.1)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    line = next(r.getMessage() for r in caplog.records if "cannot consume" in r.getMessage())
+    assert "amqp://127.0.0.1:1/ (MOT_EVENT_BROKER_URL)" in line and "secret" not in line
