@@ -28,7 +28,7 @@ from bot.build import (
 )
 from bot.catalogue import CatalogueError
 from bot.rasa_config import write_rasa_files
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings, unreachable_services
 from bot.supervisor import ProcessDied, Supervisor, services
 from bot.thresholds import DEFAULT_OUT_OF_SCOPE
 from knowledge.articles import ArticleError
@@ -142,6 +142,12 @@ def with_trained_encoder(settings: Settings, model: Path) -> Settings:
 
 def command_up(settings: Settings) -> int:
     started = time.perf_counter()
+    unreachable = unreachable_services(settings)
+    if unreachable:
+        for problem in unreachable:
+            say(f"error: {problem}")
+        say("nothing was started: start those services or correct the settings")
+        return 2
     catalogue, articles = load_content(settings)
     generate(catalogue)
     say(f"catalogue: {len(catalogue.moments)} moments, {len(articles)} articles")

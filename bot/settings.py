@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -178,3 +179,33 @@ def _secret(data_dir: Path, name: str) -> str:
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(value)
     return value
+
+
+#: The services a setting points to, checked before ``mot up`` starts anything.
+SERVICE_SETTINGS = (("MOT_DESK_DATABASE_URL", "desk_database_url"),
+                    ("MOT_TRACKER_STORE_URL", "tracker_store_url"),
+                    ("MOT_LOCK_STORE_URL", "lock_store_url"),
+                    ("MOT_EVENT_BROKER_URL", "event_broker_url"),
+                    ("MOT_REDIS_URL", "redis_url"))
+DEFAULT_PORTS = {"postgresql": 5432, "redis": 6379, "amqp": 5672}
+
+
+def unreachable_services(settings: Settings, timeout: float = 3.0) -> list[str]:
+    """Each configured server (PostgreSQL, Redis, RabbitMQ) that does not accept a TCP
+    connection, as "KEY: cannot connect to host:port (reason)"; SQLite files are not
+    servers. A start fails fast on these instead of in a process's traceback minutes on."""
+    problems = []
+    for key, attribute in SERVICE_SETTINGS:
+        url = getattr(settings, attribute)
+        if not url:
+            continue
+        parts = urlsplit(url)
+        scheme = parts.scheme.split("+")[0]
+        if scheme not in DEFAULT_PORTS:
+            continue
+        host, port = parts.hostname or "localhost", parts.port or DEFAULT_PORTS[scheme]
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as error:
+            problems.append(f"{key}: cannot connect to {host}:{port} ({error.strerror or error})")
+    return problems

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ from desk.corrections import CorrectionNotFound
 from desk.dashboard import INSIGHT, add_insight_routes
 from desk.events import Ingestor, keep_consuming_rabbitmq, keep_reconciling
 from desk.hours import parse_hours
-from desk.hub import LocalHub, RedisHub
+from desk.hub import HubUnavailable, LocalHub, RedisHub
 from desk.identity import IdentityLinks
 from desk.insight import InsightLog
 from desk.live import add_live_routes
@@ -160,7 +161,9 @@ def _shared(settings: Settings, limits: SignInLimits,
         # Replicas that share a database share a channel prefix; other deployments don't.
         prefix = "mot-desk:" + hashlib.sha256(
             settings.desk_database_url.encode()).hexdigest()[:16]
-        redis_hub = RedisHub(client, prefix)
+        where = client.connection_pool.connection_kwargs
+        redis_hub = RedisHub(client, prefix,
+                             f"Redis at {where.get('host', '?')}:{where.get('port', '?')}")
         await redis_hub.start()
         app[s.HUB] = redis_hub
         app[SIGN_IN_GUARD] = SignInGuard(RedisAttemptLog(client, f"{prefix}:sign-in"),
@@ -210,5 +213,28 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = embedding_settings(load_settings())  # as `mot up` gives it, when started alone
-    web.run_app(init_app(settings), host=settings.host, port=settings.desk_port, print=None,
-                access_log=None)
+    if settings.redis_url:
+        asyncio.run(_check_redis(settings.redis_url))
+    try:
+        web.run_app(init_app(settings), host=settings.host, port=settings.desk_port,
+                    print=None, access_log=None)
+    except HubUnavailable as error:  # Redis went away between the check and the start
+        log.error("desk: %s", error)
+        logging.shutdown()
+        os._exit(1)  # the stores opened before it keep non-daemon threads: do not wait
+
+
+async def _check_redis(url: str, timeout: float = 5.0) -> None:
+    """Stops the desk at once, naming the setting, when its Redis cannot be reached."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=timeout)
+    where = client.connection_pool.connection_kwargs
+    try:
+        await client.ping()
+    except Exception as error:
+        log.error("desk: cannot reach Redis at %s:%s (MOT_REDIS_URL): %s",
+                  where.get("host", "?"), where.get("port", "?"), error)
+        raise SystemExit(1) from None
+    finally:
+        await client.close()

@@ -79,21 +79,32 @@ class LocalHub:
         self.deliver(topic, message)
 
 
+class HubUnavailable(RuntimeError):
+    """The fan-out's Redis cannot be reached at start; the message names the setting."""
+
+
 class RedisHub(LocalHub):
     """Publishes through Redis; a listener delivers every replica's messages locally.
 
     ``prefix`` separates deployments (and test runs) that share one Redis.
     """
 
-    def __init__(self, redis: Any, prefix: str) -> None:
+    def __init__(self, redis: Any, prefix: str, where: str = "Redis") -> None:
         super().__init__()
-        self._redis, self._prefix = redis, prefix
+        self._redis, self._prefix, self._where = redis, prefix, where
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._last_error: BaseException | None = None
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 10.0) -> None:
+        """Subscribes; raises :class:`HubUnavailable` when Redis stays unreachable."""
         self._listener = asyncio.create_task(self._listen())
-        await asyncio.wait_for(self._ready.wait(), 10)
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            await self.stop()
+            raise HubUnavailable(f"cannot reach {self._where} (MOT_REDIS_URL) within "
+                                 f"{timeout:.0f} s: {self._last_error}") from None
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -105,10 +116,15 @@ class RedisHub(LocalHub):
         await self._redis.publish(f"{self._prefix}:{topic}", json.dumps(message))
 
     async def _listen(self) -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
         while True:
             try:
                 pubsub = self._redis.pubsub()
                 await pubsub.psubscribe(f"{self._prefix}:*")
+                if self._last_error is not None:
+                    log.info("redis fan-out: connected to %s again", self._where)
+                self._last_error = None
                 self._ready.set()
                 async for item in pubsub.listen():
                     if item.get("type") != "pmessage":
@@ -118,6 +134,13 @@ class RedisHub(LocalHub):
                     self.deliver(channel[len(self._prefix) + 1:], json.loads(item["data"]))
             except asyncio.CancelledError:
                 raise
+            except (OSError, RedisConnectionError) as error:
+                if self._last_error is None:  # once a streak, not a traceback a second
+                    log.error("redis fan-out: cannot reach %s (MOT_REDIS_URL): %s; trying "
+                              "again every second", self._where, error)
+                self._last_error = error
+                await asyncio.sleep(1)
+                continue
             except Exception:  # Redis restarted: reconnect; browsers resync from the DB
                 log.exception("redis fan-out listener failed; reconnecting")
                 await asyncio.sleep(1)

@@ -79,3 +79,17 @@ def test_scale_out_configuration_uses_rasas_own_stores(tmp_path) -> None:
     assert config["lock_store"]["type"] == "redis" and config["lock_store"]["db"] == 1
     assert config["event_broker"]["type"] == "pika"
     assert yaml.safe_load(yaml.safe_dump(credentials(settings)))
+
+
+def test_unreachable_services_are_named_before_anything_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import unreachable_services
+
+    assert unreachable_services(load_settings({"MOT_DATA_DIR": str(tmp_path)})) == []  # SQLite
+    settings = load_settings({
+        "MOT_DATA_DIR": str(tmp_path),
+        "MOT_DESK_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        "MOT_EVENT_BROKER_URL": "amqp://guest:guest@127.0.0.1:1",  # nothing listens there
+        "MOT_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert unreachable_services(settings, timeout=1) == [
+        "MOT_EVENT_BROKER_URL: cannot connect to 127.0.0.1:1 (Connection refused)",
+        "MOT_REDIS_URL: cannot connect to 127.0.0.1:1 (Connection refused)"]
