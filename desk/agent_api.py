@@ -146,7 +146,9 @@ async def suggestions(request: web.Request) -> web.Response:
         if t["speaker"] == "customer" and not t["text"].startswith("/"))
     if not text:
         raise RequestInvalid("no customer message to suggest articles for")
-    found = await request.app[s.ASSIST].suggest(text, record.moment)
+    rejected = {a.get("id") for a in record.packet.get("articles_offered") or ()
+                if a.get("feedback") == "rejected"}
+    found = await request.app[s.ASSIST].suggest(text, record.moment, rejected=rejected)
     return web.json_response({"for_seq": chosen[-1].seq if chosen else None,
                               "suggestions": [asdict(f) for f in found]})
 

@@ -10,7 +10,8 @@ search run in an executor, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 from knowledge.retriever import Retriever
 
@@ -25,6 +26,7 @@ class Suggestion:
     score: float
     passage: str
     reply: str  # a ready-to-send text the agent may insert as is or adapt
+    rejected: bool = False  # the customer said it did not help, before the handoff
 
 
 class Assist:
@@ -38,11 +40,15 @@ class Assist:
         return self._retriever
 
     async def suggest(self, text: str, moment: str | None = None,
-                      channel: str | None = None, k: int = 3) -> list[Suggestion]:
-        """Best ``k`` articles for ``text``; the moment's own articles first when known."""
+                      channel: str | None = None, k: int = 3,
+                      rejected: Collection[str] = ()) -> list[Suggestion]:
+        """Best ``k`` articles for ``text``; the moment's own articles first when known, and
+        the ones the customer already rejected (``rejected`` ids) last, marked."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, _suggest, self._retriever,
-                                          text[:MAX_QUERY_CHARS], moment, channel, k)
+        found = await loop.run_in_executor(None, _suggest, self._retriever,
+                                           text[:MAX_QUERY_CHARS], moment, channel, k)
+        return sorted((replace(f, rejected=f.article_id in rejected) for f in found),
+                      key=lambda f: f.rejected)  # stable: the ranking stays within each
 
 
 def _suggest(retriever: Retriever, text: str, moment: str | None, channel: str | None,

@@ -53,7 +53,8 @@ class GapGroup:
     nearest_article: tuple[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "examples": [m.text for m in self.examples],
+        # each text once (redacted ones often coincide), in the order first seen
+        return {"count": self.count, "examples": list(dict.fromkeys(m.text for m in self.examples)),
                 "moments": dict(self.moments.most_common()),
                 "reasons": dict(self.reasons.most_common()),
                 "last_seen": max(m.at for m in self.examples),

@@ -8,7 +8,7 @@ from aiohttp import web
 from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
-from desk.content.wire import draft_from_form, preview_from, version_from
+from desk.content.wire import draft_from_form, gap_days_from, preview_from, version_from
 from desk.nlu_export import REDACTOR
 from knowledge.articles import CHANNELS, STATUSES
 from knowledge.store import ArticleConflict
@@ -131,8 +131,10 @@ async def preview(request: web.Request) -> web.Response:
 
 @require("content")
 async def gaps(request: web.Request) -> web.Response:
-    groups = await service.gap_groups(request.app[CONTENT], request.app[REDACTOR])
-    return _render(request, "gaps.html", {"groups": [g.to_json() for g in groups]})
+    days = gap_days_from(request.query)
+    groups = await service.gap_groups(request.app[CONTENT], request.app[REDACTOR], days)
+    return _render(request, "gaps.html", {"groups": [g.to_json() for g in groups],
+                                          "days": days})
 
 
 def add_routes(app: web.Application) -> None:

@@ -125,7 +125,9 @@
         if (seq !== undefined) list.dataset.forSeq = seq;
         list.replaceChildren(...found.suggestions.map((s) => {
           const item = el("li", null, "suggestion");
-          item.append(el("strong", s.title), el("p", s.passage, "muted"));
+          item.append(el("strong", s.title));
+          if (s.rejected) item.append(el("p", "The customer said this did not help.", "error"));
+          item.append(el("p", s.passage, "muted"));
           const insert = el("button", "Insert", "insert-suggestion");
           insert.onclick = () => { compose.value = s.reply; compose.focus(); };
           item.append(insert); return item;

@@ -170,6 +170,9 @@ async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-u
     await content(desk)
     page = await (await desk.get("/content/gaps")).text()
     assert "gift card" in page and "jan@example.com" not in page
+    assert "of the last 30 days" in page
+    assert "of the last 7 days" in await (await desk.get("/content/gaps?days=7")).text()
+    assert (await desk.get("/content/gaps?days=abc")).status == 400
     for bad in ("abc", "0", "400", "nan"):
         refused = await desk.get("/api/knowledge/gaps", params={"days": bad}, headers=service)
         assert refused.status == 400 and "days" in (await refused.json())["error"]

@@ -102,3 +102,13 @@ def test_leader_clusters_against_brute_force_definition() -> None:
             centroid = rows[members].sum(axis=0)
             centroid /= np.linalg.norm(centroid)
             assert float(centroid @ rows[founder]) < 0.7
+
+
+def test_a_groups_examples_show_each_text_once() -> None:
+    from knowledge.gaps import GapGroup
+
+    texts = ["gift card for [EMAIL]", "gift card for [EMAIL]", "gift card balance"]
+    group = GapGroup(examples=[GapMessage(t, "m", "no_article", 1.0 + n)
+                               for n, t in enumerate(texts)], count=3)
+    assert group.to_json()["examples"] == ["gift card for [EMAIL]", "gift card balance"]
+    assert group.to_json()["count"] == 3
