@@ -26,6 +26,7 @@ from bot.components.moment_classifier import (
     EMBEDDING_KEY,
     decode_embedding,
 )
+from bot.pii import WRITTEN_AS_PHONE, masked_contact
 from desk.packet import AGENT_ASKED, AGENT_HELPED, AGENT_UNHELPED
 from knowledge.retriever import Retriever
 
@@ -168,8 +169,14 @@ class HandleTurn(Action):
             log.error("handoff of %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return [SlotSet("last_outcome", "handoff_failed")]
-        if not receipt.open:
+        given = _contact_given(packet.entities)
+        if not receipt.open and given:
+            dispatcher.utter_message(response="utter_team_closed_contact", hours=receipt.hours,
+                                     contact=given)
+        elif not receipt.open:
             dispatcher.utter_message(response="utter_team_closed", hours=receipt.hours)
+        elif receipt.agents_online == 0 and given:
+            dispatcher.utter_message(response="utter_no_agent_online_contact", contact=given)
         elif receipt.agents_online == 0:
             dispatcher.utter_message(response="utter_no_agent_online")
         else:
@@ -178,6 +185,19 @@ class HandleTurn(Action):
                                      position=receipt.position)
         return [*_reset(), SlotSet("handoff_id", receipt.handoff_id),
                 SlotSet("last_outcome", f"handoff:{decision.reason.value}"), ConversationPaused()]
+
+
+def _contact_given(entities: list[dict[str, Any]]) -> str | None:
+    """The customer's e-mail address (else phone number) from the conversation, masked, as
+    the handoff message names it ("your e-mail address (a•••@example.com)"), so that
+    nobody is asked for what they already gave."""
+    for kind, what in (("email", "e-mail address"), ("phone", "phone number")):
+        value = next((str(e.get("value") or "") for e in entities if e.get("entity") == kind
+                      and (kind == "email" or WRITTEN_AS_PHONE.search(str(e.get("value"))))),
+                     "")
+        if value:
+            return f"your {what} ({masked_contact(kind, value)})"
+    return None
 
 
 def _agent_asked(last_outcome: object) -> str | None:

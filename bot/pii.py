@@ -7,6 +7,8 @@ details.
 
 from __future__ import annotations
 
+import re
+
 from bot.entities import RuleEntities, Span
 
 #: What is replaced, and by which placeholder. Order numbers, dates and amounts stay:
@@ -34,3 +36,17 @@ class Redactor:
                 cursor = span.end
         pieces.append(text[cursor:])
         return "".join(pieces)
+
+
+#: A digit run reads as a phone number, not an order or card number, when written as one:
+#: a leading +, ( or 0, or separators between its digits.
+WRITTEN_AS_PHONE = re.compile(r"^[+(0]|\d[ .-]+\d")
+
+
+def masked_contact(kind: str, text: str) -> str:
+    """Enough of an e-mail address or phone number to recognise it, not to read it out:
+    "a•••@example.com", "••• 123"."""
+    if kind == "email":
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return f"••• {''.join(c for c in text if c.isdigit())[-3:]}"

@@ -15,10 +15,10 @@ number.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 
 from bot.entities import Span
+from bot.pii import WRITTEN_AS_PHONE, masked_contact
 from desk.messages import Message, NewMessage
 from desk.store import QUEUED, HandoffRecord
 
@@ -26,21 +26,17 @@ from desk.store import QUEUED, HandoffRecord
 AUTO = "auto"
 #: Finds each text's personal data (desk.nlu_export.LazyRedactor.personal_data).
 PersonalData = Callable[[list[str]], Awaitable[list[list[Span]]]]
-_WRITTEN_AS_PHONE = re.compile(r"^[+(0]|\d[ .-]+\d")
 
 
 def contact(spans: list[Span]) -> Span | None:
     """The first e-mail address or phone number written as one, if any."""
     return next((s for s in spans if s.label == "email" or (
-        s.label == "phone" and _WRITTEN_AS_PHONE.search(s.text.strip()))), None)
+        s.label == "phone" and WRITTEN_AS_PHONE.search(s.text.strip()))), None)
 
 
 def masked(span: Span) -> str:
     """Enough of a contact detail to recognise it, not to read it out."""
-    if span.label == "email":
-        local, _, domain = span.text.partition("@")
-        return f"{local[:1]}•••@{domain}"
-    return f"••• {''.join(c for c in span.text if c.isdigit())[-3:]}"
+    return masked_contact(span.label, span.text)
 
 
 def acknowledgement(span: Span) -> str:

@@ -231,6 +231,26 @@ async def test_no_agent_online_tells_the_customer_and_asks_for_a_contact(catalog
     assert desk.packets and any(e["event"] == "pause" for e in result["events"])
 
 
+@pytest.mark.parametrize(("entities", "open_", "response", "contact"), [
+    ([{"entity": "email", "value": "ann.smith@example.com"}], True,
+     "utter_no_agent_online_contact", "your e-mail address (a•••@example.com)"),
+    ([{"entity": "phone", "value": "+44 7700 900123"}], False,
+     "utter_team_closed_contact", "your phone number (••• 123)"),
+    ([{"entity": "phone", "value": "12345678"}], True,  # a digit run, not written as a phone
+     "utter_no_agent_online", None)])
+async def test_a_contact_already_given_is_not_asked_for_again(  # type: ignore[no-untyped-def]
+        catalogue, articles, entities, open_, response, contact) -> None:
+    embedder = HashingEmbedder(384)
+    desk = RecordingDeskClient(agents_online=0, open=open_, hours="mon-fri 08:00-18:00")
+    executor = build_executor(catalogue, Retriever(build_snapshot(articles, embedder), embedder),
+                              desk)
+    tracker = recorded("hacked-1")
+    last_user = next(e for e in reversed(tracker["tracker"]["events"]) if e["event"] == "user")
+    last_user["parse_data"]["entities"] = entities
+    said = (await executor.run(tracker))["responses"][0]
+    assert said["response"] == response and said.get("contact") == contact
+
+
 async def test_out_of_hours_the_customer_hears_the_hours(catalogue, articles) -> None:
     embedder = HashingEmbedder(384)
     desk = RecordingDeskClient(agents_online=0, open=False,
