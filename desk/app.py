@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -161,9 +162,7 @@ def _shared(settings: Settings, limits: SignInLimits,
         # Replicas that share a database share a channel prefix; other deployments don't.
         prefix = "mot-desk:" + hashlib.sha256(
             settings.desk_database_url.encode()).hexdigest()[:16]
-        where = client.connection_pool.connection_kwargs
-        redis_hub = RedisHub(client, prefix,
-                             f"Redis at {where.get('host', '?')}:{where.get('port', '?')}")
+        redis_hub = RedisHub(client, prefix, _redis_where(client))
         await redis_hub.start()
         app[s.HUB] = redis_hub
         app[SIGN_IN_GUARD] = SignInGuard(RedisAttemptLog(client, f"{prefix}:sign-in"),
@@ -229,12 +228,16 @@ async def _check_redis(url: str, timeout: float = 5.0) -> None:
     import redis.asyncio as aioredis
 
     client = aioredis.from_url(url, socket_connect_timeout=timeout)
-    where = client.connection_pool.connection_kwargs
     try:
         await client.ping()
     except Exception as error:
-        log.error("desk: cannot reach Redis at %s:%s (MOT_REDIS_URL): %s",
-                  where.get("host", "?"), where.get("port", "?"), error)
+        log.error("desk: cannot reach %s (MOT_REDIS_URL): %s", _redis_where(client), error)
         raise SystemExit(1) from None
     finally:
         await client.close()
+
+
+def _redis_where(client: Any) -> str:
+    """"Redis at host:port", for messages (the URL may hold a password)."""
+    where = client.connection_pool.connection_kwargs
+    return f"Redis at {where.get('host', '?')}:{where.get('port', '?')}"
