@@ -68,6 +68,9 @@ class RasaCustomerChannel:
         self._session, self._base, self._token = session, rasa_url.rstrip("/"), token
         self._callback = rest_callback_url
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # lines in a REST customer's tracker whose callback has not been taken yet: a retry
+        # posts the callback again and does not write the line twice
+        self._awaiting_callback: set[str] = set()
 
     def _url(self, conversation_id: str, tail: str) -> str:
         return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
@@ -89,15 +92,21 @@ class RasaCustomerChannel:
         if line.hand_back_outcome is not None:
             await self._hand_back(line)
             return
-        event = {"event": "bot", "text": line.text, "timestamp": time.time(),
-                 "metadata": {DESK_KEY: line.key, "agent": line.author}}
-        body = await self._call("POST", self._url(line.conversation_id, "tracker/events"),
-                                json=[event], params={"execute_side_effects": "true",
-                                                      "output_channel": "latest",
-                                                      "include_events": "NONE"})
-        if self._callback and (body or {}).get("latest_input_channel") == "rest":
-            await self._post_callback({"recipient_id": line.conversation_id, "text": line.text,
-                                       "metadata": {"agent": line.author, DESK_KEY: line.key}})
+        if line.key not in self._awaiting_callback:
+            event = {"event": "bot", "text": line.text, "timestamp": time.time(),
+                     "metadata": {DESK_KEY: line.key, "agent": line.author}}
+            body = await self._call("POST", self._url(line.conversation_id, "tracker/events"),
+                                    json=[event], params={"execute_side_effects": "true",
+                                                          "output_channel": "latest",
+                                                          "include_events": "NONE"})
+            if not (self._callback and (body or {}).get("latest_input_channel") == "rest"):
+                return
+            self._awaiting_callback.add(line.key)
+        # a REST customer hears the line only through the operator's callback: until it
+        # takes the line, the line is not delivered (the relay tries again)
+        await self._post_callback({"recipient_id": line.conversation_id, "text": line.text,
+                                   "metadata": {"agent": line.author, DESK_KEY: line.key}})
+        self._awaiting_callback.discard(line.key)
 
     async def _hand_back(self, line: Outgoing) -> None:
         outcome, response = hand_back(line)
@@ -137,7 +146,7 @@ class RasaCustomerChannel:
                                           json=message) as reply:
                 if reply.status >= 300:
                     raise RasaUnavailable(f"REST callback answered {reply.status}")
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RasaUnavailable(f"REST callback unreachable: {error!r}") from error
 
     async def events(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -147,11 +156,20 @@ class RasaCustomerChannel:
         return list((body or {}).get("events") or [])
 
     async def delivered(self, line: Outgoing) -> bool:
-        """True when the tracker already holds this line (an earlier attempt got through)."""
+        """True when an earlier attempt got through: the tracker holds this line and, for a
+        REST customer with the operator's callback, the callback took it. A REST line in the
+        tracker whose callback is not known to have taken it (it failed, or the desk has
+        restarted since) is posted again: at least once (``mot_desk_key`` tells repeats)."""
         if line.hand_back_outcome is not None:
             return False
-        return any((e.get("metadata") or {}).get(DESK_KEY) == line.key
-                   for e in await self.events(line.conversation_id) if e.get("event") == "bot")
+        tracker = await self._call("GET", self._url(line.conversation_id, "tracker"),
+                                   params={"include_events": "ALL"}) or {}
+        held = any((e.get("metadata") or {}).get(DESK_KEY) == line.key
+                   for e in tracker.get("events") or () if e.get("event") == "bot")
+        if held and self._callback and tracker.get("latest_input_channel") == "rest":
+            self._awaiting_callback.add(line.key)  # only the callback is left to do
+            return False
+        return held
 
 
 class RecordingCustomerChannel:
