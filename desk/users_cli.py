@@ -10,19 +10,30 @@ import argparse
 import asyncio
 import getpass
 import os
+import sys
 
+from bot.catalogue import SKILLS
 from bot.settings import ConfigError, load_settings
 from desk.users import ROLES, UserInvalid, UserStore, create_user
+
+#: The shortest password the command accepts for a new user.
+MIN_PASSWORD_CHARS = 8
 
 
 def _password() -> str:
     given = os.environ.get("MOT_NEW_PASSWORD")
-    if given:
-        return given
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Again: "):
-        raise UserInvalid("the passwords differ")
-    return first
+    if given is None:
+        if not sys.stdin.isatty():
+            raise UserInvalid("no password given: set MOT_NEW_PASSWORD (there is no terminal "
+                              "to ask on)")
+        given = getpass.getpass("Password: ")
+        if given != getpass.getpass("Again: "):
+            raise UserInvalid("the passwords differ")
+    if len(given) < MIN_PASSWORD_CHARS:
+        where = "MOT_NEW_PASSWORD" if "MOT_NEW_PASSWORD" in os.environ else "the password"
+        raise UserInvalid(f"{where} has {len(given)} characters; use at least "
+                          f"{MIN_PASSWORD_CHARS}")
+    return given
 
 
 async def _list(url: str) -> None:
@@ -41,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     add = commands.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--role", action="append", choices=ROLES, required=True)
-    add.add_argument("--skill", action="append", default=[],
+    add.add_argument("--skill", action="append", default=[], choices=SKILLS,
                      help="routing skill (repeat); see the moments' skills in bot/moments.yml")
     commands.add_parser("list", help="list the users")
     args = parser.parse_args(argv)

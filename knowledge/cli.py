@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None,
     except (ConfigError, ArticleError, UsageError) as error:
         print(f"knowledge: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file named on the command line cannot be read
+        print(f"knowledge: error: cannot read {error.filename or 'a file'}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
     except (ArticleNotFound, ArticleConflict) as error:
         print(f"knowledge: refused: {error}", file=sys.stderr)
         return 1

@@ -125,3 +125,23 @@ async def test_a_page_error_is_a_page_with_the_reason(desk) -> None:  # type: ig
     assert refused.content_type == "text/html"
     api = await desk.get("/api/desk/handoffs/nope", headers=browser)  # the API: JSON still
     assert api.status == 404 and "error" in await api.json()
+
+
+def test_the_users_command_refuses_unknown_skills_short_or_missing_passwords(
+        tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from desk.users_cli import main
+
+    monkeypatch.setenv("MOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MOT_NEW_PASSWORD", "a-good-password")
+    with pytest.raises(SystemExit):  # argparse: the valid skills are listed
+        main(["add", "alex", "--role", "agent", "--skill", "delivry"])
+    assert "invalid choice: 'delivry'" in capsys.readouterr().err
+    monkeypatch.setenv("MOT_NEW_PASSWORD", "a")
+    assert main(["add", "alex", "--role", "agent"]) == 2
+    assert "MOT_NEW_PASSWORD has 1 characters; use at least 8" in capsys.readouterr().out
+    monkeypatch.delenv("MOT_NEW_PASSWORD")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["add", "alex", "--role", "agent"]) == 2
+    assert "set MOT_NEW_PASSWORD (there is no terminal" in capsys.readouterr().out
+    monkeypatch.setenv("MOT_NEW_PASSWORD", "a-good-password")
+    assert main(["add", "alex", "--role", "agent", "--skill", "delivery"]) == 0
