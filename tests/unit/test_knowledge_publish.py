@@ -186,3 +186,13 @@ def test_the_cli_reads_the_live_index_and_never_replaces_it(
     assert cli.main(["preview", "my parcel is late"],
                     embedder_factory=lambda: HashingEmbedder(64)) == 0
     assert current_key(load_settings().knowledge_dir) == key
+
+
+def test_the_cli_names_a_file_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from knowledge import cli
+
+    monkeypatch.setenv("MOT_DATA_DIR", str(tmp_path / "data"))
+    missing = tmp_path / "nowhere.md"
+    assert cli.main(["validate", str(missing)], embedder_factory=lambda: HashingEmbedder(64)) == 2
+    assert f"cannot read {missing}: No such file or directory" in capsys.readouterr().err
