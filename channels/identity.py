@@ -63,6 +63,9 @@ def verified_metadata(metadata: dict[str, Any] | None,
         raise MessageRejected(f"'{TOKEN_KEY}' is not valid ({error})", status=401) from None
     identity = {"customer_key": claims.get("sub"), "verified_email": claims.get("email"),
                 "verified_phone": claims.get("phone")}
+    if not isinstance(identity["customer_key"], str) or not identity["customer_key"].strip():
+        raise MessageRejected(f"'{TOKEN_KEY}': the 'sub' claim (the account id) is empty",
+                              status=401)
     for name, value in identity.items():
         if value is not None and (not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS):
             raise MessageRejected(f"'{TOKEN_KEY}': claim for {name} must be a string of at "

@@ -125,6 +125,9 @@ async def _check_content_user(context: Context, name: str) -> None:
         user = next((u for u in await users.all() if u.name == name), None)
     finally:
         await users.close()
-    if user is None or "content" not in user.roles:
-        raise UsageError(f"{name!r} is not a desk user with the content role; add one with "
+    if user is None:
+        raise UsageError(f"{name!r} is not a desk user; add one with "
                          f"`python -m desk users add {name} --role content`")
+    if "content" not in user.roles:
+        raise UsageError(f"{name!r} has the role(s) {', '.join(user.roles)}, not content; "
+                         "changes to articles are made by content staff")
