@@ -127,6 +127,20 @@ class UserStore:
             return None, self._decoy
         return _user(row), row.password_hash
 
+    async def remove(self, name: str) -> bool:
+        """Deletes the user named ``name``; their sessions end at their next request
+        (:mod:`desk.auth`). False when there is no such user."""
+        async with self._engine.begin() as connection:
+            deleted = await connection.execute(users.delete().where(users.c.name == name))
+        return bool(deleted.rowcount)
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        """Replaces the password of the user named ``name``; False when there is none."""
+        async with self._engine.begin() as connection:
+            changed = await connection.execute(users.update().where(users.c.name == name)
+                                               .values(password_hash=password_hash))
+        return bool(changed.rowcount)
+
     async def count(self) -> int:
         async with self._engine.connect() as connection:
             return int((await connection.execute(

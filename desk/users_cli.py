@@ -14,7 +14,7 @@ import sys
 
 from bot.catalogue import SKILLS
 from bot.settings import ConfigError, load_settings
-from desk.users import ROLES, UserInvalid, UserStore, create_user
+from desk.users import ROLES, UserInvalid, UserStore, create_user, hash_password
 
 #: The shortest password the command accepts for a new user.
 MIN_PASSWORD_CHARS = 8
@@ -45,6 +45,22 @@ async def _list(url: str) -> None:
         await store.close()
 
 
+async def _change(url: str, command: str, name: str) -> int:
+    """``remove`` or ``passwd`` for the user named ``name``; 1 when there is none."""
+    password = hash_password(_password()) if command == "passwd" else ""
+    store = await UserStore.open(url)
+    try:
+        done = (await store.remove(name) if command == "remove"
+                else await store.set_password(name, password))
+    finally:
+        await store.close()
+    if not done:
+        print(f"desk users: no user named {name!r} (see `python -m desk users list`)")
+        return 1
+    print(f"removed {name}" if command == "remove" else f"new password set for {name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk users",
                                      description="manage the desk's users")
@@ -55,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--skill", action="append", default=[], choices=SKILLS,
                      help="routing skill (repeat); see the moments' skills in bot/moments.yml")
     commands.add_parser("list", help="list the users")
+    remove = commands.add_parser("remove", help="delete a user (their sessions end)")
+    remove.add_argument("name")
+    passwd = commands.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("name")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -62,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             asyncio.run(_list(settings.desk_database_url))
             return 0
+        if args.command in ("remove", "passwd"):
+            return asyncio.run(_change(settings.desk_database_url, args.command, args.name))
         user = asyncio.run(create_user(settings.desk_database_url, args.name, _password(),
                                        tuple(args.role), tuple(args.skill)))
     except (ConfigError, UserInvalid) as error:

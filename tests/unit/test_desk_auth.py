@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from desk.app import init_app
@@ -145,3 +147,20 @@ def test_the_users_command_refuses_unknown_skills_short_or_missing_passwords(
     assert "set MOT_NEW_PASSWORD (there is no terminal" in capsys.readouterr().out
     monkeypatch.setenv("MOT_NEW_PASSWORD", "a-good-password")
     assert main(["add", "alex", "--role", "agent", "--skill", "delivery"]) == 0
+
+
+async def test_a_removed_user_is_signed_out_and_a_new_password_works(desk, monkeypatch,
+                                                                     capsys) -> None:  # type: ignore[no-untyped-def]
+    from desk.users_cli import main
+
+    monkeypatch.setenv("MOT_DATA_DIR", str(desk.settings.data_dir))
+    await sign_in(desk, "ann", "ann-pw-1")
+    assert (await desk.get("/api/desk/queue")).status == 200
+    monkeypatch.setenv("MOT_NEW_PASSWORD", "a-new-password")
+    assert await asyncio.to_thread(main, ["passwd", "sue"]) == 0
+    assert await asyncio.to_thread(main, ["passwd", "nobody"]) == 1
+    assert await asyncio.to_thread(main, ["remove", "ann"]) == 0
+    assert "removed ann" in capsys.readouterr().out
+    assert (await desk.get("/api/desk/queue")).status == 401  # the session ended
+    await sign_in(desk, "sue", "a-new-password")
+    assert (await desk.get("/api/desk/queue")).status == 200
