@@ -49,8 +49,12 @@ class Review:
         return not self.errors
 
     def raise_for_errors(self, source: str) -> Article:
-        """The article, or :class:`ArticleError` naming the first error."""
+        """The article, or :class:`ArticleError` naming the error (every one, when several:
+        a command line shows them at once, as the content app's form does)."""
         if self.article is None or self.errors:
+            if len(self.errors) > 1:
+                raise ArticleError(source, f"{len(self.errors)} errors: "
+                                   + "; ".join(str(p) for p in self.errors))
             first = self.errors[0] if self.errors else Problem(None, "not an article")
             raise ArticleError(source, first.reason, first.field)
         return self.article

@@ -67,3 +67,12 @@ def test_near_duplicate_of_a_published_article_is_a_warning() -> None:
                          retriever)
     assert itself.warnings == ()  # editing an article is not duplicating it
     assert review.to_json()["warnings"][0]["reason"].startswith("near-duplicate")
+
+
+def test_several_errors_are_named_at_once() -> None:
+    text = "---\nid: Bad Id!\ntitle: ''\nmoments: [parcel_late]\nchannels: [fax]\n---\n"
+    review = review_text(text, MOMENTS)
+    assert len(review.errors) >= 3
+    with pytest.raises(ArticleError, match=rf"{len(review.errors)} errors: title: .*id: "
+                                           r".*channels: "):
+        review.raise_for_errors("draft.md")
