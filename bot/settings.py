@@ -55,6 +55,7 @@ class Settings:
     business_hours: str = "always"
     business_timezone: str = "UTC"
     rest_callback_url: str | None = None
+    rest_callback_secret: str = ""  # signs each callback POST (X-MoT-Signature)
     demo_users: bool = False
     insight_retention_days: int = 400  # the managers' dashboard's rows, then deleted
     alert_webhook_url: str | None = None  # early warnings are POSTed here
@@ -110,6 +111,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         business_hours=env.get("MOT_BUSINESS_HOURS") or "always",
         business_timezone=env.get("MOT_BUSINESS_TZ") or "UTC",
         rest_callback_url=_optional_url(env, "MOT_REST_CALLBACK_URL", {"http", "https"}),
+        rest_callback_secret=(env.get("MOT_REST_CALLBACK_SECRET")
+                              or _secret(data_dir, "rest-callback-secret")),
         demo_users=_flag(env, "MOT_DEMO_USERS"),
         insight_retention_days=int_setting(env, "MOT_INSIGHT_RETENTION_DAYS", 400, 2, 3650),
         alert_webhook_url=_optional_url(env, "MOT_ALERT_WEBHOOK_URL", {"http", "https"}),

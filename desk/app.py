@@ -183,7 +183,8 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
     async def workers(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             customers = channel or RasaCustomerChannel(
-                session, settings.rasa_url, settings.rasa_token, settings.rest_callback_url)
+                session, settings.rasa_url, settings.rasa_token, settings.rest_callback_url,
+                callback_secret=settings.rest_callback_secret)
             app[s.CHANNEL] = customers
             app[s.RELAY] = Relay(app[s.MESSAGES], customers, app[s.HUB])
             app[s.INGESTOR] = Ingestor(app[s.STORE], app[s.MESSAGES], app[s.HUB], app[INSIGHT],

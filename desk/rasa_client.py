@@ -12,6 +12,9 @@ handoff as solved, ``utter_ask_agent_helped`` (:func:`hand_back`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -54,6 +57,18 @@ def hand_back(line: Outgoing) -> tuple[str, str]:
     return f"agent:{line.hand_back_outcome}", "utter_back_to_bot"
 
 
+#: The header that signs each POST to the operator's REST callback.
+SIGNATURE_HEADER = "X-MoT-Signature"
+
+
+def callback_signature(secret: str, body: bytes, at: int | None = None) -> str:
+    """``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``: the receiver recomputes it
+    with the shared secret and refuses a mismatch or an old ``t`` (a replay)."""
+    at = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode("utf-8"), f"{at}.".encode() + body, hashlib.sha256)
+    return f"t={at},v1={digest.hexdigest()}"
+
+
 class CustomerChannel(Protocol):
     async def send(self, line: Outgoing) -> None: ...
     async def delivered(self, line: Outgoing) -> bool: ...
@@ -64,9 +79,10 @@ class RasaCustomerChannel:
     """Talks to Rasa's HTTP API with its auth token."""
 
     def __init__(self, session: aiohttp.ClientSession, rasa_url: str, token: str,
-                 rest_callback_url: str | None = None, timeout_seconds: float = 10.0) -> None:
+                 rest_callback_url: str | None = None, timeout_seconds: float = 10.0,
+                 callback_secret: str = "") -> None:
         self._session, self._base, self._token = session, rasa_url.rstrip("/"), token
-        self._callback = rest_callback_url
+        self._callback, self._callback_secret = rest_callback_url, callback_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         # lines in a REST customer's tracker whose callback has not been taken yet: a retry
         # posts the callback again and does not write the line twice
@@ -141,9 +157,13 @@ class RasaCustomerChannel:
     async def _post_callback(self, message: dict[str, Any]) -> None:
         """REST customers: the operator's callback receives what socket.io would push."""
         assert self._callback is not None
+        body = json.dumps(message).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if self._callback_secret:
+            headers[SIGNATURE_HEADER] = callback_signature(self._callback_secret, body)
         try:
-            async with self._session.post(self._callback, timeout=self._timeout,
-                                          json=message) as reply:
+            async with self._session.post(self._callback, timeout=self._timeout, data=body,
+                                          headers=headers) as reply:
                 if reply.status >= 300:
                     raise RasaUnavailable(f"REST callback answered {reply.status}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

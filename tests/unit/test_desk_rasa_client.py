@@ -10,7 +10,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from desk.rasa_client import DESK_KEY, Outgoing, RasaCustomerChannel, RasaUnavailable
+from desk.rasa_client import (
+    DESK_KEY,
+    SIGNATURE_HEADER,
+    Outgoing,
+    RasaCustomerChannel,
+    RasaUnavailable,
+    callback_signature,
+)
 
 QUESTION = {"recipient_id": "c-1", "text": "You're back with the assistant. Did we sort it out?",
             "buttons": [{"title": "Yes, sorted", "payload": "/affirm"}]}
@@ -38,6 +45,8 @@ async def rasa(aiohttp_server):  # type: ignore[no-untyped-def]
 
     async def callback(request: web.Request) -> web.Response:
         seen["callback"].append(await request.json())
+        seen.setdefault("signed", []).append((request.headers.get(SIGNATURE_HEADER),
+                                              await request.read()))
         await asyncio.sleep(seen["callback_delay"])
         return web.json_response({}, status=seen["callback_status"])
 
@@ -50,7 +59,7 @@ async def rasa(aiohttp_server):  # type: ignore[no-untyped-def]
     async with aiohttp.ClientSession() as session:
         seen["channel"] = RasaCustomerChannel(session, str(server.make_url("")), "token",
                                               str(server.make_url("/callback")),
-                                              timeout_seconds=1.0)
+                                              timeout_seconds=1.0, callback_secret="s3cret")
         yield seen
 
 
@@ -58,6 +67,10 @@ async def test_an_agents_line_reaches_a_rest_customer_through_the_callback(rasa)
     await rasa["channel"].send(Outgoing("k-1", "c-1", "I've refunded it", "ann"))
     assert rasa["callback"] == [{"recipient_id": "c-1", "text": "I've refunded it",
                                  "metadata": {"agent": "ann", DESK_KEY: "k-1"}}]
+    [(signature, body)] = rasa["signed"]  # the receiver can tell the desk's POSTs
+    at = int(signature.split(",")[0].removeprefix("t="))
+    assert signature == callback_signature("s3cret", body, at)
+    assert signature != callback_signature("other", body, at)
 
 
 async def test_a_rest_customer_handed_back_hears_the_bots_question_too(rasa) -> None:  # type: ignore[no-untyped-def]
