@@ -7,6 +7,7 @@ details.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from bot.entities import RuleEntities, Span
@@ -50,3 +51,29 @@ def masked_contact(kind: str, text: str) -> str:
         local, _, domain = text.partition("@")
         return f"{local[:1]}•••@{domain}"
     return f"••• {''.join(c for c in text if c.isdigit())[-3:]}"
+
+
+class LazyRedactor:
+    """One :class:`Redactor` per process (the desk, a command), built in an executor when
+    first needed: spaCy takes a second to load, off the event loop."""
+
+    def __init__(self) -> None:
+        self._redactor: Redactor | None = None
+        self._lock = asyncio.Lock()
+
+    async def _loaded(self) -> Redactor:
+        async with self._lock:
+            if self._redactor is None:
+                self._redactor = await asyncio.get_running_loop().run_in_executor(None, Redactor)
+        return self._redactor
+
+    async def redact(self, texts: list[str]) -> list[str]:
+        redactor = await self._loaded()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [redactor.redact(t) for t in texts])
+
+    async def personal_data(self, texts: list[str]) -> list[list[Span]]:
+        """Each text's personal data (:meth:`bot.pii.Redactor.personal_data`)."""
+        redactor = await self._loaded()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [redactor.personal_data(t) for t in texts])

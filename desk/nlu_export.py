@@ -8,7 +8,6 @@ redactor) takes a second to load, so it is loaded once, on first use, off the ev
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,35 +16,8 @@ from datetime import datetime, timezone
 import yaml
 from aiohttp import web
 
-from bot.entities import Span
-from bot.pii import Redactor
+from bot.pii import LazyRedactor
 from desk.corrections import Correction
-
-
-class LazyRedactor:
-    """One :class:`bot.pii.Redactor` per desk, built in an executor when first needed."""
-
-    def __init__(self) -> None:
-        self._redactor: Redactor | None = None
-        self._lock = asyncio.Lock()
-
-    async def _loaded(self) -> Redactor:
-        async with self._lock:
-            if self._redactor is None:
-                self._redactor = await asyncio.get_running_loop().run_in_executor(None, Redactor)
-        return self._redactor
-
-    async def redact(self, texts: list[str]) -> list[str]:
-        redactor = await self._loaded()
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [redactor.redact(t) for t in texts])
-
-    async def personal_data(self, texts: list[str]) -> list[list[Span]]:
-        """Each text's personal data (:meth:`bot.pii.Redactor.personal_data`)."""
-        redactor = await self._loaded()
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [redactor.personal_data(t) for t in texts])
-
 
 REDACTOR = web.AppKey("redactor", LazyRedactor)
 

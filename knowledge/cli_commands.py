@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.pii import Redactor
+from bot.pii import LazyRedactor
 from bot.settings import Settings
 from knowledge.articles import Article, ArticleError, load_articles, render_article
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
@@ -212,13 +212,8 @@ async def cmd_preview(context: Context, args: argparse.Namespace) -> int:
 
 
 async def cmd_gaps(context: Context, args: argparse.Namespace) -> int:
-    redactor = Redactor()  # content staff never see personal data (knowledge.gaps)
-
-    async def redact(texts: list[str]) -> list[str]:
-        return await asyncio.to_thread(lambda: [redactor.redact(t) for t in texts])
-
     messages = await gap_messages(context.articles, since=time.time() - args.days * 86400,
-                                  redact=redact)
+                                  redact=LazyRedactor().redact)  # (knowledge.gaps)
     retriever = await context.retriever()
     groups = await asyncio.get_running_loop().run_in_executor(
         None, lambda: group_gaps(messages, context.embedder(), retriever=retriever))
