@@ -193,6 +193,14 @@ SERVICE_SETTINGS = (("MOT_DESK_DATABASE_URL", "desk_database_url"),
 DEFAULT_PORTS = {"postgresql": 5432, "redis": 6379, "amqp": 5672}
 
 
+def service_address(url: str) -> str:
+    """A server URL's "host:port" (the scheme's default port when none is given), fit for
+    messages: no credentials."""
+    parts = urlsplit(url)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme.split("+")[0], 0)
+    return f"{parts.hostname or 'localhost'}:{port}"
+
+
 def unreachable_services(settings: Settings, timeout: float = 3.0) -> list[str]:
     """Each configured server (PostgreSQL, Redis, RabbitMQ) that does not accept a TCP
     connection, as "KEY: cannot connect to host:port (reason)"; SQLite files are not
@@ -202,13 +210,11 @@ def unreachable_services(settings: Settings, timeout: float = 3.0) -> list[str]:
         url = getattr(settings, attribute)
         if not url:
             continue
-        parts = urlsplit(url)
-        scheme = parts.scheme.split("+")[0]
-        if scheme not in DEFAULT_PORTS:
+        if urlsplit(url).scheme.split("+")[0] not in DEFAULT_PORTS:
             continue
-        host, port = parts.hostname or "localhost", parts.port or DEFAULT_PORTS[scheme]
+        host, _, port = service_address(url).rpartition(":")
         try:
-            socket.create_connection((host, port), timeout=timeout).close()
+            socket.create_connection((host, int(port)), timeout=timeout).close()
         except OSError as error:
             problems.append(f"{key}: cannot connect to {host}:{port} ({error.strerror or error})")
     return problems

@@ -14,9 +14,8 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import yaml
@@ -24,12 +23,12 @@ from aiohttp import web
 
 from bot.build import embedding_settings
 from bot.catalogue import load_catalogue
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, service_address
 from desk import state as s
 from desk.agent_api import add_agent_routes
 from desk.alerts import Alerts
 from desk.assist import Assist
-from desk.auth import setup_auth
+from desk.auth import Handler, setup_auth
 from desk.content import setup_content
 from desk.content.state import CONTENT
 from desk.correction_review import add_review_routes
@@ -66,9 +65,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 STATIC = Path(__file__).parent / "static"
 CANNED_REPLIES = Path(__file__).parent / "canned_replies.yml"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def _json_error(status: int, text: str) -> web.Response:
     return web.json_response({"error": text}, status=status)
@@ -162,7 +158,7 @@ def _shared(settings: Settings, limits: SignInLimits,
         # Replicas that share a database share a channel prefix; other deployments don't.
         prefix = "mot-desk:" + hashlib.sha256(
             settings.desk_database_url.encode()).hexdigest()[:16]
-        redis_hub = RedisHub(client, prefix, _redis_where(client))
+        redis_hub = RedisHub(client, prefix, f"Redis at {service_address(settings.redis_url)}")
         await redis_hub.start()
         app[s.HUB] = redis_hub
         app[SIGN_IN_GUARD] = SignInGuard(RedisAttemptLog(client, f"{prefix}:sign-in"),
@@ -232,13 +228,9 @@ async def _check_redis(url: str, timeout: float = 5.0) -> None:
     try:
         await client.ping()
     except Exception as error:
-        log.error("desk: cannot reach %s (MOT_REDIS_URL): %s", _redis_where(client), error)
+        log.error("desk: cannot reach Redis at %s (MOT_REDIS_URL): %s", service_address(url),
+                  error)
         raise SystemExit(1) from None
     finally:
         await client.close()
 
-
-def _redis_where(client: Any) -> str:
-    """"Redis at host:port", for messages (the URL may hold a password)."""
-    where = client.connection_pool.connection_kwargs
-    return f"Redis at {where.get('host', '?')}:{where.get('port', '?')}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -18,7 +17,7 @@ from aiohttp import web
 from bot.catalogue import SKILLS
 from desk import handling
 from desk import state as s
-from desk.auth import current_user, require
+from desk.auth import Handler, current_user, require
 from desk.customer_view import confirm_same_customer, customer_view
 from desk.store import OUTCOMES
 from desk.wire import IdentityConfirmation
@@ -40,8 +39,6 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("queue.html", request, {})
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Headings of error pages, by status.
 ERROR_TITLES = {400: "That request is not right", 403: "Not allowed", 404: "Not found",

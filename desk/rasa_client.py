@@ -169,11 +169,13 @@ class RasaCustomerChannel:
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RasaUnavailable(f"REST callback unreachable: {error!r}") from error
 
+    async def _tracker(self, conversation_id: str) -> dict[str, Any]:
+        return await self._call("GET", self._url(conversation_id, "tracker"),
+                                params={"include_events": "ALL"}) or {}
+
     async def events(self, conversation_id: str) -> list[dict[str, Any]]:
         """The conversation's events (for reconciliation after a desk restart)."""
-        body = await self._call("GET", self._url(conversation_id, "tracker"),
-                                params={"include_events": "ALL"})
-        return list((body or {}).get("events") or [])
+        return list((await self._tracker(conversation_id)).get("events") or [])
 
     async def delivered(self, line: Outgoing) -> bool:
         """True when an earlier attempt got through: the tracker holds this line and, for a
@@ -182,8 +184,7 @@ class RasaCustomerChannel:
         restarted since) is posted again: at least once (``mot_desk_key`` tells repeats)."""
         if line.hand_back_outcome is not None:
             return False
-        tracker = await self._call("GET", self._url(line.conversation_id, "tracker"),
-                                   params={"include_events": "ALL"}) or {}
+        tracker = await self._tracker(line.conversation_id)
         held = any((e.get("metadata") or {}).get(DESK_KEY) == line.key
                    for e in tracker.get("events") or () if e.get("event") == "bot")
         if held and self._callback and tracker.get("latest_input_channel") == "rest":

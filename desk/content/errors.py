@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from desk.auth import Handler
 from desk.content.service import ContentInvalid
 from desk.content.wire import WireInvalid
 from knowledge.articles import ArticleError
 from knowledge.snapshot import KnowledgeIndexUnavailable
 from knowledge.store import ArticleConflict, ArticleNotFound
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIXES = ("/content", "/api/articles", "/api/knowledge")
 
 
