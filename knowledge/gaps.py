@@ -82,7 +82,7 @@ async def gap_messages(store: ArticleStore, since: float = 0.0, limit: int = 500
                        redact: Callable[[list[str]], Awaitable[list[str]]] | None = None
                        ) -> list[GapMessage]:
     """Recorded gaps and knowledge-related handoffs since ``since`` (epoch s), newest first;
-    with ``redact`` (:meth:`desk.nlu_export.LazyRedactor.redact`), their texts redacted."""
+    with ``redact`` (:meth:`bot.pii.LazyRedactor.redact`), their texts redacted."""
     async with store.engine.connect() as connection:
         found = (await connection.execute(sa.select(gaps).where(gaps.c.at >= since)
                                           .order_by(gaps.c.at.desc()).limit(limit))).all()
