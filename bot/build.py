@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from bot.catalogue import Catalogue, load_catalogue
+from bot.catalogue import Catalogue, CatalogueError, load_catalogue
 from bot.entities import load_company_names
 from bot.generate import generated_files, stale, write
 from bot.settings import REPO, Settings
-from knowledge.articles import Article, load_articles
+from knowledge.articles import Article, ArticleError, load_articles
 
 Progress = Callable[[str], None]
 
@@ -74,17 +74,39 @@ def check_company_names() -> None:
 
 
 def load_content(settings: Settings) -> tuple[Catalogue, list[Article]]:
-    """Loads and cross-checks the catalogue, the articles and the company names; raises on
-    the first problem."""
-    check_company_names()
-    catalogue = load_catalogue(settings.catalogue_path)
-    articles = load_articles(settings.articles_dir, catalogue.ids)
+    """Loads and cross-checks the catalogue, the articles and the company names.
+
+    Raises:
+        BuildError: every problem found (the articles are still checked when the catalogue
+            is bad, against no moments), one per line; a single problem keeps its own type.
+    """
+    errors: list[Exception] = []
+    try:
+        check_company_names()
+    except BuildError as error:
+        errors.append(error)
+    catalogue: Catalogue | None = None
+    try:
+        catalogue = load_catalogue(settings.catalogue_path)
+    except CatalogueError as error:
+        errors.extend(getattr(error, "errors", [error]))
+    articles: list[Article] = []
+    try:
+        articles = load_articles(settings.articles_dir, catalogue.ids if catalogue else None)
+    except ArticleError as error:
+        errors.extend(getattr(error, "errors", [error]))
     article_ids = {a.id for a in articles}
-    for moment in catalogue.moments:
-        missing = [a for a in moment.articles if a not in article_ids]
-        if missing:
-            raise BuildError(f"{catalogue.source}: moment {moment.id!r} links unknown "
-                             f"article(s) {missing}")
+    if catalogue is not None and not errors:
+        for moment in catalogue.moments:
+            missing = [a for a in moment.articles if a not in article_ids]
+            if missing:
+                errors.append(BuildError(f"{catalogue.source}: moment {moment.id!r} links "
+                                         f"unknown article(s) {missing}"))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BuildError(f"{len(errors)} problems:\n" + "\n".join(f"  {e}" for e in errors))
+    assert catalogue is not None
     return catalogue, articles
 
 

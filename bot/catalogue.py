@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from bot.yaml_errors import yaml_problem
+
 STAGES = ("onboarding", "ordering", "payment", "delivery", "returns", "billing", "account",
           "subscription", "complaints", "contact")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -31,12 +33,24 @@ CONVERSATION_INTENTS = ("greet", "goodbye", "thanks", "affirm", "deny", "out_of_
 
 
 class CatalogueError(ValueError):
-    """The catalogue file breaks a rule; says where and why."""
+    """The catalogue file breaks a rule; says where (file, line, moment) and why."""
 
-    def __init__(self, source: str, reason: str, moment: str | None = None) -> None:
-        self.source, self.moment, self.reason = source, moment, reason
-        where = f"{source}: moment {moment!r}" if moment else source
+    def __init__(self, source: str, reason: str, moment: str | None = None,
+                 line: int | None = None) -> None:
+        self.source, self.moment, self.reason, self.line = source, moment, reason, line
+        where = f"{source}:{line}" if line else source
+        where = f"{where}: moment {moment!r}" if moment else where
         super().__init__(f"{where}: {reason}")
+
+
+class CatalogueErrors(CatalogueError):
+    """Several problems in the catalogue; holds each one, told one per line."""
+
+    def __init__(self, errors: list[CatalogueError]) -> None:
+        self.errors = errors
+        self.source, self.moment, self.reason, self.line = errors[0].source, None, "", None
+        ValueError.__init__(self, f"{errors[0].source}: {len(errors)} problems:\n"
+                            + "\n".join(f"  {error}" for error in errors))
 
 
 @dataclass(frozen=True)
@@ -85,75 +99,141 @@ class Catalogue:
 
 
 def load_catalogue(path: Path) -> Catalogue:
-    """Reads and validates the catalogue file."""
+    """Reads and validates the catalogue file.
+
+    Raises:
+        CatalogueError: the file cannot be read or parsed, or breaks a rule; a
+            :class:`CatalogueErrors` naming every problem (with its line) when several.
+    """
     source = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as error:
         raise CatalogueError(source, f"cannot read: {error}") from error
     except yaml.YAMLError as error:
-        raise CatalogueError(source, f"broken YAML: {error}") from error
-    return parse_catalogue(data, source)
+        line, reason = yaml_problem(error)
+        raise CatalogueError(source, f"broken YAML: {reason}", line=line) from error
+    return parse_catalogue(data, source, _moment_lines(text))
 
 
-def parse_catalogue(data: Any, source: str = "<catalogue>") -> Catalogue:
-    """Validates catalogue data already parsed from YAML."""
+def parse_catalogue(data: Any, source: str = "<catalogue>",
+                    lines: list[int] | None = None) -> Catalogue:
+    """Validates catalogue data already parsed from YAML.
+
+    Args:
+        lines: the file line of each entry of ``moments``, to say where a problem is.
+
+    Raises:
+        CatalogueError: the problem found, or :class:`CatalogueErrors` with every one.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("moments"), list):
         raise CatalogueError(source, "expected a mapping with a 'moments' list")
+    lines = lines or []
+    errors: list[CatalogueError] = []
     moments: list[Moment] = []
+    first_line: dict[str, int | None] = {}
     seen_examples: dict[str, str] = {}
     for position, entry in enumerate(data["moments"]):
-        moment = _parse_moment(entry, source, position)
-        if moment.id in {m.id for m in moments}:
-            raise CatalogueError(source, "defined twice", moment.id)
-        if moment.id in CONVERSATION_INTENTS:
-            raise CatalogueError(source, "reserved for the dialogue", moment.id)
-        for example in moment.examples:
+        line = lines[position] if position < len(lines) else None
+        problems: list[CatalogueError] = []
+        moment = _parse_moment(entry, source, position, line, problems)
+        moment_id = moment.id if moment else _entry_id(entry)
+        if moment_id in first_line:
+            where = f"line {first_line[moment_id]}" if first_line[moment_id] else "before"
+            problems.append(CatalogueError(source, f"defined twice (first at {where})",
+                                           moment_id, line))
+        elif moment_id in CONVERSATION_INTENTS:
+            problems.append(CatalogueError(source, "reserved for the dialogue", moment_id, line))
+        if moment_id:
+            first_line.setdefault(moment_id, line)
+        for example in moment.examples if moment else ():
             key = example.lower()
             if key in seen_examples:
-                raise CatalogueError(source, f"example {example!r} also belongs to "
-                                             f"{seen_examples[key]!r}", moment.id)
-            seen_examples[key] = moment.id
-        moments.append(moment)
-    if not moments:
-        raise CatalogueError(source, "defines no moments")
+                reason = (f"example {example!r} is listed twice" if seen_examples[key] == moment_id
+                          else f"example {example!r} also belongs to {seen_examples[key]!r}")
+                problems.append(CatalogueError(source, reason, moment_id, line))
+            seen_examples.setdefault(key, moment_id)
+        errors.extend(problems)
+        if moment and not problems:
+            moments.append(moment)
+    if not data["moments"]:
+        errors.append(CatalogueError(source, "defines no moments"))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise CatalogueErrors(errors)
     return Catalogue(str(data.get("company", "")), tuple(moments), source)
 
 
-def _parse_moment(entry: Any, source: str, position: int) -> Moment:
+def _moment_lines(text: str) -> list[int]:
+    """The file line (1-based) where each entry of the ``moments`` list starts."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "moments" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _entry_id(entry: Any) -> str:
+    return str(entry.get("id", "")) if isinstance(entry, dict) else ""
+
+
+def _parse_moment(entry: Any, source: str, position: int, line: int | None,
+                  problems: list[CatalogueError]) -> Moment | None:
+    """The moment of one entry, or None; every problem found is added to ``problems``."""
     if not isinstance(entry, dict):
-        raise CatalogueError(source, f"entry {position} is not a mapping")
+        problems.append(CatalogueError(source, f"entry {position} is not a mapping", line=line))
+        return None
     moment_id = str(entry.get("id", ""))
     if not _ID.match(moment_id):
-        raise CatalogueError(source, f"entry {position}: id {moment_id!r} must be snake_case")
+        problems.append(CatalogueError(
+            source, f"entry {position}: id {moment_id!r} must be snake_case", line=line))
+        return None
+    start = len(problems)
+
+    def problem(reason: str) -> None:
+        problems.append(CatalogueError(source, reason, moment_id, line))
 
     def choice(name: str, allowed: tuple[str, ...]) -> str:
         value = entry.get(name)
         if value not in allowed:
-            raise CatalogueError(source, f"{name} {value!r} is not one of {list(allowed)}",
-                                 moment_id)
+            problem(f"{name} {value!r} is not one of {list(allowed)}")
         return str(value)
 
-    threshold = entry.get("threshold")
-    if not isinstance(threshold, int | float) or not 0.0 <= float(threshold) <= 1.0:
-        raise CatalogueError(source, f"threshold {threshold!r} must be a number in 0..1",
-                             moment_id)
-    examples = entry.get("examples") or []
-    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
-        raise CatalogueError(source, "examples must be a list of texts", moment_id)
-    cleaned = tuple(e.strip() for e in examples if e.strip())
-    if len(cleaned) < MIN_EXAMPLES:
-        raise CatalogueError(source, f"{len(cleaned)} examples; at least {MIN_EXAMPLES} needed",
-                             moment_id)
-    articles = entry.get("articles") or []
-    if not isinstance(articles, list) or not all(isinstance(a, str) for a in articles):
-        raise CatalogueError(source, "articles must be a list of article ids", moment_id)
     title = str(entry.get("title") or "").strip()
     if not title:
-        raise CatalogueError(source, "title is missing", moment_id)
+        problem("title is missing")
+    stage, severity = choice("stage", STAGES), choice("severity", SEVERITIES)
+    handoff, skill = choice("handoff", HANDOFF_POLICIES), choice("skill", SKILLS)
+    threshold = entry.get("threshold")
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) \
+            or not 0.0 <= float(threshold) <= 1.0:
+        problem(f"threshold {threshold!r} must be a number in 0..1")
+        threshold = 0.0
+    examples = entry.get("examples") or []
+    cleaned: tuple[str, ...] = ()
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        problem("examples must be a list of texts")
+    else:
+        cleaned = tuple(e.strip() for e in examples if e.strip())
+        if len(cleaned) < MIN_EXAMPLES:
+            problem(f"{len(cleaned)} examples; at least {MIN_EXAMPLES} needed")
+    articles = entry.get("articles") or []
+    if not isinstance(articles, list) or not all(isinstance(a, str) for a in articles):
+        problem("articles must be a list of article ids")
+        articles = []
+    if len(problems) > start:
+        return Moment(id=moment_id, title=title, description="", stage=stage,
+                      severity=severity, handoff=handoff, threshold=float(threshold),
+                      skill=skill, articles=(), examples=cleaned)
     return Moment(
         id=moment_id, title=title, description=str(entry.get("description") or ""),
-        stage=choice("stage", STAGES), severity=choice("severity", SEVERITIES),
-        handoff=choice("handoff", HANDOFF_POLICIES), threshold=float(threshold),
-        skill=choice("skill", SKILLS), articles=tuple(articles), examples=cleaned,
+        stage=stage, severity=severity, handoff=handoff, threshold=float(threshold),
+        skill=skill, articles=tuple(articles), examples=cleaned,
     )

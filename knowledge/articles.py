@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from bot.yaml_errors import yaml_problem
+
 STATUSES = ("draft", "published", "retired")
 CHANNELS = ("web", "api", "telegram", "whatsapp", "messenger", "slack", "sms")
 MAX_TITLE_CHARS = 200
@@ -46,6 +48,17 @@ class ArticleError(ValueError):
         self.reason = reason
         where = f"{source}: {field_name}" if field_name else source
         super().__init__(f"{where}: {reason}")
+
+
+class ArticleErrors(ArticleError):
+    """Several article files are bad; holds each file's error, one per line."""
+
+    def __init__(self, errors: list[ArticleError]) -> None:
+        self.errors = errors
+        ValueError.__init__(self, f"{len(errors)} article files are bad:\n"
+                            + "\n".join(f"  {error}" for error in errors))
+        self.source, self.field_name = errors[0].source, None
+        self.reason = str(self)
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,19 @@ def parse_article(text: str, source: str = "<string>") -> Article:
     """Parses one article file's text.
 
     Raises:
-        ArticleError: broken front matter, a missing or invalid field, or an oversized body.
+        ArticleError: broken front matter, missing or invalid fields (every one, when
+            several), or an oversized body.
+    """
+    meta, body = split_front_matter(text, source)
+    return article_from_fields(meta, body, source)
+
+
+def split_front_matter(text: str, source: str = "<string>") -> tuple[dict[str, Any], str]:
+    """The front matter's fields and the stripped body of an article file's text.
+
+    Raises:
+        ArticleError: no front matter, YAML that does not parse (with the file's line and
+            column), or front matter that is not a mapping.
     """
     match = FRONT_MATTER.match(text.replace("\r\n", "\n"))
     if not match:
@@ -93,22 +118,27 @@ def parse_article(text: str, source: str = "<string>") -> Article:
     try:
         meta = yaml.safe_load(match.group("meta"))
     except yaml.YAMLError as error:
-        raise ArticleError(source, f"broken front matter: {error}") from error
+        line, reason = yaml_problem(error, first_line=2)  # the opening '---' is line 1
+        where = f"line {line}: " if line else ""
+        raise ArticleError(source, f"broken front matter: {where}{reason}") from error
     if not isinstance(meta, dict):
         raise ArticleError(source, "front matter must be a mapping of fields")
-    return article_from_fields(meta, match.group("body").strip(), source)
+    return meta, match.group("body").strip()
 
 
 def article_from_fields(meta: dict[str, Any], body: str, source: str) -> Article:
     """Builds a validated article from front-matter fields and a body.
 
     Raises:
-        ArticleError: the first problem :func:`field_problems` finds.
+        ArticleError: the problem :func:`field_problems` finds, or all of them at once.
     """
     problems = field_problems(meta, body)
-    if problems:
+    if len(problems) == 1:
         name, reason = problems[0]
         raise ArticleError(source, reason, name)
+    if problems:
+        raise ArticleError(source, f"{len(problems)} errors: "
+                           + "; ".join(f"{name}: {reason}" for name, reason in problems))
     return Article(
         id=str(meta["id"]).strip(), title=str(meta["title"]).strip(), body=body.strip(),
         moments=tuple(_as_list(meta.get("moments"))),
@@ -158,29 +188,46 @@ def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -
     """Loads every ``*.md`` article under ``directory``, sorted by id.
 
     Raises:
-        ArticleError: the first bad file, a duplicate id, or a moment the catalogue lacks.
+        ArticleError: every bad file (a :class:`ArticleErrors` when more than one), a
+            duplicate id, or a moment the catalogue lacks.
     """
     articles: list[Article] = []
+    errors: list[ArticleError] = []
     seen: dict[str, str] = {}
     moments = set(known_moments) if known_moments is not None else None
     for path in sorted(directory.glob("*.md")):
-        source = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise ArticleError(source, f"not UTF-8 text ({error.reason})") from error
-        article = parse_article(text, source)
-        if path.stem != article.id:
-            raise ArticleError(source, f"id {article.id!r} differs from the file name", "id")
-        if article.id in seen:
-            raise ArticleError(source, f"duplicate id, also in {seen[article.id]}", "id")
-        seen[article.id] = source
-        if moments is not None:
-            missing = sorted(set(article.moments) - moments)
-            if missing:
-                raise ArticleError(source, f"unknown moment(s) {missing}", "moments")
+            article = _load_file(path, moments)
+            if article.id in seen:
+                raise ArticleError(str(path), f"duplicate id, also in {seen[article.id]}", "id")
+        except ArticleError as error:
+            errors.append(error)
+            continue
+        seen[article.id] = str(path)
         articles.append(article)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ArticleErrors(errors)
     return articles
+
+
+def _load_file(path: Path, moments: set[str] | None) -> Article:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ArticleError(source, f"not UTF-8 text ({error.reason})") from error
+    except OSError as error:
+        raise ArticleError(source, f"cannot read: {error.strerror or error}") from error
+    article = parse_article(text, source)
+    if path.stem != article.id:
+        raise ArticleError(source, f"id {article.id!r} differs from the file name", "id")
+    if moments is not None:
+        missing = sorted(set(article.moments) - moments)
+        if missing:
+            raise ArticleError(source, f"unknown moment(s) {missing}", "moments")
+    return article
 
 
 def render_article(article: Article) -> str:

@@ -12,9 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from knowledge.articles import FRONT_MATTER, Article, ArticleError, article_from_fields
+from knowledge.articles import Article, ArticleError, article_from_fields, split_front_matter
 from knowledge.articles import field_problems as _field_problems
 from knowledge.retriever import Retriever
 from knowledge.snapshot import split_passages
@@ -68,17 +66,11 @@ class Review:
 def review_text(text: str, known_moments: Collection[str] | None = None,
                 retriever: Retriever | None = None, source: str = "<text>") -> Review:
     """Reviews an article file's text (front matter and body)."""
-    match = FRONT_MATTER.match(text.replace("\r\n", "\n"))
-    if not match:
-        return Review(None, (Problem(None, "no front matter: the file must start with '---', a "
-                                           "YAML block, and a closing '---' line"),))
     try:
-        meta = yaml.safe_load(match.group("meta"))
-    except yaml.YAMLError as error:
-        return Review(None, (Problem(None, f"broken front matter: {error}"),))
-    if not isinstance(meta, dict):
-        return Review(None, (Problem(None, "front matter must be a mapping of fields"),))
-    return review_fields(meta, match.group("body").strip(), known_moments, retriever, source)
+        meta, body = split_front_matter(text, source)
+    except ArticleError as error:
+        return Review(None, (Problem(None, error.reason),))
+    return review_fields(meta, body, known_moments, retriever, source)
 
 
 def review_fields(meta: dict[str, Any], body: str, known_moments: Collection[str] | None = None,

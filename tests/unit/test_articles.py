@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.articles import ArticleError, load_articles, parse_article, render_article
+from knowledge.articles import (
+    ArticleError,
+    ArticleErrors,
+    load_articles,
+    parse_article,
+    render_article,
+)
 
 GOOD = """---
 id: parcel-late-track
@@ -81,3 +87,33 @@ def test_non_utf8_file_is_reported(tmp_path: Path) -> None:
 def test_shipped_articles_are_valid(articles) -> None:
     assert sum(a.is_published for a in articles) >= 35
     assert all(a.steps() for a in articles if a.is_published)
+
+
+def test_broken_yaml_names_the_file_line_not_the_front_matter_line() -> None:
+    text = "---\nid: x\ntitle: [unclosed\nmoments: [parcel_late]\n---\nbody\n"
+    with pytest.raises(ArticleError) as error:
+        parse_article(text, "articles/x.md")
+    message = str(error.value)
+    assert message.startswith("articles/x.md: broken front matter: line 4: ")
+    assert "from line 3" in message and "<unicode string>" not in message
+
+
+def test_every_field_problem_of_a_file_is_named_at_once() -> None:
+    text = GOOD.replace("status: published", "status: live").replace("version: 2", "version: 0")
+    with pytest.raises(ArticleError) as error:
+        parse_article(text, "articles/x.md")
+    assert "2 errors" in str(error.value)
+    assert "status: 'live'" in str(error.value) and "version: 0" in str(error.value)
+
+
+def test_directory_load_names_every_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "parcel-late-track.md").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "a-bad.md").write_text("no front matter", encoding="utf-8")
+    (tmp_path / "b-bad.md").write_text(GOOD.replace("id: parcel-late-track", "id: b-bad")
+                                       .replace("[parcel_late]", "[parcel_lost]"),
+                                       encoding="utf-8")
+    with pytest.raises(ArticleErrors) as error:
+        load_articles(tmp_path, ["parcel_late"])
+    assert [Path(e.source).name for e in error.value.errors] == ["a-bad.md", "b-bad.md"]
+    assert "no front matter" in str(error.value) and "unknown moment(s) ['parcel_lost']" in str(
+        error.value)

@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.build import ensure_blank_spacy_model, generate, load_content
-from bot.catalogue import MIN_EXAMPLES, STAGES, CatalogueError, load_catalogue, parse_catalogue
+from bot.build import BuildError, ensure_blank_spacy_model, generate, load_content
+from bot.catalogue import (
+    MIN_EXAMPLES,
+    STAGES,
+    CatalogueError,
+    CatalogueErrors,
+    load_catalogue,
+    parse_catalogue,
+)
 from bot.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +82,7 @@ def test_duplicate_examples_across_moments_are_refused() -> None:
 def test_broken_yaml_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "moments.yml"
     path.write_text("moments: [\n  - id: x\n", encoding="utf-8")
-    with pytest.raises(CatalogueError, match=f"{path}: broken YAML"):
+    with pytest.raises(CatalogueError, match=f"{path}:2: broken YAML"):
         load_catalogue(path)
 
 
@@ -123,3 +130,46 @@ def test_blank_spacy_model_is_never_left_half_written(tmp_path: Path, monkeypatc
     assert list(target.parent.iterdir()) == []
     monkeypatch.undo()
     assert (ensure_blank_spacy_model(target) / "meta.json").exists()
+
+
+def test_broken_yaml_says_the_line_without_pyyaml_stream_names(tmp_path: Path) -> None:
+    path = tmp_path / "moments.yml"
+    path.write_text("company: x\nmoments:\n  - id: a\n    title: [b\n  - id: c\n", encoding="utf-8")
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(path)
+    assert str(error.value).startswith(f"{path}:5: broken YAML: ")
+    assert "<unicode string>" not in str(error.value)
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
+    entries = [moment(), moment(id="parcel_lost", severity="huge", threshold=2,
+                                examples=[f"lost {n}" for n in range(MIN_EXAMPLES)]),
+               moment(examples=[f"late again {n}" for n in range(MIN_EXAMPLES)])]
+    path = tmp_path / "moments.yml"
+    path.write_text(yaml.safe_dump({"company": "x", "moments": entries}, sort_keys=False),
+                    encoding="utf-8")
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("- ")]
+    with pytest.raises(CatalogueErrors) as error:
+        load_catalogue(path)
+    told = [str(e) for e in error.value.errors]
+    assert told == [
+        f"{path}:{lines[1]}: moment 'parcel_lost': severity 'huge' is not one of "
+        f"['low', 'medium', 'high', 'critical']",
+        f"{path}:{lines[1]}: moment 'parcel_lost': threshold 2 must be a number in 0..1",
+        f"{path}:{lines[2]}: moment 'parcel_late': defined twice (first at line {lines[0]})",
+    ]
+    assert str(error.value).startswith(f"{path}: 3 problems:\n  {told[0]}")
+
+
+def test_validation_reports_catalogue_and_article_problems_together(tmp_path: Path) -> None:
+    catalogue = tmp_path / "moments.yml"
+    catalogue.write_text(yaml.safe_dump({"moments": [moment(title="")]}), encoding="utf-8")
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "parcel-late-track.md").write_text("no front matter", encoding="utf-8")
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
+                              "MOT_CATALOGUE": str(catalogue), "MOT_ARTICLES_DIR": str(articles)})
+    with pytest.raises(BuildError) as error:
+        load_content(settings)
+    assert str(error.value).startswith("2 problems:\n")
+    assert "title is missing" in str(error.value) and "no front matter" in str(error.value)

@@ -1,0 +1,31 @@
+"""YAML syntax errors told in the file's own lines.
+
+PyYAML's message names the stream (``in "<unicode string>", line 3, column 5``) and counts
+lines from the text it was given, which for an article is the front matter, one line below
+the file's first. :func:`yaml_problem` says the same thing against the file's line numbers.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+
+def yaml_problem(error: yaml.YAMLError, first_line: int = 1) -> tuple[int | None, str]:
+    """The file line (1-based) where ``error`` lies, when YAML knows it, and what is wrong.
+
+    Args:
+        error: what ``yaml.safe_load`` raised.
+        first_line: the file line of the text's first line (2 for a front matter block
+            opened by a ``---`` line).
+    """
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return None, str(error)
+    mark = error.problem_mark or error.context_mark
+    parts = [part for part in (error.context, error.problem) if part]
+    if error.context_mark is not None and error.problem_mark is not None \
+            and error.context_mark.line != error.problem_mark.line:
+        parts[0] = f"{parts[0]} (from line {error.context_mark.line + first_line})"
+    reason = ", ".join(parts) or "malformed YAML"
+    if mark is None:
+        return None, reason
+    return mark.line + first_line, f"{reason} (column {mark.column + 1})"
