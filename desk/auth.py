@@ -179,9 +179,11 @@ async def _load_user(request: web.Request) -> None:
     request[_SESSION] = session
     user_id = session.get("uid")
     if isinstance(user_id, str):
-        request[_USER] = await request.app[USERS].get(user_id)
-        if request[_USER] is None:  # the user was removed: end the session
-            session.invalidate()
+        user = await request.app[USERS].get(user_id)
+        if user is None or session.get("credential") != user.credential:
+            session.invalidate()  # the user was removed, or their password changed
+            return
+        request[_USER] = user
 
 
 def _unauthenticated(request: web.Request) -> web.HTTPException:
@@ -245,6 +247,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     await guard.succeeded(attempt)
     session = await new_session(request)
     session["uid"] = user.id
+    session["credential"] = user.credential
     session["csrf"] = secrets.token_urlsafe(32)
     log.info("%s signed in", user.name)
     raise web.HTTPFound(target)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from desk.contact import PersonalData, acknowledge
 from desk.hub import Hub
-from desk.insight import MESSAGE, Fact, InsightLog, user_event_key
+from desk.insight import CLICK, MESSAGE, Fact, InsightLog, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
 from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
 from desk.store import HandoffRecord, SqlHandoffStore
@@ -115,7 +115,7 @@ class Ingestor:
         if self._insight is not None:  # a customer talking to an agent is not a bot contact
             facts = [f for f in (Fact.parse(r, sender_id) for r in raw_events) if f]
             await self._insight.record(
-                [f for f in facts if f.kind != MESSAGE
+                [f for f in facts if f.kind not in (MESSAGE, CLICK)
                  or await open_handoff(f.conversation_id, f.at) is None])
         return len(stored)
 

@@ -55,6 +55,9 @@ from desk.tables import (
 log = logging.getLogger(__name__)
 
 MESSAGE = "message"
+#: A button the customer pressed (its payload, "/affirm"): like a message, never counted
+#: as one.
+CLICK = "click"
 OUTCOMES = ("offered", "rejected", "resolved")
 #: Answers to "did we sort it out?" after an agent's help: stored like outcomes, with the
 #: handoff's id where outcomes keep their moment.
@@ -88,7 +91,7 @@ class Fact:
 
     key: str
     conversation_id: str
-    kind: str  # message | offered | rejected | resolved | agent_helped | agent_unhelped
+    kind: str  # message | click | offered | rejected | resolved | agent_helped | agent_unhelped
     moment: str | None  # for agent_helped / agent_unhelped: the handoff's id
     at: float
     confidence: float | None = None
@@ -112,7 +115,8 @@ class Fact:
             name, confidence = intent.get("name"), intent.get("confidence")
             return cls(
                 key=user_event_key(sender, data),
-                conversation_id=sender, kind=MESSAGE, at=float(at),
+                conversation_id=sender, kind=CLICK if text.startswith("/") else MESSAGE,
+                at=float(at),
                 moment=name if isinstance(name, str) else None,
                 confidence=float(confidence) if isinstance(confidence, int | float) else None,
                 channel=str(data.get("input_channel") or ""), text=text)
@@ -209,7 +213,8 @@ class InsightLog:
         on_channel = None
         if channel is not None:
             on_channel = (sa.select(insight.c.conversation_id).distinct()
-                          .where(insight.c.kind == MESSAGE, insight.c.at >= since - DAY,
+                          .where(insight.c.kind.in_((MESSAGE, CLICK)),
+                                 insight.c.at >= since - DAY,
                                  insight.c.channel == channel))
             handed = handed.where(handoffs.c.channel == channel)
         # .all(): iterating an aiosqlite result row by row is quadratic in SQLAlchemy 1.4

@@ -9,6 +9,7 @@ orders a conversation and lets a reconnecting browser ask for "everything after 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,7 +127,9 @@ presence = sa.Table(
 
 #: Insight (the managers' dashboard): what happened per moment, from Rasa's event stream.
 #: ``message``: a customer message outside a handoff, its moment and confidence as the NLU
-#: saw them and its text with personal data redacted; ``offered`` / ``rejected`` /
+#: saw them and its text with personal data redacted; ``click``: the same for a button the
+#: customer pressed (its payload, "/affirm"), kept apart so clicks are not counted as
+#: messages; ``offered`` / ``rejected`` /
 #: ``resolved``: an article offered for a moment, a "no, that did not help", a "yes,
 #: solved". Handoffs are read from ``handoffs``. ``key`` makes storing idempotent.
 insight = sa.Table(
@@ -155,6 +158,14 @@ insight_alerts = sa.Table(
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("contacts", sa.Integer, nullable=False),
+)
+
+
+#: One-off data upgrades already run on this database, by name (:func:`_upgrade_data`).
+upgrades = sa.Table(
+    "desk_upgrades", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 
@@ -189,7 +200,32 @@ async def open_engine(url: str) -> AsyncEngine:
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
         await connection.run_sync(_add_missing_columns)
+        await connection.run_sync(_upgrade_data)
     return engine
+
+
+#: Data upgrades, in order: name and statement. Each runs once per database.
+_DATA_UPGRADES = (
+    # button clicks were stored as messages (and counted as such) before the click kind
+    ("insight-clicks", "UPDATE desk_insight SET kind = 'click' "
+                       "WHERE kind = 'message' AND text LIKE '/%'"),
+)
+
+
+def _upgrade_data(connection: sa.engine.Connection) -> None:
+    """Runs each data upgrade this database has not had yet, and records it.
+
+    Replicas starting together may both run one; each is idempotent, and the record is
+    inserted ignoring a duplicate.
+    """
+    done = set(connection.execute(sa.select(upgrades.c.name)).scalars())
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for name, statement in _DATA_UPGRADES:
+        if name not in done:
+            log.info("desk database: upgrading data (%s, once)", name)
+            connection.execute(sa.text(statement))
+            connection.execute(dialect.insert(upgrades).values(name=name, at=time.time())
+                               .on_conflict_do_nothing())
 
 
 def _add_missing_columns(connection: sa.engine.Connection) -> None:

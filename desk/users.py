@@ -11,7 +11,7 @@ import base64
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bcrypt
 import sqlalchemy as sa
@@ -43,6 +43,9 @@ class User:
     name: str
     roles: tuple[str, ...]
     skills: tuple[str, ...]
+    #: Changes with the password: a session keeps the one it signed in with, so a new
+    #: password ends every session opened with the old one (:mod:`desk.auth`).
+    credential: str = field(default="", compare=False, repr=False)
 
     def has_any(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -72,7 +75,8 @@ def _split(value: str) -> tuple[str, ...]:
 
 
 def _user(row: sa.engine.Row) -> User:
-    return User(row.id, row.name, _split(row.roles), _split(row.skills))
+    credential = hashlib.sha256(row.password_hash.encode("ascii")).hexdigest()[:16]
+    return User(row.id, row.name, _split(row.roles), _split(row.skills), credential)
 
 
 class UserStore:
@@ -135,7 +139,8 @@ class UserStore:
         return bool(deleted.rowcount)
 
     async def set_password(self, name: str, password_hash: str) -> bool:
-        """Replaces the password of the user named ``name``; False when there is none."""
+        """Replaces the password of the user named ``name``, ending their sessions at their
+        next request (:mod:`desk.auth`); False when there is no such user."""
         async with self._engine.begin() as connection:
             changed = await connection.execute(users.update().where(users.c.name == name)
                                                .values(password_hash=password_hash))

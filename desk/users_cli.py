@@ -57,7 +57,8 @@ async def _change(url: str, command: str, name: str) -> int:
     if not done:
         print(f"desk users: no user named {name!r} (see `python -m desk users list`)")
         return 1
-    print(f"removed {name}" if command == "remove" else f"new password set for {name}")
+    print(f"removed {name}" if command == "remove"
+          else f"new password set for {name}; their sessions have ended")
     return 0
 
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="list the users")
     remove = commands.add_parser("remove", help="delete a user (their sessions end)")
     remove.add_argument("name")
-    passwd = commands.add_parser("passwd", help="set a user's password")
+    passwd = commands.add_parser("passwd", help="set a user's password (ends their sessions)")
     passwd.add_argument("name")
     args = parser.parse_args(argv)
     try:

@@ -164,3 +164,8 @@ async def test_a_removed_user_is_signed_out_and_a_new_password_works(desk, monke
     assert (await desk.get("/api/desk/queue")).status == 401  # the session ended
     await sign_in(desk, "sue", "a-new-password")
     assert (await desk.get("/api/desk/queue")).status == 200
+    monkeypatch.setenv("MOT_NEW_PASSWORD", "another-password")
+    assert await asyncio.to_thread(main, ["passwd", "sue"]) == 0
+    assert (await desk.get("/api/desk/queue")).status == 401  # the old password's session
+    await sign_in(desk, "sue", "another-password")
+    assert (await desk.get("/api/desk/queue")).status == 200

@@ -253,6 +253,49 @@ async def test_the_event_stream_feeds_the_dashboard_once_with_personal_data_reda
     assert examples == ["charged twice, mail me at [EMAIL]"]
 
 
+async def test_button_clicks_are_not_counted_as_messages(desk) -> None:  # type: ignore[no-untyped-def]
+    """A press of "Yes" or of a moment's button arrives as a user event with its payload;
+    it is a click, not a message the NLU read."""
+    now = time.time()
+    clicked = rasa_user_event("c1", "/affirm", now - 20)
+    assert Fact.parse(clicked).kind == "click"  # type: ignore[union-attr]
+    events = [rasa_user_event("c1", "charged twice", now - 30, channel="rest"),
+              slot_event("c1", "offered:charged_twice", now - 29), clicked,
+              slot_event("c1", "resolved:charged_twice", now - 19)]
+    events[0]["parse_data"]["intent"]["name"] = "charged_twice"
+    clicked["parse_data"]["intent"]["name"] = "charged_twice"
+    clicked["input_channel"] = "rest"
+    assert (await desk.post("/api/events", json=events, headers=desk.service)).status == 200
+    for query in ("", "&channel=rest"):  # the click does not count; the channel still holds
+        found = await (await desk.get(f"/api/insight?days=7{query}", headers=desk.service)).json()
+        charged = {m["moment"]: m for m in found["moments"]}["charged_twice"]
+        assert (found["messages"], charged["messages"], charged["solved_by_bot"]) == (1, 1, 1)
+
+
+async def test_clicks_stored_as_messages_before_are_upgraded_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from desk.insight import InsightLog
+    from desk.nlu_export import LazyRedactor
+    from desk.tables import insight, open_engine, upgrades
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"
+    engine = await open_engine(url)
+    async with engine.begin() as connection:  # as a desk before the click kind stored them
+        await connection.execute(sa.delete(upgrades))
+    await InsightLog(engine, LazyRedactor()).record([
+        Fact("k1", "c1", "message", "affirm", NOW, text="/affirm"),
+        Fact("k2", "c1", "message", "charged_twice", NOW, text="charged twice")])
+    await engine.dispose()
+    for _ in range(2):
+        engine = await open_engine(url)
+        async with engine.connect() as connection:
+            kinds = dict((await connection.execute(sa.select(insight.c.key, insight.c.kind))).all())
+            done = (await connection.execute(sa.select(upgrades.c.name))).scalars().all()
+        await engine.dispose()
+        assert kinds == {"k1": "click", "k2": "message"} and done == ["insight-clicks"]
+
+
 async def test_figures_narrow_to_one_channel(desk) -> None:  # type: ignore[no-untyped-def]
     now = time.time()
     events = []
