@@ -68,7 +68,8 @@ async def _announce(app: web.Application, record: HandoffRecord, *lines: Message
     if state_changed:
         await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
                                                    "assignee": record.assignee_name,
-                                                   "outcome": record.outcome})
+                                                   "outcome": record.outcome,
+                                                   "status_line": status_line(record)})
         await hub.publish("queue", {"type": "queue"})
     if any(line.speaker in ("agent", "control") for line in lines):
         app[s.RELAY].wake()
@@ -104,6 +105,17 @@ async def send(app: web.Application, user: User, handoff_id: str, line: SendLine
     if existing is None:
         raise HandoffNotFound(handoff_id)
     return existing
+
+
+def status_line(record: HandoffRecord) -> str:
+    """The status as the conversation page shows it: "assigned (ann)"; once closed, the
+    outcome and who held it ("closed: resolved, held by ann"); who closed it is the
+    hand-back line's (a supervisor may close an agent's conversation)."""
+    if record.status != CLOSED:
+        return f"{record.status} ({record.assignee_name})" if record.assignee_name \
+            else record.status
+    line = f"closed: {record.outcome}" if record.outcome else "closed"
+    return f"{line}, held by {record.assignee_name}" if record.assignee_name else line
 
 
 async def close(app: web.Application, user: User, handoff_id: str,

@@ -170,7 +170,7 @@
           if (node && node.querySelector(".tick")) node.querySelector(".tick").textContent = "✓";
         } else if (frame.type === "handoff") {
           document.getElementById("handoff-status").textContent =
-            frame.status + (frame.assignee ? " (" + frame.assignee + ")" : "");
+            frame.status_line;
           root.dataset.status = frame.status;
           closedControls();
         } else if (frame.type === "error") {

@@ -255,3 +255,28 @@ async def test_outbox_does_not_keep_refused_packets(tmp_path) -> None:  # type: 
     with pytest.raises(DeskRejected):
         await client.submit(make_packet())
     assert await client.outbox.size() == 0
+
+
+async def test_a_supervisors_close_shows_the_outcome_and_who_held_it(tmp_path,
+                                                                      aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    desk = await desk_client(aiohttp_client, tmp_path, {"ann": ("agent",),
+                                                        "sue": ("supervisor",)})
+    created = await _handoff(desk)
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": await sign_in(desk, "ann",
+                                                                           "ann-pw-1")})
+    csrf = {"X-CSRF-Token": await sign_in(desk, "sue", "sue-pw-1")}
+    page = await (await desk.get(f"/desk/handoffs/{created['id']}")).text()
+    assert '<dd id="handoff-status">assigned (ann)</dd>' in page
+    ws = await desk.ws_connect(f"/desk/ws?handoff={created['id']}")
+    assert (await desk.post(f"{path}/close", json={"outcome": "resolved"},
+                            headers=csrf)).status == 200
+    frame = await asyncio.wait_for(ws.receive_json(), 5)
+    while frame["type"] != "handoff":
+        frame = await asyncio.wait_for(ws.receive_json(), 5)
+    assert frame["status_line"] == "closed: resolved, held by ann"
+    page = await (await desk.get(f"/desk/handoffs/{created['id']}")).text()
+    assert '<dd id="handoff-status">closed: resolved, held by ann</dd>' in page
+    lines = await (await desk.get(f"{path}/messages")).json()
+    assert [(m["speaker"], m["author"]) for m in lines][-1] == ("control", "sue")
+    await ws.close()
