@@ -55,12 +55,15 @@ def _tracker_store(settings: Settings) -> dict[str, Any]:
 
 def credentials(settings: Settings) -> dict[str, Any]:
     limit = {"max_message_chars": settings.max_message_chars}
+    # with Rasa replicas (a Redis lock store), socket.io sessions and mailboxes are shared
+    # through the same Redis (channels/socketio.py)
+    shared = {"redis_url": settings.lock_store_url} if settings.lock_store_url else {}
     return {
         REST_CHANNEL: limit,
         # rasa-webchat sends the page's metadata (e.g. a customer token) as customData
         SOCKETIO_CHANNEL: {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
                            "session_persistence": True, "metadata_key": "customData",
-                           **limit},
+                           **limit, **shared},
     }
 
 

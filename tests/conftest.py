@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +85,15 @@ def _wait_ready(process: subprocess.Popen[bytes], log: Path, timeout: float) -> 
                        f"{log.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
-    """The whole assistant started by ``mot up`` on free loopback ports and a fresh data dir."""
-    data_dir = tmp_path_factory.mktemp("mot-data")
+@contextmanager
+def running_assistant(data_dir: Path, extra_env: dict[str, str] | None = None
+                      ) -> Iterator[RunningAssistant]:
+    """``mot up`` on free loopback ports with ``data_dir``, until the block ends."""
     ports = {"MOT_RASA_PORT": free_port(), "MOT_ACTIONS_PORT": free_port(),
              "MOT_DESK_PORT": free_port()}
     env = {**os.environ, "MOT_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO),
            "MOT_CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET,
-           **{k: str(v) for k, v in ports.items()}}
+           **{k: str(v) for k, v in ports.items()}, **(extra_env or {})}
     log = data_dir / "up.log"
     with log.open("wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "bot", "up"], cwd=REPO, env=env,
@@ -111,6 +112,13 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssis
         )
     finally:
         stop_group(process)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+    """The whole assistant started by ``mot up`` on free loopback ports and a fresh data dir."""
+    with running_assistant(tmp_path_factory.mktemp("mot-data")) as running:
+        yield running
 
 
 def _loopback_only(route) -> None:  # type: ignore[no-untyped-def]

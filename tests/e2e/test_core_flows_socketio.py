@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 class WebchatClient:
     """Speaks rasa-webchat 1.0.1's protocol: session_request/confirm, user/bot_uttered."""
 
-    def __init__(self, url: str) -> None:
-        self.session_id = uuid.uuid4().hex
+    def __init__(self, url: str, session_id: str | None = None) -> None:
+        self.session_id = session_id or uuid.uuid4().hex
         self.replies: queue.Queue[dict] = queue.Queue()
         self.confirmed: queue.Queue[str] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)

@@ -79,6 +79,11 @@ def test_scale_out_configuration_uses_rasas_own_stores(tmp_path) -> None:
     assert config["lock_store"]["type"] == "redis" and config["lock_store"]["db"] == 1
     assert config["event_broker"]["type"] == "pika"
     assert yaml.safe_load(yaml.safe_dump(credentials(settings)))
+    # web chat across replicas: sockets, sessions and mailboxes through the same Redis
+    socketio = "channels.socketio.GuardedSocketIOInput"
+    assert credentials(settings)[socketio]["redis_url"] == "redis://127.0.0.1:6379/1"
+    assert "redis_url" not in credentials(load_settings({"MOT_DATA_DIR": str(tmp_path)}))[
+        socketio]
 
 
 def test_unreachable_services_are_named_before_anything_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
