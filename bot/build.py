@@ -27,6 +27,7 @@ from bot.catalogue import Catalogue, CatalogueError, load_catalogue
 from bot.entities import load_company_names
 from bot.generate import generated_files, stale, write
 from bot.settings import REPO, Settings
+from bot.yaml_errors import item_lines, yaml_problem
 from knowledge.articles import Article, ArticleError, load_articles
 
 Progress = Callable[[str], None]
@@ -63,28 +64,53 @@ def pipeline_options(component: str) -> dict[str, Any]:
     return {key: value for key, value in part.items() if key != "name"}
 
 
-def check_company_names() -> None:
-    """The company names file config.yml names loads (else Rasa would fail at start-up)."""
-    path = pipeline_options("RuleEntityExtractor").get("company_names")
-    if path:
-        try:
-            load_company_names(REPO / path)
-        except ValueError as error:
-            raise BuildError(f"config.yml, RuleEntityExtractor company_names: {error}") from error
+def config_problems(path: Path = REPO / "config.yml") -> list[str]:
+    """Every problem of config.yml that can be seen without Rasa, each with its place: YAML
+    that does not parse, a pipeline entry without a name, a bad option of the moment
+    classifier (:mod:`bot.components.options`), a company names file that does not load.
+
+    ``rasa train`` would find most of these too, some of them minutes into training and
+    deep in a traceback.
+    """
+    from bot.components.options import option_problems
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        config = yaml.safe_load(text)
+    except OSError as error:
+        return [f"{path}: cannot read: {error.strerror or error}"]
+    except yaml.YAMLError as error:
+        line, reason = yaml_problem(error)
+        return [f"{path}:{line}: broken YAML: {reason}" if line else
+                f"{path}: broken YAML: {reason}"]
+    if not isinstance(config, dict) or not isinstance(config.get("pipeline"), list):
+        return [f"{path}: expected a mapping with a 'pipeline' list"]
+    lines = item_lines(text, "pipeline")
+    problems = []
+    for position, part in enumerate(config["pipeline"]):
+        where = f"{path}:{lines[position]}" if position < len(lines) else str(path)
+        name = part.get("name") if isinstance(part, dict) else None
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}: pipeline entry {position} needs a 'name'")
+        elif name.endswith("MomentClassifier"):
+            options = {k: v for k, v in part.items() if k != "name"}
+            problems += [f"{where}: MomentClassifier: {p}" for p in option_problems(options)]
+        elif name.endswith("RuleEntityExtractor") and part.get("company_names"):
+            try:
+                load_company_names(REPO / str(part["company_names"]))
+            except ValueError as error:
+                problems.append(f"{where}: RuleEntityExtractor company_names: {error}")
+    return problems
 
 
 def load_content(settings: Settings) -> tuple[Catalogue, list[Article]]:
-    """Loads and cross-checks the catalogue, the articles and the company names.
+    """Loads and cross-checks config.yml, the catalogue and the articles.
 
     Raises:
         BuildError: every problem found (the articles are still checked when the catalogue
             is bad, against no moments), one per line; a single problem keeps its own type.
     """
-    errors: list[Exception] = []
-    try:
-        check_company_names()
-    except BuildError as error:
-        errors.append(error)
+    errors: list[Exception] = [BuildError(problem) for problem in config_problems()]
     catalogue: Catalogue | None = None
     try:
         catalogue = load_catalogue(settings.catalogue_path)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import yaml_problem
+from bot.yaml_errors import item_lines, yaml_problem
 
 STAGES = ("onboarding", "ordering", "payment", "delivery", "returns", "billing", "account",
           "subscription", "complaints", "contact")
@@ -114,7 +114,7 @@ def load_catalogue(path: Path) -> Catalogue:
     except yaml.YAMLError as error:
         line, reason = yaml_problem(error)
         raise CatalogueError(source, f"broken YAML: {reason}", line=line) from error
-    return parse_catalogue(data, source, _moment_lines(text))
+    return parse_catalogue(data, source, item_lines(text, "moments"))
 
 
 def parse_catalogue(data: Any, source: str = "<catalogue>",
@@ -164,20 +164,6 @@ def parse_catalogue(data: Any, source: str = "<catalogue>",
     if errors:
         raise CatalogueErrors(errors)
     return Catalogue(str(data.get("company", "")), tuple(moments), source)
-
-
-def _moment_lines(text: str) -> list[int]:
-    """The file line (1-based) where each entry of the ``moments`` list starts."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return []
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for key, value in root.value:
-        if key.value == "moments" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
 
 
 def _entry_id(entry: Any) -> str:

@@ -1,4 +1,4 @@
-"""YAML syntax errors told in the file's own lines.
+"""YAML syntax errors, and where a list's items are, told in the file's own lines.
 
 PyYAML's message names the stream (``in "<unicode string>", line 3, column 5``) and counts
 lines from the text it was given, which for an article is the front matter, one line below
@@ -29,3 +29,18 @@ def yaml_problem(error: yaml.YAMLError, first_line: int = 1) -> tuple[int | None
     if mark is None:
         return None, reason
     return mark.line + first_line, f"{reason} (column {mark.column + 1})"
+
+
+def item_lines(text: str, key: str) -> list[int]:
+    """The file line (1-based) where each item of the top-level list ``key`` starts; [] when
+    the text has no such list (or does not parse)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for name, value in root.value:
+        if name.value == key and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []

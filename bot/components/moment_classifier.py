@@ -61,8 +61,9 @@ from bot.components.moment_model import (
     per_class_sample,
     train_frozen,
 )
+from bot.components.options import default_options, option_problems
 from bot.components.spelling import SpellingCorrector
-from knowledge.embedder import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from knowledge.embedder import Embedder, SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -156,55 +157,7 @@ class MomentClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {
-            "model": DEFAULT_MODEL,   # a name the embedder resolves offline, or a local path
-            "threads": 0,             # torch threads while training; 0 keeps torch's default
-            # torch threads while parsing: one short message gains nothing from a second
-            # thread, and on a busy 2-core machine two threads wait on each other (measured:
-            # 2 threads 10x slower than 1 under load; ADR 0007)
-            "inference_threads": 1,
-            "C": 10.0,                # inverse regularisation of the logistic regression
-            "ranking_length": 10,
-            # correct misspelt words into the training examples' words before encoding
-            # (bot/components/spelling.py; the message itself is never changed)
-            "spelling": True,
-            "calibrate": True,        # temperature + confidence model on held-out predictions
-            # add nearest-example cosines to the head's scores, weighted as chosen on held-out
-            # predictions (moment_model.choose_knn_weight; 0 when they do not help)
-            "knn": True,
-            # fine-tune the encoder (bot/components/finetune.py): true, false, or "auto": when
-            # the moments have at least fine_tune_min_examples examples each (median), where
-            # it was measured to pay off (CLINC150 at 3, 5 and 10 a moment, the catalogue at
-            # ~26, BANKING77 and CLINC150 at ~100; ADR 0007). Not below 5: a moment needs 5
-            # examples to spare one for the held-out split that calibrates the fine-tune.
-            "fine_tune": "auto",
-            "fine_tune_min_examples": 5,
-            "holdout": 0.1,           # fraction held out to calibrate a fine-tuned encoder
-            # a fine-tuned encoder with few examples calibrates on out-of-fold predictions of
-            # this many more fine-tunes (each on the other folds) instead of one held-out
-            # split, and the model itself trains on every example: "auto" = 5 below
-            # calibration_folds_below examples written (a held-out split of under 100, often
-            # without a mistake to learn from), else 0 (one held-out split; ADR 0007)
-            "calibration_folds": "auto",
-            "calibration_folds_below": 1000,
-            # each intent's name as one more training example ("parcel_late" -> "parcel
-            # late"), never held out: true, false, or "auto": when the moments have fewer
-            # than intent_name_examples_below examples each (median). At 5 a moment CLINC150's
-            # validation accuracy rose from 74.9% to 81.1%; at 10 to 100, and on the
-            # catalogue's ~26, it changed little or made the confidence a little less sharp
-            # (ADR 0007). Out-of-scope intents have none.
-            "intent_name_examples": "auto",
-            "intent_name_examples_below": 10,
-            "intent_name_examples_skip": list(OUT_OF_SCOPE_INTENTS),
-            # share (0-1) of out-of-scope messages expected by the confidence's scope gate,
-            # fitted against held-out examples with their own moment masked (0: no gate);
-            # "auto": confidence.OUT_OF_SCOPE_SHARE, the live share `mot thresholds` weighs
-            # too, set a priori (ADR 0007), when no out-of-scope intent is trained, else 0
-            "unseen_calibration_share": "auto",
-            "seed": 0,
-            "debug_scores": False,    # add the uncalibrated confidence to the parse result
-            # fine_tune_<setting>: any field of finetune.FineTuneSettings, e.g. fine_tune_epochs
-        }
+        return default_options()
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, model: MomentModel | None = None,
@@ -222,31 +175,11 @@ class MomentClassifier(GraphComponent):
         self._check_fine_tune_settings()
 
     def _check_fine_tune_settings(self) -> None:
-        """A misspelt or bad ``fine_tune_<setting>`` fails when the graph is built, not
-        minutes into training (or never, silently ignored)."""
-        known = {f"fine_tune_{field}" for field in FineTuneSettings.__dataclass_fields__}
-        known |= set(self.get_default_config())
-        unknown = sorted(key for key in self._config
-                         if key.startswith("fine_tune_") and key not in known)
-        where = f"{type(self).__name__} in config.yml"
-        if unknown:
-            options = sorted(key for key in known if key.startswith("fine_tune_"))
-            raise ValueError(f"{where}: unknown option {', '.join(unknown)}; the fine-tune "
-                             f"options are {', '.join(options)}")
-        try:
-            FineTuneSettings.from_config(self._config)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{where}: {error}") from error
-        share = self._config["unseen_calibration_share"]
-        if share != "auto" and (isinstance(share, bool) or not isinstance(share, int | float)
-                                or not 0 <= share < 1):
-            raise ValueError(f"{where}: unseen_calibration_share must be \"auto\" or a number "
-                             f"from 0 up to (not including) 1, got {share!r}")
-        folds = self._config["calibration_folds"]
-        if folds != "auto" and (isinstance(folds, bool) or not isinstance(folds, int)
-                                or folds == 1 or folds < 0):
-            raise ValueError(f"{where}: calibration_folds must be \"auto\", 0 (one held-out "
-                             f"split) or a number of folds from 2, got {folds!r}")
+        """A misspelt or bad option fails when the graph is built, not minutes into training
+        (or never, silently ignored); every problem at once."""
+        problems = option_problems(self._config, unknown="fine_tune_")
+        if problems:
+            raise ValueError(f"{type(self).__name__} in config.yml: " + "; ".join(problems))
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:

@@ -66,17 +66,33 @@ def test_mot_up_uses_the_fine_tuned_encoder_unless_one_is_configured(
     assert cli.with_trained_encoder(settings, model) is settings
 
 
-def test_a_bad_company_names_file_stops_the_build_before_rasa_starts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_problems_are_named_with_their_lines_before_rasa_starts(tmp_path: Path) -> None:
     from bot import build
 
-    build.check_company_names()  # the shipped file loads
-    bad = tmp_path / "names.yml"
-    bad.write_text("others: [Netflix, {name: Disney+}]")
-    monkeypatch.setattr(build, "pipeline_options", lambda component: {"company_names": str(bad)})
-    with pytest.raises(cli.BuildError, match=r"config.yml, RuleEntityExtractor company_names: "
-                                             r".*names.yml: others entry 2"):
-        build.check_company_names()
+    assert build.config_problems() == []  # the shipped config.yml
+    names = tmp_path / "names.yml"
+    names.write_text("others: [Netflix, {name: Disney+}]")
+    config = tmp_path / "config.yml"
+    config.write_text((build.REPO / "config.yml").read_text()
+                      .replace('"bot/company_names.yml"', f'"{names}"')
+                      .replace("fine_tune_time_budget: 660",
+                               "fine_tune_time_budget: soon\n    fine_tune_epoch: 3"))
+    text = config.read_text().splitlines()
+    entities, classifier = (text.index(f"  - name: bot.components.{name}") + 1 for name in
+                            ("rule_entities.RuleEntityExtractor",
+                             "moment_classifier.MomentClassifier"))
+    problems = build.config_problems(config)
+    assert problems[0].startswith(f"{config}:{entities}: RuleEntityExtractor company_names: "
+                                  f"{names}: others entry 2")
+    assert problems[1:] == [
+        f"{config}:{classifier}: MomentClassifier: unknown option fine_tune_epoch (did you "
+        "mean fine_tune_epochs?)",
+        f"{config}:{classifier}: MomentClassifier: fine_tune_time_budget must be a number "
+        "from 0, got 'soon'"]
+    config.write_text("pipeline:\n  - name: [broken\n")
+    assert build.config_problems(config) == [
+        f"{config}:3: broken YAML: while parsing a flow sequence (from line 2), expected ',' "
+        "or ']', but got '<stream end>' (column 1)"]
 
 
 def test_weights_identity_follows_the_weights_and_how_they_are_pooled(tmp_path: Path) -> None:

@@ -283,6 +283,9 @@ def test_fine_tuning_is_chosen_by_the_examples_a_moment_has(
 @pytest.mark.parametrize(("option", "message"), [
     ({"fine_tune_precision": "half"}, "fine_tune_precision must be one of auto, bfloat16"),
     ({"fine_tune_epoch": 6}, "unknown option fine_tune_epoch"),
+    ({"fine_tune_time_budget": "soon"}, "fine_tune_time_budget must be a number from 0"),
+    ({"spelling": "yes", "fine_tune": "sometimes"},
+     "spelling must be true or false, got 'yes'; fine_tune must be true, false or \"auto\""),
 ])
 def test_a_bad_fine_tune_option_is_named_when_the_component_is_built(
         tmp_path: Path, option: dict[str, object], message: str) -> None:
