@@ -185,6 +185,14 @@ class RedisSessions:
         for session in self._rooms.pop(sid, ()):
             await self.redis.srem(self._members(session), f"{self.replica}/{sid}")
 
+    async def stopped(self) -> None:
+        """This replica stops: its sockets stop counting now rather than when its key
+        expires, so lines sent meanwhile wait in the mailboxes."""
+        try:
+            await self.redis.delete(self._alive())
+        except RedisError as error:
+            log.warning("socketio.sessions.stop_failed", error=str(error))
+
     async def beat(self) -> None:
         """Renews this replica's key, and its sessions' lifetimes, until cancelled."""
         while True:
@@ -313,6 +321,7 @@ class GuardedSocketIOInput(SocketIOInput):
         async def stop(*_: Any) -> None:
             for task in beating:
                 task.cancel()
+            await sessions.stopped()
 
         blueprint.listener("after_server_start")(start)
         blueprint.listener("before_server_stop")(stop)
