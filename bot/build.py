@@ -27,7 +27,7 @@ from bot.catalogue import Catalogue, CatalogueError, load_catalogue
 from bot.entities import load_company_names
 from bot.generate import generated_files, stale, write
 from bot.settings import REPO, Settings
-from bot.yaml_errors import item_lines, yaml_problem
+from bot.yaml_errors import item_lines, safe_load_unique, yaml_problem
 from knowledge.articles import Article, ArticleError, load_articles
 
 Progress = Callable[[str], None]
@@ -75,10 +75,12 @@ def config_problems(path: Path = REPO / "config.yml") -> list[str]:
     from bot.components.options import option_problems
 
     try:
-        text = path.read_text(encoding="utf-8")
-        config = yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8-sig")
+        config = safe_load_unique(text)
     except OSError as error:
         return [f"{path}: cannot read: {error.strerror or error}"]
+    except UnicodeDecodeError as error:
+        return [f"{path}: cannot read: not UTF-8 text ({error.reason} at byte {error.start})"]
     except yaml.YAMLError as error:
         line, reason = yaml_problem(error)
         return [f"{path}:{line}: broken YAML: {reason}" if line else

@@ -9,6 +9,7 @@ file, the moment and the reason.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import item_lines, yaml_problem
+from bot.yaml_errors import item_lines, safe_load_unique, yaml_problem
 
 STAGES = ("onboarding", "ordering", "payment", "delivery", "returns", "billing", "account",
           "subscription", "complaints", "contact")
@@ -25,6 +26,10 @@ HANDOFF_POLICIES = ("bot_first", "always_person")
 SKILLS = ("general", "orders", "delivery", "returns", "billing", "account", "subscription",
           "complaints")
 MIN_EXAMPLES = 20
+#: The catalogue's keys, and each moment's.
+TOP_KEYS = ("version", "company", "moments")
+MOMENT_KEYS = ("id", "title", "description", "stage", "severity", "handoff", "threshold",
+               "skill", "articles", "examples")
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 #: The moment of a customer asking for a person: a request, not a problem to solve.
 PERSON_MOMENT = "request_human"
@@ -107,8 +112,8 @@ def load_catalogue(path: Path) -> Catalogue:
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8-sig")
+        data = safe_load_unique(text)
     except (OSError, UnicodeDecodeError) as error:
         raise CatalogueError(source, f"cannot read: {error}") from error
     except yaml.YAMLError as error:
@@ -130,7 +135,12 @@ def parse_catalogue(data: Any, source: str = "<catalogue>",
     if not isinstance(data, dict) or not isinstance(data.get("moments"), list):
         raise CatalogueError(source, "expected a mapping with a 'moments' list")
     lines = lines or []
-    errors: list[CatalogueError] = []
+    errors = [CatalogueError(source, reason) for reason in _unknown_keys(data, TOP_KEYS)]
+    if not isinstance(data.get("company", ""), str):
+        errors.append(CatalogueError(source, "company must be the company's name (text)"))
+    if data.get("version", 1) != 1:
+        errors.append(CatalogueError(source, f"version {data.get('version')!r} is not 1, the "
+                                             "catalogue format this version reads"))
     moments: list[Moment] = []
     first_line: dict[str, int | None] = {}
     seen_examples: dict[str, str] = {}
@@ -166,6 +176,16 @@ def parse_catalogue(data: Any, source: str = "<catalogue>",
     return Catalogue(str(data.get("company", "")), tuple(moments), source)
 
 
+def _unknown_keys(mapping: dict[Any, Any], known: tuple[str, ...]) -> list[str]:
+    """A reason for each key not in ``known`` (a misspelt key was silently ignored)."""
+    reasons = []
+    for key in sorted(str(k) for k in mapping if k not in known):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"the keys are {', '.join(known)}"
+        reasons.append(f"unknown key {key!r} ({hint})")
+    return reasons
+
+
 def _entry_id(entry: Any) -> str:
     return str(entry.get("id", "")) if isinstance(entry, dict) else ""
 
@@ -185,6 +205,11 @@ def _parse_moment(entry: Any, source: str, position: int, line: int | None,
 
     def problem(reason: str) -> None:
         problems.append(CatalogueError(source, reason, moment_id, line))
+
+    for reason in _unknown_keys(entry, MOMENT_KEYS):
+        problem(reason)
+    if not isinstance(entry.get("description", ""), str):
+        problem("description must be text")
 
     def choice(name: str, allowed: tuple[str, ...]) -> str:
         value = entry.get(name)

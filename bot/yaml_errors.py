@@ -7,6 +7,9 @@ the file's first. :func:`yaml_problem` says the same thing against the file's li
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 import yaml
 
 
@@ -44,3 +47,24 @@ def item_lines(text: str, key: str) -> list[int]:
         if name.value == key and isinstance(value, yaml.SequenceNode):
             return [item.start_mark.line + 1 for item in value.value]
     return []
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that names a key twice (it keeps the last
+    value without a word, so the first one written is silently lost)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"found {key!r} twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.YAMLError`` with the line)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)

@@ -34,8 +34,7 @@ def check_text(text: Any, max_chars: int) -> str:
         raise MessageRejected(
             f"the message is {len(text)} characters long; the limit is {max_chars}. "
             "Please send a shorter message.", status=413)
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text) \
-            or "\ufffd" in text:
+    if unreadable(text):
         raise MessageRejected("the message contains binary or control characters")
     stripped = text.strip()
     if not stripped:
@@ -43,11 +42,19 @@ def check_text(text: Any, max_chars: int) -> str:
     return stripped
 
 
-def check_sender(sender: Any) -> str:
-    """A conversation id: a short non-empty string."""
-    if not isinstance(sender, str | int) or isinstance(sender, bool) or str(sender) == "":
-        raise MessageRejected("'sender' must be a non-empty string")
+def unreadable(text: str, allowed: str = "\n\r\t") -> bool:
+    """True when ``text`` holds control characters (other than ``allowed``), half of a
+    surrogate pair (which no encoder can write: it failed deep in the NLU) or the
+    replacement character of bytes that were not text."""
+    return "\ufffd" in text or any(
+        unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
+
+
+def check_sender(sender: Any, name: str = "sender") -> str:
+    """A conversation id: a short string of printable characters, not only spaces."""
+    if not isinstance(sender, str | int) or isinstance(sender, bool) or not str(sender).strip():
+        raise MessageRejected(f"'{name}' must be a non-empty string")
     sender = str(sender)
-    if len(sender) > MAX_SENDER_CHARS or any(unicodedata.category(c) == "Cc" for c in sender):
-        raise MessageRejected(f"'sender' must be at most {MAX_SENDER_CHARS} printable characters")
+    if len(sender) > MAX_SENDER_CHARS or unreadable(sender, allowed=""):
+        raise MessageRejected(f"'{name}' must be at most {MAX_SENDER_CHARS} printable characters")
     return sender

@@ -19,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import strict_json
 from channels.guard import MessageRejected, check_sender, check_text
 from channels.identity import token_secret, verified_metadata
 
@@ -40,7 +41,7 @@ class GuardedRestInput(RestInput):
     def parse(self, request: Request) -> tuple[str, str, dict[str, Any] | None]:
         """(sender, text, metadata) from the request body, or raises MessageRejected."""
         try:
-            body = json.loads(request.body.decode("utf-8"))
+            body = strict_json.loads(request.body)
         except UnicodeDecodeError:
             raise MessageRejected("the request body is not UTF-8 text") from None
         except json.JSONDecodeError as error:

@@ -35,7 +35,8 @@ from redis.exceptions import RedisError
 from sanic import Blueprint
 from socketio import AsyncRedisManager, AsyncServer
 
-from channels.guard import MessageRejected, check_text
+from bot import strict_json
+from channels.guard import MessageRejected, check_sender, check_text
 from channels.identity import token_secret, verified_metadata
 
 log = structlog.get_logger()
@@ -257,20 +258,24 @@ class GuardedSocketIOInput(SocketIOInput):
         self.sessions = sessions
         handle_message = sio.handlers[namespace][self.user_message_evt]
 
+        async def refuse(sid: str, rejected: MessageRejected) -> None:
+            log.info("socketio.message.rejected", reason=rejected.reason)
+            reason = rejected.reason.rstrip(".")
+            await sio.emit(self.bot_message_evt, {"text": f"Sorry, I can't read that: {reason}."},
+                           room=sid, namespace=self.namespace)
+
         async def checked(sid: str, data: Any = None) -> None:
             try:
                 if not isinstance(data, dict):
                     raise MessageRejected("a message must be an object with 'message' and "
                                           "'session_id'")
+                if self.session_persistence:  # Rasa drops a message without one, unanswered
+                    _session_id(data.get("session_id"))
                 data["message"] = check_text(data.get("message"), self.max_message_chars)
                 data[self.metadata_key] = verified_metadata(
                     _metadata(data.get(self.metadata_key)), token_secret()) or {}
             except MessageRejected as rejected:
-                log.info("socketio.message.rejected", reason=rejected.reason)
-                reason = rejected.reason.rstrip(".")
-                await sio.emit(self.bot_message_evt,
-                               {"text": f"Sorry, I can't read that: {reason}."},
-                               room=sid, namespace=self.namespace)
+                await refuse(sid, rejected)
                 return
             await handle_message(sid, data)
 
@@ -278,6 +283,15 @@ class GuardedSocketIOInput(SocketIOInput):
         request_session = sio.handlers[namespace]["session_request"]
 
         async def session_request(sid: str, data: Any = None) -> None:
+            try:  # a session id Rasa cannot use as a room name would lose every reply
+                if data is not None and not isinstance(data, dict):
+                    raise MessageRejected("a session request must be an object with "
+                                          "'session_id'")
+                if data and data.get("session_id") is not None:
+                    _session_id(data["session_id"])
+            except MessageRejected as rejected:
+                await refuse(sid, rejected)
+                return
             await request_session(sid, data)
             session = data.get("session_id") if isinstance(data, dict) else None
             waiting = await sessions.joined(session, sid) if isinstance(session, str) else []
@@ -328,13 +342,20 @@ class GuardedSocketIOInput(SocketIOInput):
         return sessions
 
 
+def _session_id(value: Any) -> str:
+    """A session id as Rasa's channel uses it: the conversation's id and its room name."""
+    if not isinstance(value, str):
+        raise MessageRejected("'session_id' must be a string (the conversation's id)")
+    return check_sender(value, "session_id")
+
+
 def _metadata(value: Any) -> dict[str, Any] | None:
     """The message's metadata object (Rasa also accepts it as a JSON string)."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = strict_json.loads(value)
         except json.JSONDecodeError:
             raise MessageRejected("the message's metadata is not valid JSON") from None
     if not isinstance(value, dict):

@@ -6,13 +6,13 @@ its input through :mod:`desk.wire` and delegates the rules to :mod:`desk.handlin
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
+from bot import strict_json
 from bot.catalogue import SKILLS
 from desk import handling
 from desk import state as s
@@ -39,7 +39,7 @@ async def _user(request: web.Request) -> User:
 
 
 async def _body(request: web.Request) -> Any:
-    return json.loads((await request.read()).decode("utf-8") or "null")
+    return strict_json.loads((await request.read()) or b"null")
 
 
 def _summary(record: HandoffRecord, position: int | None = None) -> dict[str, Any]:

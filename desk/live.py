@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
+from bot import strict_json
 from desk import handling
 from desk import state as s
 from desk.auth import current_user, require
@@ -104,7 +104,7 @@ async def _read(request: web.Request, ws: web.WebSocketResponse, user: User,
         if frame.type != WSMsgType.TEXT:
             continue
         try:
-            data = json.loads(frame.data)
+            data = strict_json.loads(frame.data)
         except ValueError:
             await _send(ws, {"type": "error", "error": "frames must be JSON"})
             continue

@@ -7,13 +7,13 @@ answers only after the events are stored, so Rasa's broker retries anything unac
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
+from bot import strict_json
 from desk import state as s
 from desk.auth import require
 from desk.packet import HandoffPacket
@@ -41,7 +41,7 @@ def handoff_view(record: HandoffRecord, position: int | None = None) -> dict[str
 @require(service=True)
 async def create_handoff(request: web.Request) -> web.Response:
     raw = await request.read()
-    packet = HandoffPacket.from_json(json.loads(raw.decode("utf-8")))
+    packet = HandoffPacket.from_json(strict_json.loads(raw))
     app = request.app
     record = await app[s.STORE].add(packet)
     await app[s.IDENTITIES].link_packet(packet)  # the single customer view
@@ -76,7 +76,7 @@ async def get_handoff(request: web.Request) -> web.Response:
 @require(service=True)
 async def receive_events(request: web.Request) -> web.Response:
     """A batch of Rasa events (a JSON list, or one event object)."""
-    body = json.loads((await request.read()).decode("utf-8"))
+    body = strict_json.loads(await request.read())
     events = body if isinstance(body, list) else [body]
     if not all(isinstance(e, dict) for e in events):
         raise RequestInvalid("events must be JSON objects")

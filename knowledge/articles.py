@@ -20,8 +20,10 @@ naming the file, the field and the reason, so a bad article stops the build.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,11 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import yaml_problem
+from bot.yaml_errors import safe_load_unique, yaml_problem
 
 STATUSES = ("draft", "published", "retired")
+#: The front matter's fields, in the order files are written.
+FIELDS = ("id", "title", "moments", "channels", "status", "version", "owner", "summary")
 CHANNELS = ("web", "api", "telegram", "whatsapp", "messenger", "slack", "sms")
 MAX_TITLE_CHARS = 200
 MAX_BODY_CHARS = 20_000
@@ -111,12 +115,12 @@ def split_front_matter(text: str, source: str = "<string>") -> tuple[dict[str, A
         ArticleError: no front matter, YAML that does not parse (with the file's line and
             column), or front matter that is not a mapping.
     """
-    match = FRONT_MATTER.match(text.replace("\r\n", "\n"))
+    match = FRONT_MATTER.match(text.removeprefix("\ufeff").replace("\r\n", "\n"))
     if not match:
         raise ArticleError(source, "no front matter: the file must start with '---', a YAML "
                                    "block, and a closing '---' line")
     try:
-        meta = yaml.safe_load(match.group("meta"))
+        meta = safe_load_unique(match.group("meta"))
     except yaml.YAMLError as error:
         line, reason = yaml_problem(error, first_line=2)  # the opening '---' is line 1
         where = f"line {line}: " if line else ""
@@ -180,8 +184,27 @@ def field_problems(meta: dict[str, Any], body: str) -> list[tuple[str, str]]:
         problems.append(("status", f"{status!r} is not one of {list(STATUSES)}"))
     version = meta.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        problems.append(("version", f"{version!r} must be a whole number from 1"))
+        shown = version if isinstance(version, int | float | str) else str(version)
+        problems.append(("version", f"{shown!r} must be a whole number from 1"))
+    for name in ("owner", "summary"):
+        value = meta.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append((name, f"must be text, got {type(value).__name__}"))
+    for name, text in (("title", meta.get("title")), ("summary", meta.get("summary")),
+                       ("owner", meta.get("owner")), ("body", body)):
+        if isinstance(text, str) and _unreadable(text, allowed="\n\t" if name == "body" else ""):
+            problems.append((name, "contains control characters"))
+    for name in sorted(set(meta) - set(FIELDS)):
+        close = difflib.get_close_matches(str(name), FIELDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f"; the fields are {', '.join(FIELDS)}"
+        problems.append((str(name), f"unknown field{hint}"))
     return problems
+
+
+def _unreadable(text: str, allowed: str) -> bool:
+    """Control characters (but ``allowed``), half a surrogate pair, or U+FFFD."""
+    return "\ufffd" in text or any(
+        unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
 
 
 def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -> list[Article]:

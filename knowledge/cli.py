@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None,
     except (ConfigError, ArticleError, UsageError) as error:
         print(f"knowledge: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # a file named on the command line cannot be read
-        print(f"knowledge: error: cannot read {error.filename or 'a file'}: "
+    except OSError as error:  # a file named on the command line cannot be read or written
+        verb = "write" if args.command == "export" else "read"
+        print(f"knowledge: error: cannot {verb} {error.filename or 'a file'}: "
               f"{error.strerror or error}", file=sys.stderr)
         return 2
     except (ArticleNotFound, ArticleConflict) as error:

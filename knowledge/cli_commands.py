@@ -99,9 +99,17 @@ def _line(stored: StoredArticle) -> str:
             f"{article.title}")
 
 
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ArticleError(str(path), f"not UTF-8 text ({error.reason} at byte "
+                                      f"{error.start})") from error
+
+
 def _read(path: Path, context: Context) -> Article:
     """Parses and reviews an article file; prints warnings, raises on errors."""
-    review = review_text(path.read_text(encoding="utf-8"), context.known_moments,
+    review = review_text(_text_of(path), context.known_moments,
                          source=str(path))
     article = review.raise_for_errors(str(path))
     for warning in review.warnings:
@@ -130,7 +138,7 @@ async def cmd_validate(context: Context, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     retriever = await context.retriever()
     review = await loop.run_in_executor(None, lambda: review_text(
-        args.path.read_text(encoding="utf-8"), context.known_moments, retriever,
+        _text_of(args.path), context.known_moments, retriever,
         str(args.path)))
     for error in review.errors:
         print(f"error: {error}")
@@ -150,6 +158,8 @@ async def cmd_import(context: Context, args: argparse.Namespace) -> int:
     path: Path = args.path
     articles = (load_articles(path, context.known_moments) if path.is_dir()
                 else [_read(path, context)])
+    if not articles:
+        raise ArticleError(str(path), "no article files (*.md) to import")
     changed = await import_articles(context.articles, articles, args.user)
     if any(a.status != "draft" for a in articles):
         await context.publisher().rebuild()

@@ -78,6 +78,8 @@ def review_fields(meta: dict[str, Any], body: str, known_moments: Collection[str
     """Reviews front-matter fields and a body (as a web form or the JSON API sends them)."""
     errors = [Problem(name, reason) for name, reason in _field_problems(meta, body)]
     moments = meta.get("moments")
+    if isinstance(moments, str):  # one name written without brackets
+        moments = [moments]
     if known_moments is not None and isinstance(moments, list):
         unknown = sorted({m for m in moments if isinstance(m, str)} - set(known_moments))
         if unknown:

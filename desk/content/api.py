@@ -7,15 +7,21 @@ Reads: content staff, supervisors, or the service token. Changes: content staff 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from bot import strict_json
 from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
-from desk.content.wire import draft_from_json, gap_days_from, preview_from, version_from
+from desk.content.wire import (
+    draft_from_json,
+    gap_days_from,
+    json_object,
+    preview_from,
+    version_from,
+)
 from desk.nlu_export import REDACTOR
 
 READERS = ("content", "supervisor")
@@ -23,7 +29,7 @@ READERS = ("content", "supervisor")
 
 async def _json(request: web.Request) -> Any:
     raw = await request.read()
-    return json.loads(raw.decode("utf-8")) if raw else {}
+    return strict_json.loads(raw) if raw else {}
 
 
 async def _actor(request: web.Request) -> str:
@@ -68,7 +74,7 @@ async def edit_article(request: web.Request) -> web.Response:
 async def change_live(request: web.Request) -> web.Response:
     """publish (optional ``version``), retire, or rollback (``version`` required)."""
     action, article_id = request.match_info["action"], request.match_info["article_id"]
-    body = await _json(request)
+    body = json_object(await _json(request))
     publisher, actor = request.app[CONTENT].publisher, await _actor(request)
     if action == "publish":
         stored, snapshot = await publisher.publish(article_id, actor, version_from(body, False))
@@ -96,7 +102,7 @@ async def validate(request: web.Request) -> web.Response:
 
 @require(*READERS, service=True)
 async def preview(request: web.Request) -> web.Response:
-    body = await _json(request) if request.method == "POST" else dict(request.query)
+    body = json_object(await _json(request)) if request.method == "POST" else dict(request.query)
     draft = draft_from_json(body["draft"]) if isinstance(body.get("draft"), dict) else None
     hits = await service.run_preview(request.app[CONTENT], preview_from(body, draft))
     return web.json_response({"question": body.get("question") or body.get("q"),

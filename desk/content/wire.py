@@ -38,9 +38,16 @@ class PreviewRequest:
     draft: ArticleDraft | None = None
 
 
+#: What an article's JSON body may hold besides its fields.
+DRAFT_KEYS = (*ARTICLE_FIELDS, "body", "base_version", "note")
+
+
 def draft_from_json(data: Any, article_id: str | None = None) -> ArticleDraft:
-    if not isinstance(data, dict):
-        raise WireInvalid("$", "the body must be a JSON object")
+    data = json_object(data)
+    unknown = sorted(str(k) for k in data if k not in DRAFT_KEYS)
+    if unknown:  # "status": status changes by publish and retire, never by an edit
+        raise WireInvalid(f"$.{unknown[0]}", f"unknown field; an article's body takes "
+                                             f"{', '.join(DRAFT_KEYS)}")
     meta = {k: data[k] for k in ARTICLE_FIELDS if k in data}
     if article_id is not None:
         meta["id"] = article_id
@@ -102,16 +109,29 @@ def gap_days_from(data: Mapping[str, Any], default: float = 30.0) -> float:
     return days
 
 
+#: The largest version number (or count) a request may name: a database integer.
+MAX_WHOLE = 2**31 - 1
+
+
 def _optional_int(value: Any, path: str) -> int | None:
     if value is None:
         return None
+    if isinstance(value, float) and not value.is_integer():  # 1.9 is not version 1
+        raise WireInvalid(path, f"{value!r} is not a whole number")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
         raise WireInvalid(path, f"{value!r} is not a whole number") from None
-    if isinstance(value, bool) or number < 1:
-        raise WireInvalid(path, "must be a whole number from 1")
+    if isinstance(value, bool) or not 1 <= number <= MAX_WHOLE:
+        raise WireInvalid(path, f"must be a whole number from 1 to {MAX_WHOLE}")
     return number
+
+
+def json_object(data: Any) -> dict[str, Any]:
+    """A JSON request body that must be an object."""
+    if not isinstance(data, dict):
+        raise WireInvalid("$", "the body must be a JSON object")
+    return data
 
 
 def _all(form: Mapping[str, Any], key: str) -> list[Any]:

@@ -117,3 +117,17 @@ def test_directory_load_names_every_bad_file(tmp_path: Path) -> None:
     assert [Path(e.source).name for e in error.value.errors] == ["a-bad.md", "b-bad.md"]
     assert "no front matter" in str(error.value) and "unknown moment(s) ['parcel_lost']" in str(
         error.value)
+
+
+def test_misspelt_or_repeated_fields_are_named_not_ignored() -> None:
+    with pytest.raises(ArticleError) as error:
+        parse_article(GOOD.replace("status: published", "stauts: published"), "a.md")
+    assert "stauts: unknown field (did you mean status?)" in str(error.value)
+    with pytest.raises(ArticleError) as error:
+        parse_article(GOOD.replace("version: 2", "version: 2\ntitle: Second"), "a.md")
+    assert "broken front matter: line 7: " in str(error.value) and "'title' twice" in str(
+        error.value)
+
+
+def test_a_byte_order_mark_before_the_front_matter_is_accepted() -> None:
+    assert parse_article("\ufeff" + GOOD, "a.md").id == "parcel-late-track"

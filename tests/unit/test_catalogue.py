@@ -173,3 +173,13 @@ def test_validation_reports_catalogue_and_article_problems_together(tmp_path: Pa
         load_content(settings)
     assert str(error.value).startswith("2 problems:\n")
     assert "title is missing" in str(error.value) and "no front matter" in str(error.value)
+
+
+def test_misspelt_keys_are_named_not_ignored() -> None:
+    entry = moment()
+    entry["thresold"] = entry.pop("threshold")
+    with pytest.raises(CatalogueError) as error:
+        parse_catalogue({"moments": [entry], "compnay": "x"}, "moments.yml")
+    told = str(error.value)
+    assert "unknown key 'compnay' (did you mean company?)" in told
+    assert "unknown key 'thresold' (did you mean threshold?)" in told

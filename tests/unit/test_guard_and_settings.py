@@ -20,6 +20,7 @@ from channels.guard import MessageRejected, check_sender, check_text
         ("x" * 100_000, 413, "100000 characters long; the limit is 5000"),
         ("abc\x00def", 400, "binary"),
         ("bad \ufffd bytes", 400, "binary"),
+        ("my parcel is late \ud83d", 400, "binary"),  # half an emoji: no encoder writes it
     ],
 )
 def test_bad_messages_are_rejected_with_a_reason(text: object, status: int, reason: str) -> None:
@@ -33,7 +34,7 @@ def test_good_messages_pass_stripped() -> None:
     assert check_text("Ünïcödé ✓ and\ttabs", 5000) == "Ünïcödé ✓ and\ttabs"
 
 
-@pytest.mark.parametrize("sender", [None, "", True, "x" * 201, "a\x00b"])
+@pytest.mark.parametrize("sender", [None, "", "   ", True, "x" * 201, "a\x00b", "a\ud800"])
 def test_bad_senders_are_rejected(sender: object) -> None:
     with pytest.raises(MessageRejected):
         check_sender(sender)
@@ -98,3 +99,19 @@ def test_unreachable_services_are_named_before_anything_starts(tmp_path) -> None
     assert unreachable_services(settings, timeout=1) == [
         "MOT_EVENT_BROKER_URL: cannot connect to 127.0.0.1:1 (Connection refused)",
         "MOT_REDIS_URL: cannot connect to 127.0.0.1:1 (Connection refused)"]
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ('{"timestamp": NaN}', "NaN is not a JSON number"),
+    ('[1, -Infinity]', "-Infinity is not a JSON number"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("{nope", "Expecting property name"),
+])
+def test_request_bodies_are_json_as_the_standard_has_it(body: str, reason: str) -> None:
+    import json
+
+    from bot import strict_json
+
+    with pytest.raises(json.JSONDecodeError, match=reason):
+        strict_json.loads(body.encode())
+    assert strict_json.loads(b'{"a": [1.5, null]}') == {"a": [1.5, None]}

@@ -176,3 +176,36 @@ async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-u
     for bad in ("abc", "0", "400", "nan"):
         refused = await desk.get("/api/knowledge/gaps", params={"days": bad}, headers=service)
         assert refused.status == 400 and "days" in (await refused.json())["error"]
+
+
+async def test_bodies_of_the_wrong_shape_get_400_with_the_field_never_500(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = {**await content(desk), "Content-Type": "application/json"}
+    assert (await desk.post("/api/articles", json=ARTICLE, headers=headers)).status == 201
+    path = f"/api/articles/{ARTICLE['id']}"
+    for method, url, body, says in [
+        ("POST", "/api/articles", "[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ("PUT", path, '{"title": "t", "moments": ["item_missing_from_order"], "body": "b", '
+                      '"base_version": Infinity}', "Infinity is not a JSON number"),
+        ("POST", f"{path}/publish", '{"version": 1000000000000000000000000000000}',
+         "version: must be a whole number from 1 to 2147483647"),
+        ("POST", f"{path}/publish", '{"version": 1.9}', "version: 1.9 is not a whole number"),
+        ("POST", f"{path}/publish", "[1]", "the body must be a JSON object"),
+        ("POST", "/api/knowledge/preview", "[1]", "the body must be a JSON object"),
+        ("POST", "/api/articles", '{"id": "x-y", "title": "t", "moments": ["parcel_late"], '
+                                  '"body": "b", "status": "published"}',
+         "$.status: unknown field"),
+    ]:
+        reply = await desk.request(method, url, data=body.encode(), headers=headers)
+        assert reply.status == 400, (url, await reply.text())
+        assert says in (await reply.json())["error"], url
+
+
+async def test_an_article_names_a_moment_without_brackets_or_garbage_fields(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = await content(desk)
+    reply = await desk.post("/api/articles", headers=headers, json={
+        **ARTICLE, "moments": "no_such_moment", "owner": {"a": 1}, "title": "a\u0000b"})
+    assert reply.status == 422
+    errors = {(e["field"], e["reason"]) for e in (await reply.json())["errors"]}
+    assert ("owner", "must be text, got dict") in errors
+    assert ("title", "contains control characters") in errors
+    assert any(f == "moments" and "unknown moment(s) ['no_such_moment']" in r for f, r in errors)

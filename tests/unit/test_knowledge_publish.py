@@ -196,3 +196,16 @@ def test_the_cli_names_a_file_it_cannot_read(tmp_path: Path, monkeypatch: pytest
     missing = tmp_path / "nowhere.md"
     assert cli.main(["validate", str(missing)], embedder_factory=lambda: HashingEmbedder(64)) == 2
     assert f"cannot read {missing}: No such file or directory" in capsys.readouterr().err
+    import asyncio
+
+    from bot.settings import load_settings
+    from desk.users import create_user
+
+    asyncio.run(create_user(load_settings().desk_database_url, "cat", "cat-pw-12", ("content",),
+                            rounds=4))
+    latin = tmp_path / "latin.md"
+    latin.write_bytes(b"---\nid: latin\ntitle: caf\xe9\nmoments: [parcel_late]\n---\nbody\n")
+    for command in (["validate", str(latin)], ["--user", "cat", "create", str(latin)]):
+        assert cli.main(command, embedder_factory=lambda: HashingEmbedder(64)) == 2
+        assert f"{latin}: not UTF-8 text (invalid continuation byte at byte 24)" in \
+            capsys.readouterr().err

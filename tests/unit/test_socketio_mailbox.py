@@ -64,3 +64,39 @@ async def test_a_line_for_a_session_away_arrives_when_it_comes_back() -> None:
     await request_session(second, {"session_id": "sess-2"})  # another customer: nothing
     await request_session(second, {"session_id": "sess-1"})
     assert emitted[-1] == ("bot_uttered", {"text": "Did we sort it out?"}, second)
+
+
+async def test_a_session_id_the_channel_cannot_use_is_refused_with_a_reason() -> None:
+    """Rasa's channel dropped a message without a session id, and a number as session id
+    made a room its replies never reached: both went unanswered."""
+    channel = GuardedSocketIOInput(session_persistence=True)
+    received: list[Any] = []
+
+    async def on_new_message(message: Any) -> None:
+        received.append(message)
+
+    channel.blueprint(on_new_message)
+    sio = channel.sio
+    assert sio is not None
+    emitted: list[tuple[str, Any, str]] = []
+
+    async def emit(event: str, data: Any = None, room: str = "", **_: Any) -> None:
+        emitted.append((event, data, room))
+
+    sio.emit = emit  # type: ignore[method-assign]
+    sid = sio.manager.connect("eio-1", "/")
+    handlers = sio.handlers["/"]
+    await handlers["session_request"](sid, {"session_id": 12345})
+    await handlers["session_request"](sid, "garbage")
+    await handlers["user_uttered"](sid, {"message": "hi"})
+    await handlers["user_uttered"](sid, {"message": "hi", "session_id": "s\x00"})
+    assert [text for _, text, _ in emitted] == [
+        {"text": "Sorry, I can't read that: 'session_id' must be a string (the conversation's "
+                 "id)."},
+        {"text": "Sorry, I can't read that: a session request must be an object with "
+                 "'session_id'."},
+        {"text": "Sorry, I can't read that: 'session_id' must be a string (the conversation's "
+                 "id)."},
+        {"text": "Sorry, I can't read that: 'session_id' must be at most 200 printable "
+                 "characters."}]
+    assert received == []
