@@ -28,7 +28,7 @@ from actions.outbox import Outbox, OutboxDeskClient
 from actions.turn import HandleTurn
 from bot.build import embedding_settings
 from bot.catalogue import Catalogue, load_catalogue
-from bot.settings import Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 from knowledge.embedder import Embedder, SentenceTransformerEmbedder
 from knowledge.retriever import Retriever, follow_publications
 from knowledge.service import live_snapshot
@@ -135,7 +135,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None,
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = embedding_settings(load_settings())  # as `mot up` gives it, when started alone
+    try:
+        settings = embedding_settings(load_settings())  # as `mot up` gives it, started alone
+    except ConfigError as error:
+        log.error("actions: %s", error)
+        raise SystemExit(2) from None
     app: Any = create_app(settings)
     web.run_app(app, host=settings.host, port=settings.actions_port, print=None)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,8 @@ class Catalogue:
         return [m.id for m in self.moments]
 
 
-def load_catalogue(path: Path) -> Catalogue:
-    """Reads and validates the catalogue file.
+def load_catalogue(path: Path, article_ids: Collection[str] | None = None) -> Catalogue:
+    """Reads and validates the catalogue file (and, given ``article_ids``, its links).
 
     Raises:
         CatalogueError: the file cannot be read or parsed, or breaks a rule; a
@@ -119,15 +120,17 @@ def load_catalogue(path: Path) -> Catalogue:
     except yaml.YAMLError as error:
         line, reason = yaml_problem(error)
         raise CatalogueError(source, f"broken YAML: {reason}", line=line) from error
-    return parse_catalogue(data, source, item_lines(text, "moments"))
+    return parse_catalogue(data, source, item_lines(text, "moments"), article_ids)
 
 
 def parse_catalogue(data: Any, source: str = "<catalogue>",
-                    lines: list[int] | None = None) -> Catalogue:
+                    lines: list[int] | None = None,
+                    article_ids: Collection[str] | None = None) -> Catalogue:
     """Validates catalogue data already parsed from YAML.
 
     Args:
         lines: the file line of each entry of ``moments``, to say where a problem is.
+        article_ids: the articles there are; a moment linking another is a problem.
 
     Raises:
         CatalogueError: the problem found, or :class:`CatalogueErrors` with every one.
@@ -148,6 +151,11 @@ def parse_catalogue(data: Any, source: str = "<catalogue>",
         line = lines[position] if position < len(lines) else None
         problems: list[CatalogueError] = []
         moment = _parse_moment(entry, source, position, line, problems)
+        unknown = [a for a in (moment.articles if moment else ())
+                   if article_ids is not None and a not in article_ids]
+        if unknown:
+            problems.append(CatalogueError(source, f"links unknown article(s) {unknown}",
+                                           moment.id if moment else None, line))
         moment_id = moment.id if moment else _entry_id(entry)
         if moment_id in first_line:
             where = f"line {first_line[moment_id]}" if first_line[moment_id] else "before"
@@ -242,7 +250,7 @@ def _parse_moment(entry: Any, source: str, position: int, line: int | None,
     if len(problems) > start:
         return Moment(id=moment_id, title=title, description="", stage=stage,
                       severity=severity, handoff=handoff, threshold=float(threshold),
-                      skill=skill, articles=(), examples=cleaned)
+                      skill=skill, articles=tuple(articles), examples=cleaned)
     return Moment(
         id=moment_id, title=title, description=str(entry.get("description") or ""),
         stage=stage, severity=severity, handoff=handoff, threshold=float(threshold),

@@ -84,6 +84,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads ``MOT_*`` variables; unset ones take the embedded defaults."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("MOT_DATA_DIR") or REPO / ".mot").resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError("MOT_DATA_DIR", str(data_dir), "not a directory")
     cache_dir = Path(env.get("MOT_CACHE_DIR") or Path.home() / ".cache" / "mot-assist")
     settings = Settings(
         data_dir=data_dir,
@@ -120,6 +122,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
         raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"
                           f"{settings.desk_port}", "the three ports must differ")
+    from bot.hours import parse_hours  # here: bot.hours names its errors with ConfigError
+
+    parse_hours(settings.business_hours, settings.business_timezone)  # raises on a bad one
     return settings
 
 
@@ -152,9 +157,15 @@ def _port(env: Mapping[str, str], key: str, default: int) -> int:
 
 def _url(env: Mapping[str, str], key: str, default: str, schemes: set[str]) -> str:
     value = env.get(key) or default
-    scheme = urlparse(value).scheme
-    if scheme not in schemes:
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError as error:
+        raise ConfigError(key, value, f"not a URL: {error}") from None
+    if parsed.scheme not in schemes:
         raise ConfigError(key, value, f"scheme must be one of {sorted(schemes)}")
+    if not parsed.scheme.startswith("sqlite") and not parsed.hostname:
+        raise ConfigError(key, value, "the URL names no host")
     return value
 
 

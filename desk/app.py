@@ -23,7 +23,8 @@ from aiohttp import web
 
 from bot.build import embedding_settings
 from bot.catalogue import load_catalogue
-from bot.settings import Settings, load_settings, service_address
+from bot.hours import parse_hours
+from bot.settings import ConfigError, Settings, load_settings, service_address
 from desk import state as s
 from desk.agent_api import add_agent_routes
 from desk.alerts import Alerts
@@ -35,7 +36,6 @@ from desk.correction_review import add_review_routes
 from desk.corrections import CorrectionNotFound
 from desk.dashboard import INSIGHT, add_insight_routes
 from desk.events import Ingestor, keep_consuming_rabbitmq, keep_reconciling
-from desk.hours import parse_hours
 from desk.hub import HubUnavailable, LocalHub, RedisHub
 from desk.identity import IdentityLinks
 from desk.insight import InsightLog
@@ -208,7 +208,11 @@ def _workers(settings: Settings, channel: CustomerChannel | None,
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = embedding_settings(load_settings())  # as `mot up` gives it, when started alone
+    try:
+        settings = embedding_settings(load_settings())  # as `mot up` gives it, started alone
+    except ConfigError as error:
+        log.error("desk: %s", error)
+        raise SystemExit(2) from None
     if settings.redis_url:
         asyncio.run(_check_redis(settings.redis_url))
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.catalogue import Catalogue
+from bot.hours import BusinessHours
 from bot.settings import Settings
 from desk.assist import Assist
 from desk.auth import USERS as USERS_STORE  # noqa: F401  (the user store, opened by desk.auth)
 from desk.events import Ingestor
-from desk.hours import BusinessHours
 from desk.hub import LocalHub
 from desk.identity import IdentityLinks
 from desk.messages import MessageLog

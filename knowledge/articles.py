@@ -214,6 +214,9 @@ def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -
         ArticleError: every bad file (a :class:`ArticleErrors` when more than one), a
             duplicate id, or a moment the catalogue lacks.
     """
+    if not directory.is_dir():
+        reason = "not a directory" if directory.exists() else "no such directory"
+        raise ArticleError(str(directory), f"{reason} (the articles' folder)")
     articles: list[Article] = []
     errors: list[ArticleError] = []
     seen: dict[str, str] = {}

@@ -137,9 +137,13 @@ class ArticleStore:
         try:
             async with self._engine.begin() as connection:
                 row = await _row(connection, article.id)
-                if base_version is not None and base_version != row["latest_version"]:
-                    raise ArticleConflict(article.id, f"version {row['latest_version']} was "
-                                          f"saved after version {base_version} you edited")
+                latest = row["latest_version"]
+                if base_version is not None and base_version > latest:
+                    raise ArticleConflict(article.id, f"there is no version {base_version} to "
+                                          f"edit; the latest is version {latest}")
+                if base_version is not None and base_version != latest:
+                    raise ArticleConflict(article.id, f"version {latest} was saved after "
+                                          f"version {base_version} you edited")
                 article = replace(article, version=row["latest_version"] + 1,
                                   owner=article.owner or row["owner"])
                 version = article.version

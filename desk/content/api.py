@@ -16,6 +16,7 @@ from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
 from desk.content.wire import (
+    WireInvalid,
     draft_from_json,
     gap_days_from,
     json_object,
@@ -23,6 +24,7 @@ from desk.content.wire import (
     version_from,
 )
 from desk.nlu_export import REDACTOR
+from knowledge.articles import STATUSES
 
 READERS = ("content", "supervisor")
 
@@ -40,8 +42,10 @@ async def _actor(request: web.Request) -> str:
 
 @require(*READERS, service=True)
 async def list_articles(request: web.Request) -> web.Response:
-    found = await request.app[CONTENT].store.list_articles(request.query.get("status") or None,
-                                                  request.query.get("q") or None)
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise WireInvalid("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    found = await request.app[CONTENT].store.list_articles(status, request.query.get("q") or None)
     return web.json_response([service.article_json(s) for s in found])
 
 
@@ -89,7 +93,9 @@ async def change_live(request: web.Request) -> web.Response:
 
 @require(*READERS, service=True)
 async def history(request: web.Request) -> web.Response:
-    entries = await request.app[CONTENT].store.history(request.match_info["article_id"])
+    store, article_id = request.app[CONTENT].store, request.match_info["article_id"]
+    await store.get(article_id)  # ArticleNotFound: 404, as for the article itself
+    entries = await store.history(article_id)
     return web.json_response([{"at": e.at, "actor": e.actor, "action": e.action,
                                "version": e.version, "detail": e.detail} for e in entries])
 

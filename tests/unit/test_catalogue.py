@@ -183,3 +183,27 @@ def test_misspelt_keys_are_named_not_ignored() -> None:
     told = str(error.value)
     assert "unknown key 'compnay' (did you mean company?)" in told
     assert "unknown key 'thresold' (did you mean threshold?)" in told
+
+
+def test_links_are_checked_with_the_other_problems_and_a_missing_folder_named_once(
+        tmp_path: Path) -> None:
+    catalogue = tmp_path / "moments.yml"
+    catalogue.write_text(yaml.safe_dump({"moments": [moment(
+        severity="huge", articles=["parcel-late-track", "no-such-article"])]}), encoding="utf-8")
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "parcel-late-track.md").write_text("no front matter", encoding="utf-8")
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
+                              "MOT_CATALOGUE": str(catalogue), "MOT_ARTICLES_DIR": str(articles)})
+    with pytest.raises(BuildError) as error:
+        load_content(settings)
+    told = str(error.value)
+    assert told.startswith("3 problems:\n") and "severity 'huge'" in told
+    assert "links unknown article(s) ['no-such-article']" in told and "no front matter" in told
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
+                              "MOT_CATALOGUE": str(catalogue),
+                              "MOT_ARTICLES_DIR": str(tmp_path / "nowhere")})
+    with pytest.raises(BuildError) as error:
+        load_content(settings)
+    assert "nowhere: no such directory (the articles' folder)" in str(error.value)
+    assert "links unknown" not in str(error.value)

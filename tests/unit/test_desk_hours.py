@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bot.hours import parse_hours
 from bot.settings import ConfigError
-from desk.hours import parse_hours
 
 
 def test_always_is_open() -> None:

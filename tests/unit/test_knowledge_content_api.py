@@ -209,3 +209,17 @@ async def test_an_article_names_a_moment_without_brackets_or_garbage_fields(desk
     assert ("owner", "must be text, got dict") in errors
     assert ("title", "contains control characters") in errors
     assert any(f == "moments" and "unknown moment(s) ['no_such_moment']" in r for f, r in errors)
+
+
+async def test_a_filter_or_history_that_names_nothing_says_so(desk) -> None:  # type: ignore[no-untyped-def]
+    headers = await content(desk)
+    bogus = await desk.get("/api/articles?status=bogus", headers=headers)
+    assert bogus.status == 400 and "'bogus' is not one of draft, published, retired" in (
+        await bogus.json())["error"]
+    assert (await desk.get("/api/articles/nope/history", headers=headers)).status == 404
+    assert (await desk.post("/api/articles", json=ARTICLE, headers=headers)).status == 201
+    ahead = await desk.put(f"/api/articles/{ARTICLE['id']}", headers=headers,
+                           json={**ARTICLE, "base_version": 99})
+    assert ahead.status == 409
+    assert "there is no version 99 to edit; the latest is version 1" in (
+        await ahead.json())["error"]
