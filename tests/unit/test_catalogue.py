@@ -161,14 +161,22 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     assert str(error.value).startswith(f"{path}: 3 problems:\n  {told[0]}")
 
 
-def test_validation_reports_catalogue_and_article_problems_together(tmp_path: Path) -> None:
+def broken_content(tmp_path: Path, entry: dict[str, object], articles: str = "articles"
+                   ) -> tuple[Path, object]:
+    """A catalogue of one moment and an articles folder whose one file is broken; the
+    catalogue's path and settings naming both."""
     catalogue = tmp_path / "moments.yml"
-    catalogue.write_text(yaml.safe_dump({"moments": [moment(title="")]}), encoding="utf-8")
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "parcel-late-track.md").write_text("no front matter", encoding="utf-8")
-    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
-                              "MOT_CATALOGUE": str(catalogue), "MOT_ARTICLES_DIR": str(articles)})
+    catalogue.write_text(yaml.safe_dump({"moments": [entry]}), encoding="utf-8")
+    (tmp_path / "articles").mkdir(exist_ok=True)
+    (tmp_path / "articles" / "parcel-late-track.md").write_text("no front matter",
+                                                               encoding="utf-8")
+    return catalogue, load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
+                                     "MOT_CATALOGUE": str(catalogue),
+                                     "MOT_ARTICLES_DIR": str(tmp_path / articles)})
+
+
+def test_validation_reports_catalogue_and_article_problems_together(tmp_path: Path) -> None:
+    _, settings = broken_content(tmp_path, moment(title=""))
     with pytest.raises(BuildError) as error:
         load_content(settings)
     assert str(error.value).startswith("2 problems:\n")
@@ -187,22 +195,14 @@ def test_misspelt_keys_are_named_not_ignored() -> None:
 
 def test_links_are_checked_with_the_other_problems_and_a_missing_folder_named_once(
         tmp_path: Path) -> None:
-    catalogue = tmp_path / "moments.yml"
-    catalogue.write_text(yaml.safe_dump({"moments": [moment(
-        severity="huge", articles=["parcel-late-track", "no-such-article"])]}), encoding="utf-8")
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "parcel-late-track.md").write_text("no front matter", encoding="utf-8")
-    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
-                              "MOT_CATALOGUE": str(catalogue), "MOT_ARTICLES_DIR": str(articles)})
+    entry = moment(severity="huge", articles=["parcel-late-track", "no-such-article"])
+    _, settings = broken_content(tmp_path, entry)
     with pytest.raises(BuildError) as error:
         load_content(settings)
     told = str(error.value)
     assert told.startswith("3 problems:\n") and "severity 'huge'" in told
     assert "links unknown article(s) ['no-such-article']" in told and "no front matter" in told
-    settings = load_settings({"MOT_DATA_DIR": str(tmp_path / "data"),
-                              "MOT_CATALOGUE": str(catalogue),
-                              "MOT_ARTICLES_DIR": str(tmp_path / "nowhere")})
+    _, settings = broken_content(tmp_path, entry, articles="nowhere")
     with pytest.raises(BuildError) as error:
         load_content(settings)
     assert "nowhere: no such directory (the articles' folder)" in str(error.value)
