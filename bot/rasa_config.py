@@ -36,10 +36,18 @@ def endpoints(settings: Settings) -> dict[str, Any]:
             "type": "pika", "url": broker.hostname, "port": broker.port or 5672,
             "username": broker.username or "guest", "password": broker.password or "guest",
             "queues": [settings.event_queue],
+            # one exchange per deployment: on Rasa's default ("rasa-exchange", a fanout)
+            # every deployment on the vhost got every other's customers' events
+            "exchange_name": event_exchange(settings.event_queue),
         }
     else:  # embedded default: Rasa posts its events straight to the desk
         config["event_broker"] = {"type": DESK_BROKER, "url": settings.desk_url}
     return config
+
+
+def event_exchange(queue: str) -> str:
+    """The RabbitMQ exchange Rasa publishes a deployment's events to (its queue's own)."""
+    return f"{queue}.exchange"
 
 
 def _tracker_store(settings: Settings) -> dict[str, Any]:

@@ -19,6 +19,7 @@ survives a restart and a reconnection to another replica.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -148,7 +149,7 @@ class RedisSessions:
     """
 
     def __init__(self, redis: Redis, replica: str | None = None, max_lines: int = 100,
-                 max_age: float = 86_400.0, beat_seconds: float = 10.0,
+                 max_age: float = 86_400.0, beat_seconds: float = 2.0,
                  prefix: str = "mot:socketio") -> None:
         self.redis, self.replica = redis, replica or uuid.uuid4().hex
         self.max_lines, self.max_age, self.beat_seconds = max_lines, int(max_age), beat_seconds
@@ -320,7 +321,10 @@ class GuardedSocketIOInput(SocketIOInput):
         """
         assert self.sio is not None and self.redis_url
         sio = self.sio
-        manager = AsyncRedisManager(self.redis_url, channel="mot-socketio")
+        # Redis pub/sub channels span the server's databases: named by the URL (its
+        # database) so that deployments on one Redis never emit to each other's customers
+        manager = AsyncRedisManager(self.redis_url, channel="mot-socketio:" + hashlib.sha256(
+            self.redis_url.encode()).hexdigest()[:12])
         manager.set_server(sio)
         sio.manager = manager
         sessions = RedisSessions(redis_from_url(self.redis_url))

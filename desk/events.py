@@ -180,6 +180,27 @@ def _without_password(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+#: Rasa's default exchange, which queues of deployments before per-deployment exchanges
+#: (bot.rasa_config.event_exchange) were bound to, so that each got every other's events.
+SHARED_EXCHANGE = "rasa-exchange"
+
+
+async def _leave_shared_exchange(connection: Any, queue_name: str) -> None:
+    """Unbinds the queue from Rasa's default exchange, if it was ever bound there."""
+    import aio_pika
+
+    channel = await connection.channel()  # a failed unbind closes its channel: its own
+    try:
+        exchange = await channel.get_exchange(SHARED_EXCHANGE, ensure=True)
+        queue = await channel.get_queue(queue_name, ensure=True)
+        await queue.unbind(exchange)
+    except aio_pika.exceptions.AMQPError:
+        pass  # no such exchange (a new deployment): nothing to leave
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
 async def consume_rabbitmq(url: str, queue_name: str, ingestor: Ingestor) -> None:
     """Consumes the queue Rasa's Pika broker publishes to; acks after storing."""
     import aio_pika
@@ -189,6 +210,7 @@ async def consume_rabbitmq(url: str, queue_name: str, ingestor: Ingestor) -> Non
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=200)
         queue = await channel.declare_queue(queue_name, durable=True)
+        await _leave_shared_exchange(connection, queue_name)
         async with queue.iterator() as messages:
             async for message in messages:
                 try:

@@ -34,6 +34,9 @@ async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
                              MOT_EVENT_QUEUE=queue)
     broker_config = endpoints(settings)["event_broker"]
     assert broker_config["type"] == "pika" and broker_config["queues"] == [queue]
+    # its own exchange: on Rasa's shared default, deployments got each other's events
+    assert broker_config["exchange_name"] == f"{queue}.exchange"
+    await _bind_to_the_shared_exchange(queue)  # as a deployment before that was
     broker = await PikaEventBroker.from_endpoint_config(EndpointConfig(**broker_config))
     assert broker is not None
     desk = await aiohttp_client(init_app(settings, channel=RecordingCustomerChannel(),
@@ -67,6 +70,12 @@ async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
                 "Authorization": f"Bearer {settings.desk_token}"})).json()
             late = next((m for m in found["moments"] if m["moment"] == "parcel_late"), {})
         assert late["contacts"] == 2 and late["handed_off"] == 1  # the handoff and the offer
+
+        # another deployment's event on the shared exchange no longer reaches this desk
+        foreign = f"c-{uuid.uuid4().hex[:8]}"
+        await _publish_to_the_shared_exchange(rasa_user_event(foreign, "not yours", time.time()))
+        await asyncio.sleep(1.5)
+        assert await log.for_conversation(foreign, 10) == []
     finally:
         await broker.close()
         import aio_pika
@@ -74,7 +83,38 @@ async def test_events_published_by_rasas_pika_broker_reach_the_desk(tmp_path,
         connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
         channel = await connection.channel()
         await channel.queue_delete(queue)
+        await channel.exchange_delete(f"{queue}.exchange")
         await connection.close()
+
+
+async def _shared_exchange():  # type: ignore[no-untyped-def]
+    import aio_pika
+
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    channel = await connection.channel()
+    try:
+        exchange = await channel.get_exchange("rasa-exchange", ensure=True)
+    except aio_pika.exceptions.AMQPError:  # none yet: declared as Rasa declares it
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("rasa-exchange", aio_pika.ExchangeType.FANOUT)
+    return connection, channel, exchange
+
+
+async def _bind_to_the_shared_exchange(queue: str) -> None:
+    connection, channel, exchange = await _shared_exchange()
+    declared = await channel.declare_queue(queue, durable=True)
+    await declared.bind(exchange)
+    await connection.close()
+
+
+async def _publish_to_the_shared_exchange(event: dict) -> None:
+    import json
+
+    import aio_pika
+
+    connection, _, exchange = await _shared_exchange()
+    await exchange.publish(aio_pika.Message(json.dumps(event).encode()), routing_key="")
+    await connection.close()
 
 
 async def test_a_broker_unreachable_at_start_is_logged_and_tried_again(caplog) -> None:  # type: ignore[no-untyped-def]
