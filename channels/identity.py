@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from channels.guard import MessageRejected
+from channels.guard import MessageRejected, unreadable
 
 TOKEN_KEY = "customer_token"
 VERIFIED_KEY = "mot_verified_identity"
@@ -67,8 +67,9 @@ def verified_metadata(metadata: dict[str, Any] | None,
         raise MessageRejected(f"'{TOKEN_KEY}': the 'sub' claim (the account id) is empty",
                               status=401)
     for name, value in identity.items():
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS
+                                  or unreadable(value, allowed="")):
             raise MessageRejected(f"'{TOKEN_KEY}': claim for {name} must be a string of at "
-                                  f"most {MAX_CLAIM_CHARS} characters", status=401)
+                                  f"most {MAX_CLAIM_CHARS} printable characters", status=401)
     checked[VERIFIED_KEY] = {k: v for k, v in identity.items() if v}
     return checked

@@ -43,6 +43,8 @@ def test_a_client_cannot_write_the_verified_identity_itself() -> None:
     ({"customer_token": token(email=["a", "b"])}, SECRET, "verified_email"),
     ({"customer_token": token(sub="")}, SECRET, "'sub' claim (the account id) is empty"),
     ({"customer_token": token(sub="   ")}, SECRET, "'sub' claim (the account id) is empty"),
+    ({"customer_token": token(sub="a\x00b\n")}, SECRET, "customer_key must be a string of at "
+                                                        "most 200 printable characters"),
 ])
 def test_untrustworthy_tokens_are_refused_with_the_reason(metadata: dict, secret: str | None,
                                                           needle: str) -> None:
