@@ -106,8 +106,18 @@
       if (m.speaker === "agent" || m.speaker === "auto") {
         item.append(el("span", m.delivered_at ? "✓" : "…", "tick"));
       }
+      // In the order things were said (Rasa's time for the customer's lines), not of
+      // arrival: a desk replica that stalls stores a customer's lines after later ones.
+      item.dataset.at = m.at;
+      const later = (node) => +node.dataset.at > m.at
+        || (+node.dataset.at === m.at && +node.dataset.seq > m.seq);
       let after = null;
-      for (const [seq, node] of shown) if (seq > m.seq && (!after || seq < +after.dataset.seq)) after = node;
+      for (const node of shown.values()) {
+        if (later(node) && (!after || +node.dataset.at < +after.dataset.at
+            || (+node.dataset.at === +after.dataset.at && +node.dataset.seq < +after.dataset.seq))) {
+          after = node;
+        }
+      }
       log.insertBefore(item, after);
       shown.set(m.seq, item);
       lastSeq = Math.max(lastSeq, m.seq);

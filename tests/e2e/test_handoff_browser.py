@@ -71,6 +71,18 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
 
         customer.say("Thanks, that works")
         page.locator("#log .line.customer", has_text="that works").wait_for(timeout=15_000)
+        # Lines stored out of order (a desk replica that stalled stores a customer's earlier
+        # line after a later one) are shown in the order they were said.
+        said = time.time()
+        for text, at in (("said third", said + 0.2), ("said second", said + 0.1)):
+            status, _ = http_json(f"{assistant.desk_url}/api/events", [{
+                "event": "user", "sender_id": customer.session_id, "text": text,
+                "timestamp": at, "input_channel": "socketio",
+                "message_id": uuid.uuid4().hex}], token=assistant.desk_token)
+            assert status == 200
+        page.locator("#log .line.customer", has_text="said second").wait_for(timeout=15_000)
+        lines = page.locator("#log .line.customer .text").all_inner_texts()
+        assert lines.index("said second") < lines.index("said third")
         customer.close()  # the tab is closed: the agent's line waits for the customer
         page.fill("#compose", "Glad to hear it!")
         page.click("#send")
