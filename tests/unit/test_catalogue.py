@@ -16,7 +16,7 @@ from bot.catalogue import (
     load_catalogue,
     parse_catalogue,
 )
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -162,7 +162,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
 
 
 def broken_content(tmp_path: Path, entry: dict[str, object], articles: str = "articles"
-                   ) -> tuple[Path, object]:
+                   ) -> tuple[Path, Settings]:
     """A catalogue of one moment and an articles folder whose one file is broken; the
     catalogue's path and settings naming both."""
     catalogue = tmp_path / "moments.yml"
