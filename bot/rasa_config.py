@@ -17,6 +17,7 @@ from bot.settings import Settings
 
 REST_CHANNEL = "channels.rest.GuardedRestInput"
 SOCKETIO_CHANNEL = "channels.socketio.GuardedSocketIOInput"
+TELEGRAM_CHANNEL = "channels.telegram.GuardedTelegramInput"
 DESK_BROKER = "desk.broker.DeskEventBroker"
 
 
@@ -66,13 +67,19 @@ def credentials(settings: Settings) -> dict[str, Any]:
     # with Rasa replicas (a Redis lock store), socket.io sessions and mailboxes are shared
     # through the same Redis (channels/socketio.py)
     shared = {"redis_url": settings.lock_store_url} if settings.lock_store_url else {}
-    return {
+    channels: dict[str, Any] = {
         REST_CHANNEL: limit,
         # rasa-webchat sends the page's metadata (e.g. a customer token) as customData
         SOCKETIO_CHANNEL: {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
                            "session_persistence": True, "metadata_key": "customData",
                            **limit, **shared},
     }
+    if settings.telegram_token:
+        channels[TELEGRAM_CHANNEL] = {
+            "access_token": settings.telegram_token, "secret_token": settings.telegram_secret,
+            "webhook_url": settings.telegram_webhook_url, "api_url": settings.telegram_api_url,
+            **limit}
+    return channels
 
 
 def write_rasa_files(settings: Settings) -> tuple[Path, Path]:
@@ -82,4 +89,5 @@ def write_rasa_files(settings: Settings) -> tuple[Path, Path]:
     paths = folder / "endpoints.yml", folder / "credentials.yml"
     for path, content in zip(paths, (endpoints(settings), credentials(settings)), strict=True):
         path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+        path.chmod(0o600)  # credentials.yml may hold a Telegram bot's token
     return paths

@@ -9,6 +9,7 @@ for the embedded default, and are never logged.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -59,6 +60,10 @@ class Settings:
     demo_users: bool = False
     insight_retention_days: int = 400  # the managers' dashboard's rows, then deleted
     alert_webhook_url: str | None = None  # early warnings are POSTed here
+    telegram_token: str | None = None  # a Telegram bot's token: the Telegram channel is on
+    telegram_webhook_url: str | None = None  # the public URL Telegram posts updates to
+    telegram_secret: str = ""  # Telegram sends it with each update; others are refused
+    telegram_api_url: str = "https://api.telegram.org"
 
     @property
     def knowledge_dir(self) -> Path:
@@ -118,6 +123,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo_users=_flag(env, "MOT_DEMO_USERS"),
         insight_retention_days=int_setting(env, "MOT_INSIGHT_RETENTION_DAYS", 400, 2, 3650),
         alert_webhook_url=_optional_url(env, "MOT_ALERT_WEBHOOK_URL", {"http", "https"}),
+        telegram_token=_telegram_token(env),
+        telegram_webhook_url=_optional_url(env, "MOT_TELEGRAM_WEBHOOK_URL", {"https"}),
+        telegram_secret=_telegram_secret(env, data_dir),
+        telegram_api_url=_url(env, "MOT_TELEGRAM_API_URL", "https://api.telegram.org",
+                              {"http", "https"}),
     )
     if len({settings.rasa_port, settings.actions_port, settings.desk_port}) != 3:
         raise ConfigError("MOT_*_PORT", f"{settings.rasa_port},{settings.actions_port},"
@@ -167,6 +177,30 @@ def _url(env: Mapping[str, str], key: str, default: str, schemes: set[str]) -> s
     if not parsed.scheme.startswith("sqlite") and not parsed.hostname:
         raise ConfigError(key, value, "the URL names no host")
     return value
+
+
+#: A Telegram bot token as BotFather gives it ("123456789:AA..."), and a webhook secret as
+#: setWebhook takes it.
+_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def _telegram_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("MOT_TELEGRAM_TOKEN") or None
+    if token is not None and not _TELEGRAM_TOKEN.match(token):
+        raise ConfigError("MOT_TELEGRAM_TOKEN", "(hidden)", "not a bot token as BotFather "
+                                                            "gives it ('<digits>:<letters>')")
+    return token
+
+
+def _telegram_secret(env: Mapping[str, str], data_dir: Path) -> str:
+    if not env.get("MOT_TELEGRAM_TOKEN"):
+        return ""
+    secret = env.get("MOT_TELEGRAM_SECRET") or _secret(data_dir, "telegram-secret")
+    if not _TELEGRAM_SECRET.match(secret):
+        raise ConfigError("MOT_TELEGRAM_SECRET", "(hidden)", "1-256 letters, digits, '_' or "
+                                                             "'-' (what setWebhook takes)")
+    return secret
 
 
 def _optional_url(env: Mapping[str, str], key: str, schemes: set[str]) -> str | None:

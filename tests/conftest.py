@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot.supervisor import free_port, stop_group
+from tests.fake_telegram import TOKEN as TELEGRAM_TOKEN
+from tests.fake_telegram import FakeTelegram
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("MOT_CHROMIUM", "/usr/bin/chromium")
@@ -115,9 +117,20 @@ def running_assistant(data_dir: Path, extra_env: dict[str, str] | None = None
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
-    """The whole assistant started by ``mot up`` on free loopback ports and a fresh data dir."""
-    with running_assistant(tmp_path_factory.mktemp("mot-data")) as running:
+def telegram() -> Iterator[FakeTelegram]:
+    """A stand-in for Telegram's Bot API on loopback, which the assistant's channel calls."""
+    fake = FakeTelegram().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory,
+              telegram: FakeTelegram) -> Iterator[RunningAssistant]:
+    """The whole assistant started by ``mot up`` on free loopback ports and a fresh data dir,
+    with the Telegram channel on (its Bot API: the ``telegram`` fixture)."""
+    with running_assistant(tmp_path_factory.mktemp("mot-data"), {
+            "MOT_TELEGRAM_TOKEN": TELEGRAM_TOKEN, "MOT_TELEGRAM_API_URL": telegram.url}) as running:
         yield running
 
 

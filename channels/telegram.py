@@ -1,0 +1,248 @@
+"""Telegram input channel (``/webhooks/telegram/webhook``), checked like every channel.
+
+Telegram posts each update (a customer's message, a press of one of the bot's buttons) to
+the webhook; the bot answers through the Bot API's ``sendMessage``, buttons as an inline
+keyboard whose presses come back as the button's payload. The conversation id is the chat's
+id, so the desk's lines reach the customer in the same chat (``output_channel=latest``).
+
+Rasa 3.6's own connector was not used: it asks Telegram who the bot is (``getMe``) on every
+message, sets the webhook while the server is being built, and raises inside the request on
+any error. Here:
+
+- the webhook must carry the secret given to ``setWebhook`` (header
+  ``X-Telegram-Bot-Api-Secret-Token``), else 401: nobody else can post as Telegram;
+- a malformed update answers 400 with the reason; a message that is not text (a photo, a
+  sticker) or that breaks the input checks (channels/guard.py) gets a short reply in the
+  chat saying so, and never reaches the bot;
+- an update Telegram delivers again (it retries until it gets 200) is handled once
+  (``update_id``, remembered per process once handled); a button press is answered
+  (``answerCallbackQuery``) so the customer's button stops spinning;
+- a failed ``sendMessage`` raises, so the desk's delivery of an agent's line is retried
+  instead of being marked delivered.
+
+Telegram shows text as written: the responses' Markdown bold (``**...**``) is dropped.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import structlog
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import strict_json
+from channels.guard import MessageRejected, check_text
+
+log = structlog.get_logger()
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_MAX_CHARS = 5000
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram's limits: a message's text, a button's callback data (bytes).
+MAX_TEXT = 4096
+MAX_CALLBACK_BYTES = 64
+
+
+class TelegramApiError(RuntimeError):
+    """The Bot API refused a call or could not be reached; says which and why."""
+
+
+class TelegramOutput(OutputChannel):
+    """Sends the bot's messages to a chat through the Bot API."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    def __init__(self, access_token: str, api_url: str = DEFAULT_API_URL,
+                 timeout_seconds: float = 10.0) -> None:
+        self._base = f"{api_url.rstrip('/')}/bot{access_token}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        """One Bot API call; its ``result``.
+
+        Raises:
+            TelegramApiError: the API answered ``ok: false`` or could not be reached.
+        """
+        try:
+            async with aiohttp.ClientSession(timeout=self._timeout) as session, \
+                    session.post(f"{self._base}/{method}", json=payload) as reply:
+                body = await reply.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise TelegramApiError(f"Telegram {method} failed: {error!r}") from None
+        if not isinstance(body, dict) or not body.get("ok"):
+            reason = body.get("description") if isinstance(body, dict) else body
+            raise TelegramApiError(f"Telegram {method} refused: {reason}")
+        return body.get("result")
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for part in _parts(_plain(text)):
+            if part.strip():
+                await self.call("sendMessage", {"chat_id": recipient_id, "text": part})
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str,
+                                     buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        keyboard = [[{"text": str(b.get("title", "")),
+                      "callback_data": str(b.get("payload", b.get("title", "")))}]
+                    for b in buttons
+                    if len(str(b.get("payload", "")).encode()) <= MAX_CALLBACK_BYTES]
+        await self.call("sendMessage", {"chat_id": recipient_id, "text": _plain(text)[:MAX_TEXT],
+                                        "reply_markup": {"inline_keyboard": keyboard}})
+
+    async def send_quick_replies(self, recipient_id: str, text: str,
+                                 quick_replies: list[dict[str, Any]], **kwargs: Any) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.call("sendPhoto", {"chat_id": recipient_id, "photo": image})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any],
+                               **kwargs: Any) -> None:
+        await self.call("sendMessage", {"chat_id": recipient_id, **json_message})
+
+
+class GuardedTelegramInput(InputChannel):
+    """Telegram's webhook with a secret, input checks and updates handled once."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedTelegramInput:
+        credentials = credentials or {}
+        token, secret = credentials.get("access_token"), credentials.get("secret_token")
+        if not token or not secret:
+            raise ValueError("the telegram channel needs 'access_token' and 'secret_token' "
+                             "(MOT_TELEGRAM_TOKEN; the secret is generated when unset)")
+        return cls(str(token), str(secret), credentials.get("webhook_url") or None,
+                   str(credentials.get("api_url") or DEFAULT_API_URL),
+                   int(credentials.get("max_message_chars", DEFAULT_MAX_CHARS)))
+
+    def __init__(self, access_token: str, secret_token: str, webhook_url: str | None = None,
+                 api_url: str = DEFAULT_API_URL, max_message_chars: int = DEFAULT_MAX_CHARS,
+                 remember_updates: int = 10_000) -> None:
+        self.access_token, self.secret_token = access_token, secret_token
+        self.webhook_url, self.api_url = webhook_url, api_url
+        self.max_message_chars = max_message_chars
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._remember = remember_updates
+
+    def get_output_channel(self) -> TelegramOutput:
+        return TelegramOutput(self.access_token, self.api_url)
+
+    def handled(self, update_id: Any) -> bool:
+        """True for an update already handled (Telegram sends it again until it has a 200)."""
+        return isinstance(update_id, int) and update_id in self._seen
+
+    def remember(self, update_id: Any) -> None:
+        if isinstance(update_id, int):
+            self._seen[update_id] = None
+            while len(self._seen) > self._remember:
+                self._seen.popitem(last=False)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        output = self.get_output_channel()
+
+        @webhook.listener("after_server_start")
+        async def register(*_: Any) -> None:
+            if self.webhook_url:  # else the operator calls setWebhook (README)
+                try:
+                    await output.call("setWebhook", {"url": self.webhook_url,
+                                                     "secret_token": self.secret_token})
+                    log.info("telegram.webhook.set", url=self.webhook_url)
+                except TelegramApiError as error:
+                    log.error("telegram.webhook.not_set", reason=str(error))
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+                log.warning("telegram.webhook.refused", reason="wrong or missing secret")
+                return response.json({"error": f"missing or wrong {SECRET_HEADER}"}, status=401)
+            try:
+                update = _update(request.body)
+            except MessageRejected as rejected:
+                return response.json({"error": rejected.reason}, status=rejected.status)
+            update_id = update.get("update_id")
+            if self.handled(update_id):
+                return response.json({"ok": True, "duplicate": True})
+            pressed = update.get("callback_query")
+            if isinstance(pressed, dict) and pressed.get("id"):  # stops the button's spinner
+                try:
+                    await output.call("answerCallbackQuery", {"callback_query_id": pressed["id"]})
+                except TelegramApiError as error:
+                    log.info("telegram.callback.unanswered", reason=str(error))
+            chat, text = _chat_and_text(update)
+            if chat is None:  # an update without a chat (a poll, a member change): nothing
+                return response.json({"ok": True})
+            try:
+                text = check_text(text, self.max_message_chars) if text is not None else None
+                if text is None:
+                    raise MessageRejected("I can only read text messages for now")
+            except MessageRejected as rejected:
+                log.info("telegram.message.rejected", reason=rejected.reason)
+                await output.send_text_message(chat, f"Sorry, I can't read that: "
+                                                     f"{rejected.reason.rstrip('.')}.")
+                return response.json({"ok": True})
+            await on_new_message(UserMessage(text, output, chat, input_channel=self.name(),
+                                             message_id=_message_id(update)))
+            self.remember(update_id)  # only once handled: a failure (500) is sent again
+            return response.json({"ok": True})
+
+        return webhook
+
+
+def _update(body: bytes) -> dict[str, Any]:
+    try:
+        update = strict_json.loads(body)
+    except UnicodeDecodeError:
+        raise MessageRejected("the update is not UTF-8 text") from None
+    except ValueError as error:
+        raise MessageRejected(f"the update is not valid JSON ({error})") from None
+    if not isinstance(update, dict):
+        raise MessageRejected("the update must be a JSON object")
+    return update
+
+
+def _chat_and_text(update: dict[str, Any]) -> tuple[str | None, Any]:
+    """The chat id and the text (a button's payload for a press; None for a non-text
+    message) of an update."""
+    pressed = update.get("callback_query")
+    message = (pressed.get("message") if isinstance(pressed, dict)
+               else update.get("message") or update.get("edited_message"))
+    if not isinstance(message, dict):
+        return None, None
+    chat = message.get("chat")
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    if not isinstance(chat_id, int | str) or isinstance(chat_id, bool):
+        return None, None
+    text = pressed.get("data") if isinstance(pressed, dict) else message.get("text")
+    return str(chat_id), text
+
+
+def _message_id(update: dict[str, Any]) -> str | None:
+    update_id = update.get("update_id")
+    return f"telegram-{update_id}" if isinstance(update_id, int) else None
+
+
+def _plain(text: str) -> str:
+    """The responses' Markdown bold, which Telegram would show as asterisks, dropped."""
+    return text.replace("**", "")
+
+
+def _parts(text: str) -> list[str]:
+    """Telegram's 4,096-character limit: a longer text goes as several messages."""
+    return [text[i:i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]

@@ -1,0 +1,61 @@
+"""The Telegram channel's pieces without Rasa: the Bot API calls it makes, and its settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.rasa_config import TELEGRAM_CHANNEL, credentials
+from bot.settings import ConfigError, load_settings
+from channels.telegram import GuardedTelegramInput, TelegramApiError, TelegramOutput
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+
+@pytest.fixture
+def telegram():  # type: ignore[no-untyped-def]
+    fake = FakeTelegram().start()
+    yield fake
+    fake.stop()
+
+
+async def test_answers_buttons_and_long_texts_go_out_as_telegram_takes_them(telegram) -> None:  # type: ignore[no-untyped-def]
+    output = TelegramOutput(TOKEN, telegram.url)
+    await output.send_text_with_buttons("42", "Here is **the fix**", [
+        {"title": "Yes, solved", "payload": "/affirm"},
+        {"title": "Too long", "payload": "/" + "x" * 80}])  # over 64 bytes: left out
+    await output.send_text_message("42", "y" * 5000)
+    sent = telegram.sent("42")
+    assert sent[0]["text"] == "Here is the fix"
+    assert sent[0]["reply_markup"] == {"inline_keyboard": [[{"text": "Yes, solved",
+                                                             "callback_data": "/affirm"}]]}
+    assert [len(m["text"]) for m in sent[1:]] == [4096, 904]
+
+
+async def test_a_refused_call_raises_so_the_line_is_not_marked_delivered(telegram) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TelegramApiError, match="Unauthorized"):
+        await TelegramOutput("1:wrong-token", telegram.url).send_text_message("42", "hi")
+    with pytest.raises(TelegramApiError, match="failed"):
+        await TelegramOutput(TOKEN, "http://127.0.0.1:1").send_text_message("42", "hi")
+
+
+def test_an_update_is_remembered_only_once_handled() -> None:
+    channel = GuardedTelegramInput(TOKEN, "secret", remember_updates=2)
+    assert not channel.handled(7)
+    for update_id in (7, 8, 9):
+        channel.remember(update_id)
+    assert not channel.handled(7) and channel.handled(9)  # the oldest forgotten
+
+
+def test_the_channel_is_on_with_a_token_and_a_bad_one_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert TELEGRAM_CHANNEL not in credentials(load_settings({"MOT_DATA_DIR": str(tmp_path)}))
+    settings = load_settings({"MOT_DATA_DIR": str(tmp_path), "MOT_TELEGRAM_TOKEN": TOKEN})
+    channel = credentials(settings)[TELEGRAM_CHANNEL]
+    assert channel["access_token"] == TOKEN and len(channel["secret_token"]) >= 32
+    assert (tmp_path / "secrets" / "telegram-secret").read_text() == channel["secret_token"]
+    for env, key in (({"MOT_TELEGRAM_TOKEN": "not-a-token"}, "MOT_TELEGRAM_TOKEN"),
+                     ({"MOT_TELEGRAM_TOKEN": TOKEN, "MOT_TELEGRAM_SECRET": "has spaces"},
+                      "MOT_TELEGRAM_SECRET"),
+                     ({"MOT_TELEGRAM_WEBHOOK_URL": "http://example.org/hook"},
+                      "MOT_TELEGRAM_WEBHOOK_URL")):
+        with pytest.raises(ConfigError) as error:
+            load_settings({"MOT_DATA_DIR": str(tmp_path), **env})
+        assert error.value.key == key and "not-a-token" not in str(error.value)
