@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import item_lines, safe_load_unique, yaml_problem
+from bot.yaml_errors import item_lines, safe_load_noting_duplicates, yaml_problem
 
 STAGES = ("onboarding", "ordering", "payment", "delivery", "returns", "billing", "account",
           "subscription", "complaints", "contact")
@@ -114,13 +114,23 @@ def load_catalogue(path: Path, article_ids: Collection[str] | None = None) -> Ca
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
-        data = safe_load_unique(text)
+        data, duplicates = safe_load_noting_duplicates(text)
     except (OSError, UnicodeDecodeError) as error:
         raise CatalogueError(source, f"cannot read: {error}") from error
     except yaml.YAMLError as error:
         line, reason = yaml_problem(error)
         raise CatalogueError(source, f"broken YAML: {reason}", line=line) from error
-    return parse_catalogue(data, source, item_lines(text, "moments"), article_ids)
+    errors = [CatalogueError(source, f"{key!r} is given twice; only the last one counts",
+                             line=line) for line, key in duplicates]
+    try:
+        catalogue = parse_catalogue(data, source, item_lines(text, "moments"), article_ids)
+    except CatalogueError as error:
+        errors += getattr(error, "errors", [error])
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise CatalogueErrors(sorted(errors, key=lambda e: e.line or 0))
+    return catalogue
 
 
 def parse_catalogue(data: Any, source: str = "<catalogue>",

@@ -50,21 +50,42 @@ def item_lines(text: str, key: str) -> list[int]:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a mapping that names a key twice (it keeps the last
+    """PyYAML's safe loader, noting each key a mapping names twice (PyYAML keeps the last
     value without a word, so the first one written is silently lost)."""
+
+    def __init__(self, stream: str, refuse: bool) -> None:
+        super().__init__(stream)
+        self.refuse = refuse
+        self.duplicates: list[tuple[int, Any]] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"found {key!r} twice", key_node.start_mark)
+                if self.refuse:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"found {key!r} twice", key_node.start_mark)
+                self.duplicates.append((key_node.start_mark.line + 1, key))
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 def safe_load_unique(text: str) -> Any:
     """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.YAMLError`` with the line)."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+    loader = _UniqueKeyLoader(text, refuse=True)
+    try:
+        return loader.get_single_data()  # type: ignore[no-untyped-call]
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
+def safe_load_noting_duplicates(text: str) -> tuple[Any, list[tuple[int, Any]]]:
+    """``yaml.safe_load``, and the (file line, key) of each key a mapping names twice, so that
+    a caller can name them with every other problem."""
+    loader = _UniqueKeyLoader(text, refuse=False)
+    try:
+        return loader.get_single_data(), loader.duplicates  # type: ignore[no-untyped-call]
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]

@@ -2,8 +2,12 @@
 
 Telegram posts each update (a customer's message, a press of one of the bot's buttons) to
 the webhook; the bot answers through the Bot API's ``sendMessage``, buttons as an inline
-keyboard whose presses come back as the button's payload. The conversation id is the chat's
-id, so the desk's lines reach the customer in the same chat (``output_channel=latest``).
+keyboard whose presses come back as the button's payload. The conversation id is
+``telegram:<chat id>``, in a namespace of its own so that no other channel's client can
+name it, and the desk's lines reach the customer in the same chat
+(``output_channel=latest``). A photo's caption is read as its text and a shared contact as
+its phone number; ``/start`` is a greeting; an edited message is not answered again; a
+group or channel is asked to write privately (the desk's lines would reach every member).
 
 Rasa 3.6's own connector was not used: it asks Telegram who the bot is (``getMe``) on every
 message, sets the webhook while the server is being built, and raises inside the request on
@@ -15,8 +19,9 @@ any error. Here:
   sticker) or that breaks the input checks (channels/guard.py) gets a short reply in the
   chat saying so, and never reaches the bot;
 - an update Telegram delivers again (it retries until it gets 200) is handled once
-  (``update_id``, remembered per process once handled); a button press is answered
-  (``answerCallbackQuery``) so the customer's button stops spinning;
+  (``update_id``, per process: remembered before handling, forgotten if handling fails so
+  that the retry is taken); a button press is answered (``answerCallbackQuery``, beside
+  the press, never holding it up) so the customer's button stops spinning;
 - a failed ``sendMessage`` raises, so the desk's delivery of an agent's line is retried
   instead of being marked delivered.
 
@@ -25,7 +30,9 @@ Telegram shows text as written: the responses' Markdown bold (``**...**``) is dr
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +54,17 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Telegram's limits: a message's text, a button's callback data (bytes).
 MAX_TEXT = 4096
 MAX_CALLBACK_BYTES = 64
+
+
+#: Conversation ids of Telegram chats: ``telegram:<chat id>``.
+CONVERSATION_PREFIX = "telegram:"
+#: Bot commands Telegram clients send, as the assistant reads them (``/start`` opens every
+#: chat: a greeting).
+COMMANDS = {"start": "/greet", "help": "help"}
+#: The answer in a group or channel: the desk's lines would reach everyone in it.
+GROUPS = ("I can only help in a private chat: please message me directly, so what you tell "
+          "me stays between us.")
+BOLD = re.compile(r"(?<!\S)\*\*(\S(?:.*?\S)?)\*\*(?!\w)", re.DOTALL)
 
 
 class TelegramApiError(RuntimeError):
@@ -75,7 +93,7 @@ class TelegramOutput(OutputChannel):
             async with aiohttp.ClientSession(timeout=self._timeout) as session, \
                     session.post(f"{self._base}/{method}", json=payload) as reply:
                 body = await reply.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise TelegramApiError(f"Telegram {method} failed: {error!r}") from None
         if not isinstance(body, dict) or not body.get("ok"):
             reason = body.get("description") if isinstance(body, dict) else body
@@ -85,7 +103,7 @@ class TelegramOutput(OutputChannel):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in _parts(_plain(text)):
             if part.strip():
-                await self.call("sendMessage", {"chat_id": recipient_id, "text": part})
+                await self.call("sendMessage", {"chat_id": chat_of(recipient_id), "text": part})
 
     async def send_text_with_buttons(self, recipient_id: str, text: str,
                                      buttons: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -93,7 +111,8 @@ class TelegramOutput(OutputChannel):
                       "callback_data": str(b.get("payload", b.get("title", "")))}]
                     for b in buttons
                     if len(str(b.get("payload", "")).encode()) <= MAX_CALLBACK_BYTES]
-        await self.call("sendMessage", {"chat_id": recipient_id, "text": _plain(text)[:MAX_TEXT],
+        await self.call("sendMessage", {"chat_id": chat_of(recipient_id),
+                                        "text": _parts(_plain(text))[0] if text else "",
                                         "reply_markup": {"inline_keyboard": keyboard}})
 
     async def send_quick_replies(self, recipient_id: str, text: str,
@@ -101,11 +120,11 @@ class TelegramOutput(OutputChannel):
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.call("sendPhoto", {"chat_id": recipient_id, "photo": image})
+        await self.call("sendPhoto", {"chat_id": chat_of(recipient_id), "photo": image})
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any],
                                **kwargs: Any) -> None:
-        await self.call("sendMessage", {"chat_id": recipient_id, **json_message})
+        await self.call("sendMessage", {"chat_id": chat_of(recipient_id), **json_message})
 
 
 class GuardedTelegramInput(InputChannel):
@@ -134,6 +153,7 @@ class GuardedTelegramInput(InputChannel):
         self.max_message_chars = max_message_chars
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._remember = remember_updates
+        self._pending: set[asyncio.Task[None]] = set()
 
     def get_output_channel(self) -> TelegramOutput:
         return TelegramOutput(self.access_token, self.api_url)
@@ -147,6 +167,9 @@ class GuardedTelegramInput(InputChannel):
             self._seen[update_id] = None
             while len(self._seen) > self._remember:
                 self._seen.popitem(last=False)
+
+    def forget(self, update_id: Any) -> None:
+        self._seen.pop(update_id, None)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
@@ -180,13 +203,21 @@ class GuardedTelegramInput(InputChannel):
             if self.handled(update_id):
                 return response.json({"ok": True, "duplicate": True})
             pressed = update.get("callback_query")
-            if isinstance(pressed, dict) and pressed.get("id"):  # stops the button's spinner
-                try:
-                    await output.call("answerCallbackQuery", {"callback_query_id": pressed["id"]})
-                except TelegramApiError as error:
-                    log.info("telegram.callback.unanswered", reason=str(error))
-            chat, text = _chat_and_text(update)
-            if chat is None:  # an update without a chat (a poll, a member change): nothing
+            if isinstance(pressed, dict) and isinstance(pressed.get("id"), str):
+                # stops the button's spinner; never holds up the press itself
+                task = asyncio.create_task(_answer_press(output, pressed["id"]))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+            try:
+                message, text = _message(update)
+                chat = _chat(message) if message is not None else None
+            except MessageRejected as rejected:
+                return response.json({"error": rejected.reason}, status=rejected.status)
+            if message is None or chat is None:  # not for the bot (an edit, a member change)
+                return response.json({"ok": True})
+            conversation = conversation_id(chat)
+            if (message.get("chat") or {}).get("type", "private") != "private":
+                await output.send_text_message(conversation, GROUPS)
                 return response.json({"ok": True})
             try:
                 text = check_text(text, self.max_message_chars) if text is not None else None
@@ -194,12 +225,17 @@ class GuardedTelegramInput(InputChannel):
                     raise MessageRejected("I can only read text messages for now")
             except MessageRejected as rejected:
                 log.info("telegram.message.rejected", reason=rejected.reason)
-                await output.send_text_message(chat, f"Sorry, I can't read that: "
-                                                     f"{rejected.reason.rstrip('.')}.")
+                await output.send_text_message(conversation, f"Sorry, I can't read that: "
+                                                             f"{rejected.reason.rstrip('.')}.")
                 return response.json({"ok": True})
-            await on_new_message(UserMessage(text, output, chat, input_channel=self.name(),
-                                             message_id=_message_id(update)))
-            self.remember(update_id)  # only once handled: a failure (500) is sent again
+            self.remember(update_id)  # before handling: a retry arriving meanwhile is a repeat
+            try:
+                await on_new_message(UserMessage(text, output, conversation,
+                                                 input_channel=self.name(),
+                                                 message_id=_message_id(update)))
+            except Exception:
+                self.forget(update_id)  # not handled: Telegram sends it again after the 500
+                raise
             return response.json({"ok": True})
 
         return webhook
@@ -217,20 +253,54 @@ def _update(body: bytes) -> dict[str, Any]:
     return update
 
 
-def _chat_and_text(update: dict[str, Any]) -> tuple[str | None, Any]:
-    """The chat id and the text (a button's payload for a press; None for a non-text
-    message) of an update."""
+def conversation_id(chat_id: int) -> str:
+    """A chat's conversation id: in a namespace of its own, so that no other channel's
+    client can name a Telegram customer's conversation (a REST ``sender`` is any text)."""
+    return f"{CONVERSATION_PREFIX}{chat_id}"
+
+
+def chat_of(conversation: str) -> str:
+    """The chat id of a conversation id (the Bot API's ``chat_id``)."""
+    return conversation.removeprefix(CONVERSATION_PREFIX)
+
+
+def _message(update: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+    """The update's message (a button press's message) and its text: a button's payload, a
+    message's text or a photo's caption, a shared contact's phone number, or None.
+
+    Raises:
+        MessageRejected: a message, edit or press that is not an object.
+    """
+    for key in ("message", "callback_query"):
+        if key in update and not isinstance(update[key], dict):
+            raise MessageRejected(f"the update's '{key}' must be an object")
     pressed = update.get("callback_query")
-    message = (pressed.get("message") if isinstance(pressed, dict)
-               else update.get("message") or update.get("edited_message"))
-    if not isinstance(message, dict):
+    if isinstance(pressed, dict):
+        message = pressed.get("message")
+        return (message if isinstance(message, dict) else None), pressed.get("data")
+    message = update.get("message")
+    if not isinstance(message, dict):  # an edit, a member change, a channel post: not asked
         return None, None
+    contact = message.get("contact")
+    phone = contact.get("phone_number") if isinstance(contact, dict) else None
+    text = message.get("text", message.get("caption", phone))
+    if isinstance(text, str) and text.startswith("/"):  # a bot command
+        command = text[1:].split(maxsplit=1)[0].split("@")[0] if len(text) > 1 else ""
+        text = COMMANDS.get(command, text)
+    return message, text
+
+
+def _chat(message: dict[str, Any]) -> int:
+    """The private chat's id.
+
+    Raises:
+        MessageRejected: no chat, or an id that is not a whole number.
+    """
     chat = message.get("chat")
     chat_id = chat.get("id") if isinstance(chat, dict) else None
-    if not isinstance(chat_id, int | str) or isinstance(chat_id, bool):
-        return None, None
-    text = pressed.get("data") if isinstance(pressed, dict) else message.get("text")
-    return str(chat_id), text
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool) or abs(chat_id) >= 2**63:
+        raise MessageRejected("the update's chat id must be a whole number")
+    return chat_id
 
 
 def _message_id(update: dict[str, Any]) -> str | None:
@@ -239,10 +309,29 @@ def _message_id(update: dict[str, Any]) -> str | None:
 
 
 def _plain(text: str) -> str:
-    """The responses' Markdown bold, which Telegram would show as asterisks, dropped."""
-    return text.replace("**", "")
+    """The responses' Markdown bold (``**title**``), which Telegram would show with its
+    asterisks, as plain text; other asterisks (an agent's ``x**2``) stay as written."""
+    return BOLD.sub(r"\1", text)
 
 
 def _parts(text: str) -> list[str]:
-    """Telegram's 4,096-character limit: a longer text goes as several messages."""
-    return [text[i:i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
+    """Telegram's limit of 4,096 characters a message, which it counts in UTF-16 units (an
+    emoji is two): a longer text goes as several messages."""
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for character in text:
+        size = 2 if ord(character) > 0xFFFF else 1
+        if used + size > MAX_TEXT:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(character)
+        used += size
+    return [*parts, "".join(current)] if current else parts
+
+
+async def _answer_press(output: TelegramOutput, press_id: str) -> None:
+    try:
+        await output.call("answerCallbackQuery", {"callback_query_id": press_id})
+    except TelegramApiError as error:
+        log.info("telegram.callback.unanswered", reason=str(error))

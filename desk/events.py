@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from desk.contact import PersonalData, acknowledge
 from desk.hub import Hub
-from desk.insight import CLICK, MESSAGE, Fact, InsightLog, user_event_key
+from desk.insight import CLICK, MESSAGE, Fact, InsightLog, plausible_time, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
 from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
 from desk.store import HandoffRecord, SqlHandoffStore
@@ -56,7 +56,7 @@ class RasaEvent:
         sender = data.get("sender_id") or sender_id
         text, timestamp = data.get("text"), data.get("timestamp")
         if not isinstance(sender, str) or not isinstance(text, str) or not text \
-                or not isinstance(timestamp, int | float):
+                or not plausible_time(timestamp):
             return None
         raw_metadata = data.get("metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}

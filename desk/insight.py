@@ -35,7 +35,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -104,7 +104,7 @@ class Fact:
         if not isinstance(data, dict):
             return None
         sender, at = data.get("sender_id") or sender_id, data.get("timestamp")
-        if not isinstance(sender, str) or not isinstance(at, int | float):
+        if not isinstance(sender, str) or not plausible_time(at):
             return None
         if data.get("event") == "user":
             text = data.get("text")
@@ -128,6 +128,17 @@ class Fact:
             return cls(key=f"rasa:s:{sender}:{float(at)!r}:{value}", conversation_id=sender,
                        kind=kind, moment=moment, at=float(at))
         return None
+
+
+#: The latest event time the desk takes (2100-01-01): a time beyond it (1e300, Infinity) is
+#: garbage that would sit in every window and never age out.
+LATEST_EVENT = 4_102_444_800.0
+
+
+def plausible_time(value: Any) -> TypeGuard[float]:
+    """An event's ``timestamp``: seconds since 1970, from 0 up to LATEST_EVENT."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and 0 <= value <= LATEST_EVENT)
 
 
 def user_event_key(sender: str, data: dict[str, Any]) -> str:

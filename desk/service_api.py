@@ -16,6 +16,7 @@ from aiohttp import web
 from bot import strict_json
 from desk import state as s
 from desk.auth import require
+from desk.insight import plausible_time
 from desk.packet import HandoffPacket
 from desk.store import HandoffNotFound, HandoffRecord
 from desk.wire import RequestInvalid
@@ -80,6 +81,10 @@ async def receive_events(request: web.Request) -> web.Response:
     events = body if isinstance(body, list) else [body]
     if not all(isinstance(e, dict) for e in events):
         raise RequestInvalid("events must be JSON objects")
+    for index, event in enumerate(events):
+        if "timestamp" in event and not plausible_time(event["timestamp"]):
+            raise RequestInvalid(f"event {index}: 'timestamp' {event['timestamp']!r} is not a "
+                                 "time (seconds since 1970, before 2100)")
     stored = await request.app[s.INGESTOR].ingest(events)
     return web.json_response({"received": len(events), "stored": stored})
 

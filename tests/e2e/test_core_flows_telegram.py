@@ -95,6 +95,11 @@ def test_bad_updates_are_refused_or_answered_with_the_reason(chat: TelegramChat)
     chat.wait_for("Sorry, I can't read that: I can only read text messages for now.")
     chat.say("x" * 6000)
     chat.wait_for("the limit is 5000")
+    group = chat.update(message={"message_id": 10, "text": "a person please",
+                                 "chat": {"id": chat.chat_id, "type": "group"}})
+    assert chat.post(group)[0] == 200
+    chat.wait_for("I can only help in a private chat")
+    assert chat.post(chat.update(message=[1, 2]))[0] == 400
 
 
 def test_an_agent_talks_to_the_customer_in_their_telegram_chat(
@@ -103,11 +108,12 @@ def test_an_agent_talks_to_the_customer_in_their_telegram_chat(
     chat.wait_for("passed your conversation to a person")
     status, queued = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
     assert status == 200
-    packet = next(h["packet"] for h in queued if h["conversation_id"] == str(chat.chat_id))
+    conversation = f"telegram:{chat.chat_id}"  # no other channel's client can name it
+    packet = next(h["packet"] for h in queued if h["conversation_id"] == conversation)
     assert packet["channel"] == "telegram"
     name, password = f"agent-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     add_agent(assistant.env, name, password)
-    asyncio.run(_agent_replies(assistant, str(chat.chat_id), name, password))
+    asyncio.run(_agent_replies(assistant, conversation, name, password))
     sent = len(chat.wait_for("Hello from the desk"))
     chat.say("thanks, that's all")  # the bot stays quiet: the agent has the conversation
     time.sleep(2)

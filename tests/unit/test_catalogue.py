@@ -207,3 +207,15 @@ def test_links_are_checked_with_the_other_problems_and_a_missing_folder_named_on
         load_content(settings)
     assert "nowhere: no such directory (the articles' folder)" in str(error.value)
     assert "links unknown" not in str(error.value)
+
+
+def test_a_key_given_twice_is_named_with_the_other_problems(tmp_path: Path) -> None:
+    path = tmp_path / "moments.yml"
+    entry = yaml.safe_dump({"moments": [moment(severity="huge")]}).replace(
+        "  stage: delivery\n", "  stage: delivery\n  stage: ordering\n")
+    path.write_text(entry, encoding="utf-8")
+    with pytest.raises(CatalogueErrors) as error:
+        load_catalogue(path)
+    told = [str(e) for e in error.value.errors]
+    assert any("severity 'huge'" in t for t in told)
+    assert any(t.startswith(f"{path}:") and "'stage' is given twice" in t for t in told)

@@ -403,3 +403,15 @@ async def test_facts_older_than_the_retention_are_deleted(tmp_path) -> None:  # 
     assert desk_settings(tmp_path).insight_retention_days == 400
     with pytest.raises(ConfigError, match="MOT_INSIGHT_RETENTION_DAYS"):
         desk_settings(tmp_path, MOT_INSIGHT_RETENTION_DAYS="1")
+
+
+async def test_an_event_time_that_is_no_time_is_refused(desk) -> None:  # type: ignore[no-untyped-def]
+    """1e300 or Infinity as a timestamp sat in every window and never aged out."""
+    for body in ('[{"event": "user", "sender_id": "c9", "text": "hi", "timestamp": 1e300}]',
+                 '[{"event": "user", "sender_id": "c9", "text": "hi", "timestamp": Infinity}]'):
+        reply = await desk.post("/api/events", data=body.encode(), headers={
+            **desk.service, "Content-Type": "application/json"})
+        assert reply.status in (400, 422)
+        assert "timestamp" in (await reply.json())["error"] or "Infinity" in (
+            await reply.json())["error"]
+    assert Fact.parse(rasa_user_event("c9", "hi", 1e300)) is None  # RabbitMQ's way in too

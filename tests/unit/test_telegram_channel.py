@@ -6,7 +6,15 @@ import pytest
 
 from bot.rasa_config import TELEGRAM_CHANNEL, credentials
 from bot.settings import ConfigError, load_settings
-from channels.telegram import GuardedTelegramInput, TelegramApiError, TelegramOutput
+from channels.guard import MessageRejected
+from channels.telegram import (
+    GuardedTelegramInput,
+    TelegramApiError,
+    TelegramOutput,
+    _message,
+    _parts,
+    _plain,
+)
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 
@@ -59,3 +67,24 @@ def test_the_channel_is_on_with_a_token_and_a_bad_one_is_named(tmp_path) -> None
         with pytest.raises(ConfigError) as error:
             load_settings({"MOT_DATA_DIR": str(tmp_path), **env})
         assert error.value.key == key and "not-a-token" not in str(error.value)
+
+
+def test_updates_read_as_a_customer_means_them() -> None:
+    chat = {"id": 4200, "type": "private"}
+    assert _message({"message": {"chat": chat, "text": "/start ref_abc"}})[1] == "/greet"
+    assert _message({"message": {"chat": chat, "photo": [{}],
+                                 "caption": "arrived broken"}})[1] == "arrived broken"
+    assert _message({"message": {"chat": chat, "contact": {
+        "phone_number": "+447700900123"}}})[1] == "+447700900123"
+    assert _message({"edited_message": {"chat": chat, "text": "typo fixed"}}) == (None, None)
+    assert _message({"callback_query": {"id": "1", "data": "/affirm",
+                                        "message": {"chat": chat}}})[1] == "/affirm"
+    with pytest.raises(MessageRejected, match="'message' must be an object"):
+        _message({"message": [1, 2]})
+
+
+def test_text_as_telegram_shows_and_counts_it() -> None:
+    assert _plain("Try **Track your parcel** first; x**2 + y**2") == \
+        "Try Track your parcel first; x**2 + y**2"
+    assert _plain("**") == "**"
+    assert [len(p) for p in _parts("\U0001F600" * 3000)] == [2048, 952]  # 2 units an emoji
