@@ -78,7 +78,7 @@ def credentials(settings: Settings) -> dict[str, Any]:
         channels[TELEGRAM_CHANNEL] = {
             "access_token": settings.telegram_token, "secret_token": settings.telegram_secret,
             "webhook_url": settings.telegram_webhook_url, "api_url": settings.telegram_api_url,
-            **limit}
+            **limit, **shared}
     return channels
 
 

@@ -19,9 +19,10 @@ any error. Here:
   sticker) or that breaks the input checks (channels/guard.py) gets a short reply in the
   chat saying so, and never reaches the bot;
 - an update Telegram delivers again (it retries until it gets 200) is handled once
-  (``update_id``, per process: remembered before handling, forgotten if handling fails so
-  that the retry is taken); a button press is answered (``answerCallbackQuery``, beside
-  the press, never holding it up) so the customer's button stops spinning;
+  (``update_id``, claimed before handling and released if handling fails, so that the retry
+  is taken; in this process's memory, or with ``redis_url`` in the Rasa replicas' Redis);
+  a button press is answered (``answerCallbackQuery``, beside the press, never holding it
+  up) so the customer's button stops spinning;
 - a failed ``sendMessage`` raises, so the desk's delivery of an agent's line is retried
   instead of being marked delivered.
 
@@ -35,11 +36,12 @@ import hmac
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from redis.asyncio import from_url as redis_from_url
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -127,6 +129,56 @@ class TelegramOutput(OutputChannel):
         await self.call("sendMessage", {"chat_id": chat_of(recipient_id), **json_message})
 
 
+class Updates(Protocol):
+    """Which updates are taken: Telegram sends one again until it gets a 200."""
+
+    async def claim(self, update_id: Any) -> bool:
+        """True the first time (the caller handles it); False for a repeat."""
+
+    async def release(self, update_id: Any) -> None:
+        """The update was not handled after all: its repeat is taken."""
+
+
+class LocalUpdates:
+    """This process's memory of the last ``size`` updates (one Rasa process)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    async def claim(self, update_id: Any) -> bool:
+        if not isinstance(update_id, int):
+            return True
+        if update_id in self._seen:
+            return False
+        self._seen[update_id] = None
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return True
+
+    async def release(self, update_id: Any) -> None:
+        self._seen.pop(update_id, None)
+
+
+class RedisUpdates:
+    """Updates taken, in the Rasa replicas' Redis (a day each): a repeat that reaches another
+    replica, or comes after a restart, is still a repeat."""
+
+    def __init__(self, url: str, ttl_seconds: int = 86_400, prefix: str = "mot:telegram") -> None:
+        self.redis = redis_from_url(url)
+        self.ttl, self.prefix = ttl_seconds, prefix
+
+    async def claim(self, update_id: Any) -> bool:
+        if not isinstance(update_id, int):
+            return True
+        return bool(await self.redis.set(f"{self.prefix}:update:{update_id}", "1", nx=True,
+                                         ex=self.ttl))
+
+    async def release(self, update_id: Any) -> None:
+        if isinstance(update_id, int):
+            await self.redis.delete(f"{self.prefix}:update:{update_id}")
+
+
 class GuardedTelegramInput(InputChannel):
     """Telegram's webhook with a secret, input checks and updates handled once."""
 
@@ -143,33 +195,21 @@ class GuardedTelegramInput(InputChannel):
                              "(MOT_TELEGRAM_TOKEN; the secret is generated when unset)")
         return cls(str(token), str(secret), credentials.get("webhook_url") or None,
                    str(credentials.get("api_url") or DEFAULT_API_URL),
-                   int(credentials.get("max_message_chars", DEFAULT_MAX_CHARS)))
+                   int(credentials.get("max_message_chars", DEFAULT_MAX_CHARS)),
+                   credentials.get("redis_url") or None)
 
     def __init__(self, access_token: str, secret_token: str, webhook_url: str | None = None,
                  api_url: str = DEFAULT_API_URL, max_message_chars: int = DEFAULT_MAX_CHARS,
-                 remember_updates: int = 10_000) -> None:
+                 redis_url: str | None = None) -> None:
         self.access_token, self.secret_token = access_token, secret_token
         self.webhook_url, self.api_url = webhook_url, api_url
         self.max_message_chars = max_message_chars
-        self._seen: OrderedDict[int, None] = OrderedDict()
-        self._remember = remember_updates
+        self.updates: Updates = RedisUpdates(redis_url) if redis_url else LocalUpdates()
         self._pending: set[asyncio.Task[None]] = set()
 
     def get_output_channel(self) -> TelegramOutput:
         return TelegramOutput(self.access_token, self.api_url)
 
-    def handled(self, update_id: Any) -> bool:
-        """True for an update already handled (Telegram sends it again until it has a 200)."""
-        return isinstance(update_id, int) and update_id in self._seen
-
-    def remember(self, update_id: Any) -> None:
-        if isinstance(update_id, int):
-            self._seen[update_id] = None
-            while len(self._seen) > self._remember:
-                self._seen.popitem(last=False)
-
-    def forget(self, update_id: Any) -> None:
-        self._seen.pop(update_id, None)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
@@ -200,8 +240,15 @@ class GuardedTelegramInput(InputChannel):
             except MessageRejected as rejected:
                 return response.json({"error": rejected.reason}, status=rejected.status)
             update_id = update.get("update_id")
-            if self.handled(update_id):
+            if not await self.updates.claim(update_id):
                 return response.json({"ok": True, "duplicate": True})
+            try:
+                return await handle(update)
+            except Exception:
+                await self.updates.release(update_id)  # Telegram sends it again after the 500
+                raise
+
+        async def handle(update: dict[str, Any]) -> HTTPResponse:
             pressed = update.get("callback_query")
             if isinstance(pressed, dict) and isinstance(pressed.get("id"), str):
                 # stops the button's spinner; never holds up the press itself
@@ -228,14 +275,9 @@ class GuardedTelegramInput(InputChannel):
                 await output.send_text_message(conversation, f"Sorry, I can't read that: "
                                                              f"{rejected.reason.rstrip('.')}.")
                 return response.json({"ok": True})
-            self.remember(update_id)  # before handling: a retry arriving meanwhile is a repeat
-            try:
-                await on_new_message(UserMessage(text, output, conversation,
-                                                 input_channel=self.name(),
-                                                 message_id=_message_id(update)))
-            except Exception:
-                self.forget(update_id)  # not handled: Telegram sends it again after the 500
-                raise
+            await on_new_message(UserMessage(text, output, conversation,
+                                             input_channel=self.name(),
+                                             message_id=_message_id(update)))
             return response.json({"ok": True})
 
         return webhook

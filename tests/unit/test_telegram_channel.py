@@ -9,6 +9,7 @@ from bot.settings import ConfigError, load_settings
 from channels.guard import MessageRejected
 from channels.telegram import (
     GuardedTelegramInput,
+    LocalUpdates,
     TelegramApiError,
     TelegramOutput,
     _message,
@@ -45,12 +46,15 @@ async def test_a_refused_call_raises_so_the_line_is_not_marked_delivered(telegra
         await TelegramOutput(TOKEN, "http://127.0.0.1:1").send_text_message("42", "hi")
 
 
-def test_an_update_is_remembered_only_once_handled() -> None:
-    channel = GuardedTelegramInput(TOKEN, "secret", remember_updates=2)
-    assert not channel.handled(7)
-    for update_id in (7, 8, 9):
-        channel.remember(update_id)
-    assert not channel.handled(7) and channel.handled(9)  # the oldest forgotten
+async def test_an_update_is_taken_once_unless_released() -> None:
+    updates = LocalUpdates(size=2)
+    assert await updates.claim(7) and not await updates.claim(7)  # Telegram's retry
+    await updates.release(7)  # handling failed: the retry is taken
+    assert await updates.claim(7)
+    for update_id in (8, 9):
+        await updates.claim(update_id)
+    assert await updates.claim(7)  # the oldest forgotten
+    assert isinstance(GuardedTelegramInput(TOKEN, "secret").updates, LocalUpdates)
 
 
 def test_the_channel_is_on_with_a_token_and_a_bad_one_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
