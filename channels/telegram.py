@@ -113,8 +113,10 @@ class TelegramOutput(OutputChannel):
                       "callback_data": str(b.get("payload", b.get("title", "")))}]
                     for b in buttons
                     if len(str(b.get("payload", "")).encode()) <= MAX_CALLBACK_BYTES]
-        await self.call("sendMessage", {"chat_id": chat_of(recipient_id),
-                                        "text": _parts(_plain(text))[0] if text else "",
+        *first, last = _parts(_plain(text)) or [" "]  # a long text: the buttons on its end
+        for part in first:
+            await self.call("sendMessage", {"chat_id": chat_of(recipient_id), "text": part})
+        await self.call("sendMessage", {"chat_id": chat_of(recipient_id), "text": last,
                                         "reply_markup": {"inline_keyboard": keyboard}})
 
     async def send_quick_replies(self, recipient_id: str, text: str,

@@ -37,6 +37,9 @@ async def test_answers_buttons_and_long_texts_go_out_as_telegram_takes_them(tele
     assert sent[0]["reply_markup"] == {"inline_keyboard": [[{"text": "Yes, solved",
                                                              "callback_data": "/affirm"}]]}
     assert [len(m["text"]) for m in sent[1:]] == [4096, 904]
+    await output.send_text_with_buttons("43", "z" * 5000, [{"title": "Yes", "payload": "/a"}])
+    assert [("reply_markup" in m, len(m["text"])) for m in telegram.sent("43")] == [
+        (False, 4096), (True, 904)]
 
 
 async def test_a_refused_call_raises_so_the_line_is_not_marked_delivered(telegram) -> None:  # type: ignore[no-untyped-def]
