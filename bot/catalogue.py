@@ -9,7 +9,6 @@ file, the moment and the reason.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import item_lines, safe_load_noting_duplicates, yaml_problem
+from bot.yaml_errors import closest, item_lines, safe_load_noting_duplicates, yaml_problem
 
 STAGES = ("onboarding", "ordering", "payment", "delivery", "returns", "billing", "account",
           "subscription", "complaints", "contact")
@@ -57,6 +56,14 @@ class CatalogueErrors(CatalogueError):
         self.source, self.moment, self.reason, self.line = errors[0].source, None, "", None
         ValueError.__init__(self, f"{errors[0].source}: {len(errors)} problems:\n"
                             + "\n".join(f"  {error}" for error in errors))
+
+    @classmethod
+    def raise_any(cls, errors: list[CatalogueError]) -> None:
+        """Raises the one problem, or all of them as one error; nothing when there is none."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise cls(errors)
 
 
 @dataclass(frozen=True)
@@ -126,10 +133,7 @@ def load_catalogue(path: Path, article_ids: Collection[str] | None = None) -> Ca
         catalogue = parse_catalogue(data, source, item_lines(text, "moments"), article_ids)
     except CatalogueError as error:
         errors += getattr(error, "errors", [error])
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise CatalogueErrors(sorted(errors, key=lambda e: e.line or 0))
+    CatalogueErrors.raise_any(sorted(errors, key=lambda e: e.line or 0))
     return catalogue
 
 
@@ -187,10 +191,7 @@ def parse_catalogue(data: Any, source: str = "<catalogue>",
             moments.append(moment)
     if not data["moments"]:
         errors.append(CatalogueError(source, "defines no moments"))
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise CatalogueErrors(errors)
+    CatalogueErrors.raise_any(errors)
     return Catalogue(str(data.get("company", "")), tuple(moments), source)
 
 
@@ -198,8 +199,8 @@ def _unknown_keys(mapping: dict[Any, Any], known: tuple[str, ...]) -> list[str]:
     """A reason for each key not in ``known`` (a misspelt key was silently ignored)."""
     reasons = []
     for key in sorted(str(k) for k in mapping if k not in known):
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"the keys are {', '.join(known)}"
+        close = closest(key, known)
+        hint = f"did you mean {close}?" if close else f"the keys are {', '.join(known)}"
         reasons.append(f"unknown key {key!r} ({hint})")
     return reasons
 

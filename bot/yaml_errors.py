@@ -1,4 +1,4 @@
-"""YAML syntax errors, and where a list's items are, told in the file's own lines.
+"""YAML syntax errors, where a list's items are, and misspelt keys, told for people.
 
 PyYAML's message names the stream (``in "<unicode string>", line 3, column 5``) and counts
 lines from the text it was given, which for an article is the front matter, one line below
@@ -7,7 +7,8 @@ the file's first. :func:`yaml_problem` says the same thing against the file's li
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import difflib
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import yaml
@@ -89,3 +90,9 @@ def safe_load_noting_duplicates(text: str) -> tuple[Any, list[tuple[int, Any]]]:
         return loader.get_single_data(), loader.duplicates  # type: ignore[no-untyped-call]
     finally:
         loader.dispose()  # type: ignore[no-untyped-call]
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name ``name`` is most likely a misspelling of, if any ("did you mean")."""
+    found = difflib.get_close_matches(name, list(known), n=1)
+    return found[0] if found else None

@@ -20,10 +20,8 @@ naming the file, the field and the reason, so a bad article stops the build.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +29,8 @@ from typing import Any
 
 import yaml
 
-from bot.yaml_errors import safe_load_unique, yaml_problem
+from bot.yaml_errors import closest, safe_load_unique, yaml_problem
+from channels.guard import unreadable
 
 STATUSES = ("draft", "published", "retired")
 #: The front matter's fields, in the order files are written.
@@ -192,19 +191,13 @@ def field_problems(meta: dict[str, Any], body: str) -> list[tuple[str, str]]:
             problems.append((name, f"must be text, got {type(value).__name__}"))
     for name, text in (("title", meta.get("title")), ("summary", meta.get("summary")),
                        ("owner", meta.get("owner")), ("body", body)):
-        if isinstance(text, str) and _unreadable(text, allowed="\n\t" if name == "body" else ""):
+        if isinstance(text, str) and unreadable(text, allowed="\n\t" if name == "body" else ""):
             problems.append((name, "contains control characters"))
     for name in sorted(set(meta) - set(FIELDS)):
-        close = difflib.get_close_matches(str(name), FIELDS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else f"; the fields are {', '.join(FIELDS)}"
+        close = closest(str(name), FIELDS)
+        hint = f" (did you mean {close}?)" if close else f"; the fields are {', '.join(FIELDS)}"
         problems.append((str(name), f"unknown field{hint}"))
     return problems
-
-
-def _unreadable(text: str, allowed: str) -> bool:
-    """Control characters (but ``allowed``), half a surrogate pair, or U+FFFD."""
-    return "\ufffd" in text or any(
-        unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
 
 
 def load_articles(directory: Path, known_moments: Iterable[str] | None = None) -> list[Article]:

@@ -7,12 +7,12 @@ graph is built.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields
 from typing import Any
 
 from bot.components.finetune import PRECISIONS, FineTuneSettings
 from bot.components.moment_model import OUT_OF_SCOPE_INTENTS
+from bot.yaml_errors import closest
 from knowledge.embedder import DEFAULT_MODEL
 
 FINE_TUNE = "fine_tune_"
@@ -95,8 +95,8 @@ def option_problems(config: dict[str, Any], unknown: str | None = "") -> list[st
     problems: list[str] = []
     if unknown is not None:
         for key in sorted(k for k in config if k.startswith(unknown) and k not in defaults):
-            close = difflib.get_close_matches(key, defaults, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = closest(key, defaults)
+            hint = f" (did you mean {close}?)" if close else ""
             problems.append(f"unknown option {key}{hint}")
     for key, value in config.items():
         if key in defaults and key not in _AUTO_OR:
