@@ -73,6 +73,14 @@ class TelegramApiError(RuntimeError):
     """The Bot API refused a call or could not be reached; says which and why."""
 
 
+class Connections:
+    """One HTTP session for every Bot API call of a running server (keep-alive: a TLS
+    handshake per message would add its round trips to every answer); None before the
+    server starts and after it stops, when each call opens its own."""
+
+    session: aiohttp.ClientSession | None = None
+
+
 class TelegramOutput(OutputChannel):
     """Sends the bot's messages to a chat through the Bot API."""
 
@@ -81,9 +89,10 @@ class TelegramOutput(OutputChannel):
         return "telegram"
 
     def __init__(self, access_token: str, api_url: str = DEFAULT_API_URL,
-                 timeout_seconds: float = 10.0) -> None:
+                 timeout_seconds: float = 10.0, connections: Connections | None = None) -> None:
         self._base = f"{api_url.rstrip('/')}/bot{access_token}"
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._connections = connections or Connections()
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         """One Bot API call; its ``result``.
@@ -91,10 +100,16 @@ class TelegramOutput(OutputChannel):
         Raises:
             TelegramApiError: the API answered ``ok: false`` or could not be reached.
         """
+        shared = self._connections.session
         try:
-            async with aiohttp.ClientSession(timeout=self._timeout) as session, \
-                    session.post(f"{self._base}/{method}", json=payload) as reply:
-                body = await reply.json(content_type=None)
+            if shared is not None and not shared.closed:
+                async with shared.post(f"{self._base}/{method}", json=payload,
+                                       timeout=self._timeout) as reply:
+                    body = await reply.json(content_type=None)
+            else:
+                async with aiohttp.ClientSession(timeout=self._timeout) as session, \
+                        session.post(f"{self._base}/{method}", json=payload) as reply:
+                    body = await reply.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise TelegramApiError(f"Telegram {method} failed: {error!r}") from None
         if not isinstance(body, dict) or not body.get("ok"):
@@ -208,17 +223,25 @@ class GuardedTelegramInput(InputChannel):
         self.max_message_chars = max_message_chars
         self.updates: Updates = RedisUpdates(redis_url) if redis_url else LocalUpdates()
         self._pending: set[asyncio.Task[None]] = set()
+        self._connections = Connections()
 
     def get_output_channel(self) -> TelegramOutput:
-        return TelegramOutput(self.access_token, self.api_url)
+        return TelegramOutput(self.access_token, self.api_url, connections=self._connections)
 
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         output = self.get_output_channel()
 
+        @webhook.listener("before_server_stop")
+        async def disconnect(*_: Any) -> None:
+            session, self._connections.session = self._connections.session, None
+            if session is not None:
+                await session.close()
+
         @webhook.listener("after_server_start")
         async def register(*_: Any) -> None:
+            self._connections.session = aiohttp.ClientSession()
             if self.webhook_url:  # else the operator calls setWebhook (README)
                 try:
                     await output.call("setWebhook", {"url": self.webhook_url,
