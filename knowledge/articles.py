@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,15 @@ class ArticleError(ValueError):
         self.reason = reason
         where = f"{source}: {field_name}" if field_name else source
         super().__init__(f"{where}: {reason}")
+
+    @classmethod
+    def of(cls, source: str, problems: Sequence[tuple[str | None, str]]) -> ArticleError:
+        """The error for (field, reason) problems: the one, or every one on one line."""
+        if len(problems) == 1:
+            name, reason = problems[0]
+            return cls(source, reason, name)
+        return cls(source, f"{len(problems)} errors: " + "; ".join(
+            f"{name}: {reason}" if name else reason for name, reason in problems))
 
 
 class ArticleErrors(ArticleError):
@@ -136,12 +145,8 @@ def article_from_fields(meta: dict[str, Any], body: str, source: str) -> Article
         ArticleError: the problem :func:`field_problems` finds, or all of them at once.
     """
     problems = field_problems(meta, body)
-    if len(problems) == 1:
-        name, reason = problems[0]
-        raise ArticleError(source, reason, name)
     if problems:
-        raise ArticleError(source, f"{len(problems)} errors: "
-                           + "; ".join(f"{name}: {reason}" for name, reason in problems))
+        raise ArticleError.of(source, problems)
     return Article(
         id=str(meta["id"]).strip(), title=str(meta["title"]).strip(), body=body.strip(),
         moments=tuple(_as_list(meta.get("moments"))),

@@ -50,11 +50,8 @@ class Review:
         """The article, or :class:`ArticleError` naming the error (every one, when several:
         a command line shows them at once, as the content app's form does)."""
         if self.article is None or self.errors:
-            if len(self.errors) > 1:
-                raise ArticleError(source, f"{len(self.errors)} errors: "
-                                   + "; ".join(str(p) for p in self.errors))
-            first = self.errors[0] if self.errors else Problem(None, "not an article")
-            raise ArticleError(source, first.reason, first.field)
+            problems = self.errors or (Problem(None, "not an article"),)
+            raise ArticleError.of(source, [(p.field, p.reason) for p in problems])
         return self.article
 
     def to_json(self) -> dict[str, Any]:
