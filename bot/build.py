@@ -7,8 +7,10 @@ knowledge snapshot carries its own key in its manifest.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -17,7 +19,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from bot.catalogue import Catalogue, CatalogueError, load_catalogue
 from bot.entities import load_company_names
 from bot.generate import generated_files, stale, write
 from bot.settings import REPO, Settings
-from bot.yaml_errors import item_lines, safe_load_unique, yaml_problem
+from bot.yaml_errors import closest, item_lines, safe_load_unique, yaml_problem
 from knowledge.articles import Article, ArticleError, load_articles
 
 Progress = Callable[[str], None]
@@ -66,7 +68,8 @@ def pipeline_options(component: str) -> dict[str, Any]:
 
 def config_problems(path: Path = REPO / "config.yml") -> list[str]:
     """Every problem of config.yml that can be seen without Rasa, each with its place: YAML
-    that does not parse, a pipeline entry without a name, a bad option of the moment
+    that does not parse, a pipeline entry or policy without a name or with a name Rasa would
+    not find (:func:`component_problem`), a bad option of the moment
     classifier (:mod:`bot.components.options`), a company names file that does not load.
 
     ``rasa train`` would find most of these too, some of them minutes into training and
@@ -87,14 +90,9 @@ def config_problems(path: Path = REPO / "config.yml") -> list[str]:
                 f"{path}: broken YAML: {reason}"]
     if not isinstance(config, dict) or not isinstance(config.get("pipeline"), list):
         return [f"{path}: expected a mapping with a 'pipeline' list"]
-    lines = item_lines(text, "pipeline")
     problems = []
-    for position, part in enumerate(config["pipeline"]):
-        where = f"{path}:{lines[position]}" if position < len(lines) else str(path)
-        name = part.get("name") if isinstance(part, dict) else None
-        if not isinstance(name, str) or not name:
-            problems.append(f"{where}: pipeline entry {position} needs a 'name'")
-        elif name.endswith("MomentClassifier"):
+    for where, name, part in _named_entries(path, text, config, "pipeline", problems):
+        if name.endswith("MomentClassifier"):
             options = {k: v for k, v in part.items() if k != "name"}
             problems += [f"{where}: MomentClassifier: {p}" for p in option_problems(options)]
         elif name.endswith("RuleEntityExtractor") and part.get("company_names"):
@@ -102,7 +100,78 @@ def config_problems(path: Path = REPO / "config.yml") -> list[str]:
                 load_company_names(REPO / str(part["company_names"]))
             except ValueError as error:
                 problems.append(f"{where}: RuleEntityExtractor company_names: {error}")
+    policies = config.get("policies")
+    if policies is not None and not isinstance(policies, list):
+        problems.append(f"{path}: 'policies' must be a list")
+    # a policy's options are Rasa's to check; their names are checked here
+    list(_named_entries(path, text, config, "policies", problems))
     return problems
+
+
+def _named_entries(path: Path, text: str, config: dict[str, Any], key: str,
+                   problems: list[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Each entry of the list ``key`` whose name Rasa would find, with its place; the
+    problems of the others (no name, or a name Rasa would not find) go to ``problems``."""
+    entries = config.get(key)
+    lines = item_lines(text, key)
+    for position, part in enumerate(entries if isinstance(entries, list) else []):
+        where = f"{path}:{lines[position]}" if position < len(lines) else str(path)
+        name = part.get("name") if isinstance(part, dict) else None
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}: {key} entry {position} needs a 'name'")
+        elif unknown := component_problem(name):
+            problems.append(f"{where}: {unknown}")
+        else:
+            yield where, name, part
+
+
+#: The components Rasa 3.6 knows by their class name alone (its recipe's registry,
+#: ``rasa.engine.recipes.default_components``; a test holds this list to it).
+RASA_COMPONENTS = frozenset({
+    "AugmentedMemoizationPolicy", "CRFEntityExtractor", "ConveRTFeaturizer",
+    "CountVectorsFeaturizer", "DIETClassifier", "DucklingEntityExtractor",
+    "EntitySynonymMapper", "FallbackClassifier", "JiebaTokenizer", "KeywordIntentClassifier",
+    "LanguageModelFeaturizer", "LexicalSyntacticFeaturizer", "LogisticRegressionClassifier",
+    "MemoizationPolicy", "MitieEntityExtractor", "MitieFeaturizer", "MitieIntentClassifier",
+    "MitieNLP", "MitieTokenizer", "RegexEntityExtractor", "RegexFeaturizer",
+    "ResponseSelector", "RulePolicy", "SklearnIntentClassifier", "SpacyEntityExtractor",
+    "SpacyFeaturizer", "SpacyNLP", "SpacyTokenizer", "TEDPolicy", "UnexpecTEDIntentPolicy",
+    "WhitespaceTokenizer",
+})
+
+
+def component_problem(name: str) -> str | None:
+    """Why Rasa would not find the component or policy ``name``, or None: a bare class name
+    must be one of Rasa's own (:data:`RASA_COMPONENTS`); a dotted one must name a class of a
+    module that exists (the project's modules are read, not imported: importing a
+    component loads TensorFlow)."""
+    if "." not in name:
+        if name in RASA_COMPONENTS:
+            return None
+        guess = closest(name, RASA_COMPONENTS)
+        return (f"unknown component '{name}'" + (f"; did you mean '{guess}'?" if guess else
+                "; give one of Rasa's components or a dotted path to a class"))
+    module, _, cls = name.rpartition(".")
+    source = next((f for f in (REPO / Path(*module.split(".")).with_suffix(".py"),
+                               REPO / Path(*module.split(".")) / "__init__.py") if f.is_file()),
+                  None)
+    if source is None:
+        if (REPO / module.split(".")[0]).exists():
+            return f"component '{name}': there is no module '{module}' in this project"
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        return None if found else f"component '{name}': no module '{module}' can be imported"
+    tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
+    defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    defined |= {alias.asname or alias.name for node in tree.body
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    if cls in defined:
+        return None
+    guess = closest(cls, defined)
+    return (f"component '{name}': {module} has no class '{cls}'"
+            + (f"; did you mean '{module}.{guess}'?" if guess else ""))
 
 
 def load_content(settings: Settings) -> tuple[Catalogue, list[Article]]:

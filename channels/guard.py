@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_SENDER_CHARS = 200
+# zero-width and direction characters a paste or a keyboard leaves at a message's edges
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,10 @@ def check_text(text: Any, max_chars: int) -> str:
             "Please send a shorter message.", status=413)
     if unreadable(text):
         raise MessageRejected("the message contains binary or control characters")
-    stripped = text.strip()
-    if not stripped:
+    stripped = text.strip().strip(_INVISIBLE).strip()
+    if not stripped or all(c.isspace() or unicodedata.category(c) == "Cf" for c in stripped):
+        # only spaces and invisible format characters (zero-width space, joiner,
+        # byte-order mark, direction marks): nothing the customer can see was said
         raise MessageRejected("the message is empty")
     return stripped
 

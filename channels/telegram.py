@@ -56,6 +56,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Telegram's limits: a message's text, a button's callback data (bytes).
 MAX_TEXT = 4096
 MAX_CALLBACK_BYTES = 64
+#: Flood control (429): how often a call is tried again, and the longest wait taken; a
+#: longer ``retry_after`` fails the call at once (the desk retries a delivery later).
+MAX_RETRIES = 3
+MAX_RETRY_WAIT = 10.0
 
 
 #: Conversation ids of Telegram chats: ``telegram:<chat id>``.
@@ -67,6 +71,17 @@ COMMANDS = {"start": "/greet", "help": "help"}
 GROUPS = ("I can only help in a private chat: please message me directly, so what you tell "
           "me stays between us.")
 BOLD = re.compile(r"(?<!\S)\*\*(\S(?:.*?\S)?)\*\*(?!\w)", re.DOTALL)
+
+
+def _retry_after(body: Any) -> float | None:
+    """The seconds a 429 answer asks to wait (``parameters.retry_after``); None otherwise."""
+    if not isinstance(body, dict) or body.get("ok") or body.get("error_code") != 429:
+        return None
+    parameters = body.get("parameters")
+    wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait < 1e6:
+        return 1.0
+    return float(wait)
 
 
 class TelegramApiError(RuntimeError):
@@ -95,11 +110,28 @@ class TelegramOutput(OutputChannel):
         self._connections = connections or Connections()
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
-        """One Bot API call; its ``result``.
+        """One Bot API call; its ``result``. Told to slow down (429, flood control), it
+        waits the ``retry_after`` Telegram names and tries again, up to
+        :data:`MAX_RETRIES` times and :data:`MAX_RETRY_WAIT` seconds a wait.
 
         Raises:
             TelegramApiError: the API answered ``ok: false`` or could not be reached.
         """
+        for _ in range(MAX_RETRIES):
+            body = await self._post(method, payload)
+            wait = _retry_after(body)
+            if wait is None or wait > MAX_RETRY_WAIT:
+                break
+            log.info("telegram.flood_control", method=method, retry_after=wait)
+            await asyncio.sleep(wait)
+        else:
+            body = await self._post(method, payload)
+        if not isinstance(body, dict) or not body.get("ok"):
+            reason = body.get("description") if isinstance(body, dict) else body
+            raise TelegramApiError(f"Telegram {method} refused: {reason}")
+        return body.get("result")
+
+    async def _post(self, method: str, payload: dict[str, Any]) -> Any:
         shared = self._connections.session
         try:
             if shared is not None and not shared.closed:
@@ -112,10 +144,7 @@ class TelegramOutput(OutputChannel):
                     body = await reply.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise TelegramApiError(f"Telegram {method} failed: {error!r}") from None
-        if not isinstance(body, dict) or not body.get("ok"):
-            reason = body.get("description") if isinstance(body, dict) else body
-            raise TelegramApiError(f"Telegram {method} refused: {reason}")
-        return body.get("result")
+        return body
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in _parts(_plain(text)):

@@ -56,6 +56,7 @@ async def queue(request: web.Request) -> web.Response:
     user, store = await _user(request), request.app[s.STORE]
     queued = await store.queue(handling.skills_of(user))
     held = await store.assigned_to(None if handling.sees_all(user) else user.id)
+    await request.app[s.PRESENCE].seen(user)  # a client polling the queue is at work
     online = await request.app[s.PRESENCE].online()
     return web.json_response({
         "queued": [{**_summary(r, n), "expected_wait_seconds":

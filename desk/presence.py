@@ -1,7 +1,8 @@
 """Which agents are online, across every desk replica (for "no agent online" answers).
 
 Each replica refreshes a row per signed-in agent with an open desk page every few
-seconds; an agent counts as online while their row is fresh.
+seconds, and per agent whose own client reads the queue through the JSON API (each read); an
+agent counts as online while their row is fresh.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class Presence:
             async with self._engine.begin() as connection:
                 await connection.execute(presence.delete().where(
                     presence.c.user_id == user.id, presence.c.replica == self._replica))
+
+    async def seen(self, user: User) -> None:
+        """An agent's own client read the queue through the JSON API: online for
+        :data:`FRESH_SECONDS` from now, as a desk page's heartbeat would keep them."""
+        self._names.setdefault(user.id, user.name)
+        await self._touch([user.id])
 
     async def online(self) -> int:
         async with self._engine.connect() as connection:

@@ -23,6 +23,9 @@ class FakeTelegram:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: the next calls' flood control: each entry answers one call with a 429 asking to
+        #: wait that many seconds (Telegram's ``parameters.retry_after``)
+        self.flood: list[float] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -51,6 +54,11 @@ class FakeTelegram:
                                       "description": "Unauthorized"}, status=401)
         payload = await request.json()
         with self._lock:
+            if self.flood:
+                wait = self.flood.pop(0)
+                return web.json_response(
+                    {"ok": False, "error_code": 429, "parameters": {"retry_after": wait},
+                     "description": f"Too Many Requests: retry after {wait}"}, status=429)
             self.calls.append((request.match_info["method"], payload))
         return web.json_response({"ok": True, "result": {"message_id": len(self.calls)}})
 

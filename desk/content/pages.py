@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiDict
 
 from desk.auth import current_user, require
 from desk.content import service
 from desk.content.state import CONTENT
-from desk.content.wire import draft_from_form, gap_days_from, preview_from, version_from
+from desk.content.wire import (
+    ArticleDraft,
+    WireInvalid,
+    draft_from_form,
+    gap_days_from,
+    preview_from,
+    version_from,
+)
 from desk.nlu_export import REDACTOR
 from knowledge.articles import CHANNELS, STATUSES
 from knowledge.store import ArticleConflict
@@ -81,7 +89,19 @@ async def edit_form(request: web.Request) -> web.Response:
 @require("content")
 async def edit(request: web.Request) -> web.Response:
     article_id = request.match_info["article_id"]
-    draft = draft_from_form(await request.post(), article_id)
+    form = await request.post()
+    try:
+        draft = draft_from_form(form, article_id)
+    except WireInvalid as invalid:
+        if invalid.path != "base_version":
+            raise
+        # the hidden field came back broken (a tampered form, an old browser tab): kept
+        # like a conflict, as it is not known which version the person edited
+        fields = MultiDict(form)
+        fields["base_version"] = ""
+        return await _edit_again(request, draft_from_form(fields, article_id),
+                                 f"The form's version is broken ({invalid.reason}), so it is "
+                                 "not known which version you edited")
     try:
         await service.edit(request.app[CONTENT], draft, await _actor(request))
     except service.ContentInvalid as invalid:
@@ -89,17 +109,22 @@ async def edit(request: web.Request) -> web.Response:
                                               "article_id": article_id,
                                               "base_version": draft.base_version}, status=422)
     except ArticleConflict as conflict:
-        # someone saved meanwhile: the form again with this person's text, based on the
-        # latest version, so that saving again replaces it knowingly
-        latest = (await request.app[CONTENT].store.get(article_id)).article.version
-        reason = (f"{conflict.reason}. Your text is kept below; compare with version "
-                  f"{latest} on the article's page, then save again to replace it with yours.")
-        return _render(request, "edit.html", {"draft": draft,
-                                              "review": Review(None, (Problem(None, reason),)),
-                                              "article_id": article_id,
-                                              "base_version": latest,
-                                              "conflict_version": latest}, status=409)
+        return await _edit_again(request, draft, conflict.reason)
     raise web.HTTPSeeOther(f"/content/articles/{article_id}?done=saved")
+
+
+async def _edit_again(request: web.Request, draft: ArticleDraft, why: str) -> web.Response:
+    """Someone saved meanwhile (or the form lost track of its version): the form again with
+    this person's text, based on the latest version, so that saving again replaces it
+    knowingly."""
+    article_id = request.match_info["article_id"]
+    latest = (await request.app[CONTENT].store.get(article_id)).article.version
+    reason = (f"{why}. Your text is kept below; compare with version {latest} on the "
+              "article's page, then save again to replace it with yours.")
+    return _render(request, "edit.html", {"draft": draft,
+                                          "review": Review(None, (Problem(None, reason),)),
+                                          "article_id": article_id, "base_version": latest,
+                                          "conflict_version": latest}, status=409)
 
 
 @require("content")

@@ -95,6 +95,40 @@ def test_config_problems_are_named_with_their_lines_before_rasa_starts(tmp_path:
         "or ']', but got '<stream end>' (column 1)"]
 
 
+def test_components_and_policies_rasa_would_not_find_are_named(tmp_path: Path) -> None:
+    from bot import build
+
+    config = tmp_path / "config.yml"
+    config.write_text((build.REPO / "config.yml").read_text()
+                      .replace("name: SpacyTokenizer", "name: SpacyTokenizr")
+                      .replace("rule_entities.RuleEntityExtractor",
+                               "rule_entity.RuleEntityExtractor")
+                      .replace("moment_classifier.MomentClassifier",
+                               "moment_classifier.MomentClasifier")
+                      .replace("name: RulePolicy", "name: RulesPolicy"))
+    text = config.read_text().splitlines()
+    line = {name: text.index(f"  - name: {name}") + 1 for name in (
+        "SpacyTokenizr", "bot.components.rule_entity.RuleEntityExtractor",
+        "bot.components.moment_classifier.MomentClasifier", "RulesPolicy")}
+    assert build.config_problems(config) == [
+        f"{config}:{line['SpacyTokenizr']}: unknown component 'SpacyTokenizr'; did you mean "
+        "'SpacyTokenizer'?",
+        f"{config}:{line['bot.components.rule_entity.RuleEntityExtractor']}: component "
+        "'bot.components.rule_entity.RuleEntityExtractor': there is no module "
+        "'bot.components.rule_entity' in this project",
+        f"{config}:{line['bot.components.moment_classifier.MomentClasifier']}: component "
+        "'bot.components.moment_classifier.MomentClasifier': bot.components.moment_classifier "
+        "has no class 'MomentClasifier'; did you mean "
+        "'bot.components.moment_classifier.MomentClassifier'?",
+        f"{config}:{line['RulesPolicy']}: unknown component 'RulesPolicy'; did you mean "
+        "'RulePolicy'?"]
+    assert build.component_problem("Blorp") == (
+        "unknown component 'Blorp'; give one of Rasa's components or a dotted path to a class")
+    assert build.component_problem("no_such_package.Thing") == (
+        "component 'no_such_package.Thing': no module 'no_such_package' can be imported")
+    assert build.component_problem("collections.OrderedDict") is None  # outside the project
+
+
 def test_weights_identity_follows_the_weights_and_how_they_are_pooled(tmp_path: Path) -> None:
     from knowledge.embedder import weights_identity
 

@@ -204,6 +204,16 @@ async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) ->
     assert not any("bob" in line.text or "b•••" in line.text for line in desk.channel.sent)
 
 
+async def test_an_agent_whose_client_reads_the_queue_counts_as_online(desk) -> None:  # type: ignore[no-untyped-def]
+    """An agent working through the JSON API alone (no desk page open) is someone the
+    customer can wait for, not "nobody online"."""
+    assert (await _handoff(desk))["agents_online"] == 0
+    await sign_in(desk, "ann", "ann-pw-1")
+    queue = await (await desk.get("/api/desk/queue")).json()
+    assert queue["agents_online"] == 1
+    assert (await _handoff(desk))["agents_online"] == 1
+
+
 async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
     csrf = await sign_in(desk, "ann", "ann-pw-1")

@@ -15,6 +15,8 @@ from channels.guard import MessageRejected, check_sender, check_text
     [
         ("", 400, "empty"),
         ("   \n ", 400, "empty"),
+        ("\u200b\u200b", 400, "empty"),  # zero-width spaces: nothing to see
+        (" \ufeff\u2060\u200d \u200e", 400, "empty"),
         (None, 400, "no text"),
         (42, 400, "must be a string"),
         ("x" * 100_000, 413, "100000 characters long; the limit is 5000"),
@@ -32,6 +34,8 @@ def test_bad_messages_are_rejected_with_a_reason(text: object, status: int, reas
 def test_good_messages_pass_stripped() -> None:
     assert check_text("  my parcel is late\n", 5000) == "my parcel is late"
     assert check_text("Ünïcödé ✓ and\ttabs", 5000) == "Ünïcödé ✓ and\ttabs"
+    assert check_text("\ufeff\u200bmy card \u200b \n", 5000) == "my card"
+    assert check_text("👩\u200d💻", 5000) == "👩\u200d💻"  # a joiner inside an emoji stays
 
 
 @pytest.mark.parametrize("sender", [None, "", "   ", True, "x" * 201, "a\x00b", "a\ud800"])

@@ -157,6 +157,11 @@ async def test_a_taken_id_or_a_stale_edit_shows_the_form_again_with_the_text(des
     assert again.status == 200 and "Second editor" in page
     assert "Make v1 live" in page and "Roll back" not in page  # nothing is live yet
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC · cat · create v1 · status: draft", page)
+    tampered = await desk.post(path, data={**edit, "title": "Third editor", "base_version": "x"})
+    page = await tampered.text()  # the hidden field broken: the text is kept all the same
+    assert tampered.status == 409 and "not known which version you edited" in page
+    assert "compare with version 3 on the article" in page
+    assert 'value="Third editor"' in page and 'name="base_version" value="3"' in page
 
 
 async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""bot/rasa_runtime.py: Rasa's action response check, with the validator built once."""
+"""bot/rasa_runtime.py: Rasa's action response check, with the validator built once; and
+what the config checks know of Rasa's own components."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def test_same_verdict_as_rasas_own_check(result: dict) -> None:
 def test_the_error_says_what_to_fix() -> None:
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         _validate_action_result(RemoteAction, BAD)
+
+
+def test_config_checks_know_rasas_own_components() -> None:
+    from rasa.engine.recipes.default_components import DEFAULT_COMPONENTS
+
+    from bot.build import RASA_COMPONENTS
+
+    assert {component.__name__ for component in DEFAULT_COMPONENTS} == RASA_COMPONENTS

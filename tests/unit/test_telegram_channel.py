@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.rasa_config import TELEGRAM_CHANNEL, credentials
@@ -47,6 +49,22 @@ async def test_a_refused_call_raises_so_the_line_is_not_marked_delivered(telegra
         await TelegramOutput("1:wrong-token", telegram.url).send_text_message("42", "hi")
     with pytest.raises(TelegramApiError, match="failed"):
         await TelegramOutput(TOKEN, "http://127.0.0.1:1").send_text_message("42", "hi")
+
+
+async def test_flood_control_is_waited_out_as_telegram_asks(telegram) -> None:  # type: ignore[no-untyped-def]
+    output = TelegramOutput(TOKEN, telegram.url)
+    telegram.flood = [0.2, 0.1]
+    started = time.monotonic()
+    await output.send_text_message("42", "after the wait")
+    assert time.monotonic() - started >= 0.3
+    assert [m["text"] for m in telegram.sent("42")] == ["after the wait"]
+    telegram.flood = [60]  # longer than a turn should wait: refused at once, retried later
+    with pytest.raises(TelegramApiError, match="Too Many Requests: retry after 60"):
+        await output.send_text_message("42", "too soon")
+    telegram.flood = [0.01] * 4  # still flooded after every retry
+    with pytest.raises(TelegramApiError, match="Too Many Requests"):
+        await output.send_text_message("42", "still too soon")
+    assert [m["text"] for m in telegram.sent("42")] == ["after the wait"]
 
 
 async def test_an_update_is_taken_once_unless_released() -> None:
