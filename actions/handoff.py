@@ -17,6 +17,9 @@ from desk.packet import (
 )
 
 MAX_TRANSCRIPT_TEXT = 20_000
+#: The confidence (calibrated) from which a handoff without a decided moment is routed by
+#: the likeliest one.
+ROUTING_CONFIDENCE = 0.5
 
 
 def iso(timestamp: float | None) -> str:
@@ -34,10 +37,17 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
             channel = event.get("input_channel") or channel
             speaker = "customer"
         elif kind == "bot":
-            speaker = "bot"
+            # the desk sends an agent's lines as bot events marked with the agent's name
+            speaker = "agent" if (event.get("metadata") or {}).get("agent") else "bot"
         else:
             continue
         text = (event.get("text") or "")[:MAX_TRANSCRIPT_TEXT]
+        buttons = (event.get("data") or {}).get("buttons") if kind == "bot" else None
+        if text and isinstance(buttons, list) and buttons:
+            # what the customer could choose from ("the first one" means something only
+            # beside it)
+            titles = " · ".join(str(b.get("title") or "") for b in buttons if isinstance(b, dict))
+            text = f"{text}\n[buttons: {titles}]"[:MAX_TRANSCRIPT_TEXT]
         if text:
             lines.append(TranscriptLine(iso(event.get("timestamp")), speaker, text, channel))
     return lines
@@ -66,8 +76,8 @@ def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any
     Skips button payloads ("/deny"), replies such as "no, that did not help" whose top
     intent is not a moment, and asking for a person, so the agent sees the problem itself.
     """
-    candidates = [latest_message] + [(e.get("parse_data") or {}) for e in reversed(events)
-                                     if e.get("event") == "user"]
+    candidates = [latest_message] + [(e.get("parse_data") or {})
+                                     for e in reversed(said_to_the_bot(events))]
     fallback: list[dict[str, Any]] = []
     for parse in candidates:
         if (parse.get("text") or "").startswith("/"):
@@ -79,12 +89,24 @@ def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any
     return fallback
 
 
-def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every distinct entity the customer mentioned in the conversation."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+def said_to_the_bot(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's messages to the bot, oldest first: not those written to an agent
+    while the conversation was paused for a handoff ("can they deliver tomorrow morning?"
+    to the agent is not what a later handoff is about)."""
+    said, paused = [], False
     for event in events:
-        if event.get("event") != "user":
-            continue
+        kind = event.get("event")
+        if kind in ("pause", "resume", "restart", "session_started"):
+            paused = kind == "pause"
+        elif kind == "user" and not paused:
+            said.append(event)
+    return said
+
+
+def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every distinct entity the customer mentioned to the bot in the conversation."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in said_to_the_bot(events):
         for entity in (event.get("parse_data") or {}).get("entities") or []:
             key = (str(entity.get("entity")), str(entity.get("value")))
             found.setdefault(key, {"entity": key[0], "value": key[1]})
@@ -114,7 +136,11 @@ def build_packet(
     top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
            for r in _problem_ranking(events, latest_message, known)
            if r["name"] in known][:5]
-    moment_id = moment or (top[0].id if top else None)
+    # unsure of the moment, the packet is routed by the likeliest one only when it is more
+    # likely right than wrong: a guess at 0.26 (or 0.0008 for the weather) would send the
+    # customer to a queue whose agents may never see them; none goes to every agent's
+    moment_id = moment or (top[0].id if top and top[0].confidence >= ROUTING_CONFIDENCE
+                           else None)
     info = catalogue.get(moment_id)
     return HandoffPacket(
         conversation_id=conversation_id,

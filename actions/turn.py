@@ -78,7 +78,10 @@ class HandleTurn(Action):
             return []
         if isinstance(decision, d.Resolved):
             dispatcher.utter_message(response="utter_resolved")
-            return [*_reset(), _outcome("resolved", decision.moment)]
+            # the moment and its articles stay: "no, it didn't help" after an "ok" taken as
+            # solved brings the next solution
+            return [SlotSet("awaiting_feedback", False), SlotSet("clarified", False),
+                    SlotSet("clarify_choices", []), _outcome("resolved", decision.moment)]
         if isinstance(decision, d.Clarify):
             about = {"company": decision.other_company} if decision.other_company else {}
             response = ("utter_clarify_other_company" if about else

@@ -90,7 +90,7 @@ def config_problems(path: Path = REPO / "config.yml") -> list[str]:
                 f"{path}: broken YAML: {reason}"]
     if not isinstance(config, dict) or not isinstance(config.get("pipeline"), list):
         return [f"{path}: expected a mapping with a 'pipeline' list"]
-    problems = []
+    problems: list[str] = []
     for where, name, part in _named_entries(path, text, config, "pipeline", problems):
         if name.endswith("MomentClassifier"):
             options = {k: v for k, v in part.items() if k != "name"}

@@ -10,6 +10,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from bot.pii import mask_card_numbers
+
 MAX_SENDER_CHARS = 200
 # zero-width and direction characters a paste or a keyboard leaves at a message's edges
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
@@ -27,7 +29,9 @@ class MessageRejected(Exception):
 
 
 def check_text(text: Any, max_chars: int) -> str:
-    """Returns the message text, stripped, or raises :class:`MessageRejected`."""
+    """Returns the message text, stripped and with payment card numbers masked (no part of
+    the assistant keeps them: :func:`bot.pii.mask_card_numbers`), or raises
+    :class:`MessageRejected`."""
     if text is None:
         raise MessageRejected("the message has no text")
     if not isinstance(text, str):
@@ -43,7 +47,7 @@ def check_text(text: Any, max_chars: int) -> str:
         # only spaces and invisible format characters (zero-width space, joiner,
         # byte-order mark, direction marks): nothing the customer can see was said
         raise MessageRejected("the message is empty")
-    return stripped
+    return mask_card_numbers(stripped)
 
 
 def unreadable(text: str, allowed: str = "\n\r\t") -> bool:

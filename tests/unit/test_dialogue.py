@@ -84,8 +84,108 @@ def test_a_written_answer_to_the_question_is_taken_when_it_names_a_choice(
     assert isinstance(hacked, d.Handoff) and hacked.reason is d.HandoffReason.POLICY
 
 
+def test_an_order_number_alone_is_asked_about_not_greeted(dialogue: d.Dialogue) -> None:
+    ranking = (("greet", 0.57), ("parcel_late", 0.2), ("order_confirmation_missing", 0.1))
+    decision = dialogue.decide(turn("greet", 0.57, "NW-100200", ranking), d.State())
+    assert isinstance(decision, d.Clarify)
+    assert [m.id for m in decision.choices] == ["parcel_late", "order_confirmation_missing"]
+    hello = dialogue.decide(turn("greet", 0.9, "hello"), d.State())
+    assert isinstance(hello, d.SmallTalk)
+
+
+@pytest.mark.parametrize("text", [
+    "already tried that, the form wont submit", "checked spam, not there",
+    "done all that still says invalid", "it didnt work", "no luck", "same error",
+    "still waiting"])
+def test_saying_in_words_that_the_solution_failed_brings_the_next_one(
+        dialogue: d.Dialogue, text: str) -> None:
+    open_question = d.State(moment="promo_code_invalid", offered=("promo-code-not-working",),
+                            awaiting_feedback=True)
+    decision = dialogue.decide(turn("registration_failed", 0.9, text), open_question)
+    if text == "still waiting":  # "still", and the classifier sure of another moment: new
+        assert isinstance(decision, d.Answer) and decision.moment.id == "registration_failed"
+        decision = dialogue.decide(turn("promo_code_invalid", 0.4, text), open_question)
+    assert isinstance(decision, d.NextArticle) and decision.moment.id == "promo_code_invalid"
+
+
+def test_a_change_of_mind_after_solved_or_thanks(dialogue: d.Dialogue) -> None:
+    open_question = d.State(moment="product_faulty", offered=("faulty-product-warranty",),
+                            awaiting_feedback=True)
+    thanks = dialogue.decide(turn("thanks", 0.95, "thanks!"), open_question)
+    assert isinstance(thanks, d.Resolved) and thanks.moment == "product_faulty"
+    solved = d.State(moment="product_faulty", offered=("faulty-product-warranty",),
+                     asked_anything_else=True)
+    reopened = dialogue.decide(turn("deny", 0.9, "no it didnt help at all"), solved)
+    assert isinstance(reopened, d.NextArticle) and reopened.moment.id == "product_faulty"
+    goodbye = dialogue.decide(turn("deny", 0.9, "no"), solved)
+    assert goodbye == d.SmallTalk("utter_goodbye")
+
+
+def test_asking_for_a_manager_in_an_escalation_keeps_its_policy(dialogue: d.Dialogue) -> None:
+    text = "let me speak to your supervisor, ive been fobbed off twice already"
+    decision = dialogue.decide(turn("escalation", 0.97, text), d.State())
+    assert isinstance(decision, d.Handoff) and decision.reason is d.HandoffReason.POLICY
+    assert decision.moment is not None and decision.moment.id == "escalation"
+    unsure = dialogue.decide(turn("escalation", 0.2, text), d.State())
+    assert isinstance(unsure, d.Handoff) and unsure.reason is d.HandoffReason.CUSTOMER_ASKED
+
+
+@pytest.mark.parametrize("text", ["customer service told me the refund was sent",
+                                  "i already talked to support and they said wait",
+                                  "the support team said 5 days",
+                                  "the courier said they would call before delivering",
+                                  "do i need to ring someone to pay on the website"])
+def test_naming_support_is_not_asking_for_a_person(dialogue: d.Dialogue, text: str) -> None:
+    decision = dialogue.decide(turn("refund_not_received", 0.93, text), d.State())
+    assert isinstance(decision, d.Answer)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the first one", "refund_not_received"), ("1", "refund_not_received"),
+    ("First!", "refund_not_received"), ("option 2", "return_item"),
+    ("the 2nd one please", "return_item"), ("#3", "charged_twice"),
+    ("third?", "charged_twice"), ("the last one", None), ("4", None)])
+def test_a_typed_answer_naming_a_button_by_its_place_takes_that_button(
+        dialogue: d.Dialogue, text: str, expected: str | None) -> None:
+    asked = d.State(clarified=True,
+                    choices=("refund_not_received", "return_item", "charged_twice"))
+    decision = dialogue.decide(turn("first_order_help", 0.26, text), asked)
+    if expected is None:  # the button after the moments: "Something else: a person, please"
+        assert isinstance(decision, d.Handoff)
+        assert decision.reason is d.HandoffReason.CUSTOMER_ASKED
+    else:
+        assert isinstance(decision, d.Answer) and decision.moment.id == expected
+    titles = ["Refund not received", "Return an item", "Charged twice"]
+    assert d.button_named("5", titles) is None and d.button_named("one more thing", titles) is None
+    assert d.button_named("the refund one", titles) == 0  # a word of one title alone
+    assert d.button_named("return", titles) == 1 and d.button_named("charged", titles) == 2
+    assert d.button_named("not received", titles) == 0
+    assert d.button_named("no", ["No order confirmation", "Parcel late"]) is None  # an answer
+    assert d.button_named("item", ["Wrong item", "Item missing from order"]) is None  # both
+    assert d.button_named("i want my money back now", titles) is None  # a sentence: the NLU's
+
+
+def test_an_unclear_answer_to_the_question_is_routed_by_no_guess_but_its_own(
+        dialogue: d.Dialogue) -> None:
+    asked = d.State(clarified=True, choices=("refund_not_received", "return_item"))
+    guessed = dialogue.decide(turn("first_order_help", 0.26, "the money one"), asked)
+    assert isinstance(guessed, d.Handoff) and guessed.reason is d.HandoffReason.LOW_CONFIDENCE
+    assert guessed.moment is None  # every agent's queue, not first_order_help's
+    offered = dialogue.decide(turn("return_item", 0.3, "send it back"), asked)
+    assert isinstance(offered, d.Handoff) and offered.moment is not None
+    assert offered.moment.id == "return_item"
+
+
 @pytest.mark.parametrize("text", ["human please", "can I talk to a real person",
-                                  "I want an agent", "get me an operator!!"])
+                                  "I want an agent", "get me an operator!!",
+                                  "put me through to customer service", "customer service please",
+                                  "let me talk to a rep", "can i speak with your support team",
+                                  "connect me to a manager", "Support pls",
+                                  "i need a callback", "can you call me", "phone me back pls",
+                                  "can someone ring me back", "talk to customer services",
+                                  "let me talk to your team",
+                                  "is there a phone number i can call",
+                                  "can i ring someone"])
 def test_asking_for_a_person_works_at_any_point(dialogue: d.Dialogue, text: str) -> None:
     state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
     decision = dialogue.decide(turn("deny", 0.9, text=text), state)

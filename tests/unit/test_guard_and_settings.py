@@ -38,6 +38,18 @@ def test_good_messages_pass_stripped() -> None:
     assert check_text("👩\u200d💻", 5000) == "👩\u200d💻"  # a joiner inside an emoji stays
 
 
+@pytest.mark.parametrize(("text", "kept"), [
+    ("my card 4111 1111 1111 1111 was charged twice",
+     "my card •••• •••• •••• 1111 was charged twice"),
+    ("4111-1111-1111-1111", "••••-••••-••••-1111"),
+    ("5500005555555559?", "••••••••••••5559?"),
+    ("1234 5678 9012 3456", "1234 5678 9012 3456"),  # no card's check digit: kept
+    ("order NW-100200, call 0044 7700 900123", "order NW-100200, call 0044 7700 900123"),
+])
+def test_card_numbers_are_masked_as_they_arrive(text: str, kept: str) -> None:
+    assert check_text(text, 5000) == kept
+
+
 @pytest.mark.parametrize("sender", [None, "", "   ", True, "x" * 201, "a\x00b", "a\ud800"])
 def test_bad_senders_are_rejected(sender: object) -> None:
     with pytest.raises(MessageRejected):

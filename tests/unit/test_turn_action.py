@@ -107,10 +107,11 @@ async def test_a_message_naming_another_company_gets_asked_about_it(run) -> None
     assert slots["clarified"] is True
 
 
-async def test_yes_resolves_and_resets(run) -> None:
+async def test_yes_resolves_and_keeps_the_moment_for_a_change_of_mind(run) -> None:
     responses, slots = await run("answer-2")
     assert responses[0]["response"] == "utter_resolved"
-    assert slots["_outcomes"] == ["resolved:parcel_late"] and slots["offered_articles"] == []
+    assert slots["_outcomes"] == ["resolved:parcel_late"] and slots["awaiting_feedback"] is False
+    assert "offered_articles" not in slots and "moment" not in slots  # kept as they were
 
 
 def after_answer(text: str, intent: str, **slots: object) -> dict:
@@ -173,6 +174,9 @@ async def test_no_more_articles_hands_off_with_the_full_context(run, desk) -> No
     assert [(a.id, a.feedback) for a in packet.articles_offered] == [
         ("charged-twice-refund", "rejected"), ("charged-twice-pending", "rejected")]
     assert [line.speaker for line in packet.transcript][:2] == ["customer", "bot"]
+    # the agent sees what the customer could choose from: "no" means something beside it
+    assert packet.transcript[1].text.endswith(
+        "[buttons: Yes, solved · No, still stuck · Talk to a person]")
     assert packet.top_moments[0].id == "charged_twice"
     HandoffPacket.from_json(packet.to_json())  # valid against the wire schema
 
@@ -276,3 +280,35 @@ async def test_desk_down_with_an_outbox_keeps_the_handoff(catalogue, articles,
     result = await executor.run(recorded("hacked-1"))
     assert result["responses"][0]["response"] == "utter_handoff_saved"
     assert any(e["event"] == "pause" for e in result["events"])
+
+
+def test_a_later_handoff_is_about_what_the_customer_told_the_bot(catalogue) -> None:  # type: ignore[no-untyped-def]
+    """Lines written to an agent during an earlier handoff (the conversation paused) neither
+    set the next handoff's moment nor its entities; the agent's own lines show as the
+    agent's; an unsure guess does not route the handoff."""
+    from actions.handoff import build_packet
+
+    def said(text: str, intent: str, confidence: float, **entity: str) -> dict:
+        return {"event": "user", "text": text, "timestamp": 1.0, "input_channel": "rest",
+                "parse_data": {"text": text, "intent_ranking": [
+                    {"name": intent, "confidence": confidence}],
+                    "entities": [{"entity": k, "value": v} for k, v in entity.items()]}}
+
+    events = [said("my parcel is late", "parcel_late", 0.9), {"event": "pause"},
+              {"event": "bot", "text": "Hi, this is Ann", "timestamp": 2.0,
+               "metadata": {"mot_desk_key": "k1", "agent": "ann"}},
+              said("can they deliver tomorrow morning?", "delivery_slot_booking", 0.94,
+                   date="tomorrow"),
+              {"event": "resume"}]
+    latest = said("I want a person", "request_human", 0.6)
+    packet = build_packet(catalogue=catalogue, conversation_id="c", channel="rest",
+                          events=[*events, latest], latest_message=latest["parse_data"],
+                          reason="customer_asked", moment=None, offered=[], feedback={})
+    assert packet.moment == "parcel_late" and packet.entities == []
+    assert [line.speaker for line in packet.transcript] == [
+        "customer", "agent", "customer", "customer"]
+    guess = said("whats the weather", "personal_data_request", 0.0008)
+    unsure = build_packet(catalogue=catalogue, conversation_id="c", channel="rest",
+                          events=[guess], latest_message=guess["parse_data"],
+                          reason="low_confidence", moment=None, offered=[], feedback={})
+    assert unsure.moment is None and unsure.skill == "general"
