@@ -28,7 +28,8 @@ from desk.contact import PersonalData, acknowledge
 from desk.hub import Hub
 from desk.insight import CLICK, MESSAGE, Fact, InsightLog, plausible_time, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
-from desk.rasa_client import DESK_KEY, CustomerChannel, RasaUnavailable
+from desk.rasa_client import CALLBACK_KEY, DESK_KEY, CustomerChannel, RasaUnavailable
+from desk.relay import announce_delivery
 from desk.store import HandoffRecord, SqlHandoffStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class RasaEvent:
     key: str
     channel: str
     desk_key: str | None  # set on the echo of a line the desk itself sent
+    by_callback: bool = False  # ... whose delivery the desk records itself (REST callback)
 
     @classmethod
     def parse(cls, data: Any, sender_id: str | None = None) -> RasaEvent | None:
@@ -66,7 +68,8 @@ class RasaEvent:
             key = f"rasa:b:{sender}:{float(timestamp)!r}"
         desk_key = metadata.get(DESK_KEY) if isinstance(metadata.get(DESK_KEY), str) else None
         return cls(sender, data["event"], text, float(timestamp), key,
-                   str(data.get("input_channel") or ""), desk_key)
+                   str(data.get("input_channel") or ""), desk_key,
+                   metadata.get(CALLBACK_KEY) is True)
 
 
 class Ingestor:
@@ -85,18 +88,23 @@ class Ingestor:
     async def ingest(self, raw_events: list[Any], sender_id: str | None = None) -> int:
         """Stores every new customer and bot line; returns how many were new."""
         events = [e for e in (RasaEvent.parse(r, sender_id) for r in raw_events) if e]
-        handoffs: dict[str, HandoffRecord | None] = {}
+        since = min((e.timestamp for e in events), default=0.0)
+        handoffs: dict[str, list[HandoffRecord]] = {}
 
         async def open_handoff(conversation_id: str, at: float) -> HandoffRecord | None:
+            """The conversation's handoff open when the line was said (not when it is
+            stored: a line said just before the agent closed may arrive just after)."""
             if conversation_id not in handoffs:
-                handoffs[conversation_id] = await self._store.open_for(conversation_id)
-            handoff = handoffs[conversation_id]
-            return handoff if handoff is not None and at >= handoff.created_at else None
+                handoffs[conversation_id] = await self._store.open_since(conversation_id, since)
+            return next((h for h in handoffs[conversation_id] if h.created_at <= at
+                         and (h.closed_at is None or at < h.closed_at)), None)
 
         lines = []
         for event in events:
-            if event.desk_key is not None:  # our own agent line coming back: delivered
-                await self._log.mark_delivered(event.desk_key)
+            if event.desk_key is not None:  # our own agent line coming back: delivered,
+                if not event.by_callback:  # unless a REST callback has yet to take it
+                    await announce_delivery(self._hub,
+                                            await self._log.mark_delivered(event.desk_key))
                 continue
             handoff = await open_handoff(event.sender_id, event.timestamp)
             lines.append(NewMessage(

@@ -149,14 +149,19 @@ class MessageLog:
                 leased.append(_message(row))
         return leased
 
-    async def mark_delivered(self, key: str) -> bool:
-        """Records that Rasa took the line; False if it was marked before."""
+    async def mark_delivered(self, key: str) -> Message | None:
+        """Records that the customer's channel took the line; the line, or None if it was
+        marked before (or is unknown)."""
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 messages.update().where(messages.c.key == key,
                                         messages.c.delivered_at.is_(None))
                 .values(delivered_at=time.time(), lease_until=None))
-        return bool(result.rowcount)
+            if not result.rowcount:
+                return None
+            row = (await connection.execute(
+                sa.select(messages).where(messages.c.key == key))).first()
+        return _message(row) if row is not None else None
 
     async def release(self, key: str, delay: float = 0.0) -> None:
         """Gives a failed delivery back to the workers, to retry after ``delay`` seconds."""

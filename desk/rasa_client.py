@@ -29,6 +29,9 @@ from desk.store import RESOLVING
 log = logging.getLogger(__name__)
 
 DESK_KEY = "mot_desk_key"
+#: On a line's event when the desk itself records its delivery (a REST customer hears it
+#: only once the operator's callback took it): its echo from Rasa proves nothing.
+CALLBACK_KEY = "mot_desk_callback"
 
 
 class RasaUnavailable(RuntimeError):
@@ -109,8 +112,11 @@ class RasaCustomerChannel:
             await self._hand_back(line)
             return
         if line.key not in self._awaiting_callback:
+            metadata: dict[str, Any] = {DESK_KEY: line.key, "agent": line.author}
+            if self._callback:
+                metadata[CALLBACK_KEY] = True
             event = {"event": "bot", "text": line.text, "timestamp": time.time(),
-                     "metadata": {DESK_KEY: line.key, "agent": line.author}}
+                     "metadata": metadata}
             body = await self._call("POST", self._url(line.conversation_id, "tracker/events"),
                                     json=[event], params={"execute_side_effects": "true",
                                                           "output_channel": "latest",

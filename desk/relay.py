@@ -83,7 +83,11 @@ class Relay:
                         error)
             await self._log.release(message.key, delay)
             return False
-        if await self._log.mark_delivered(message.key) and message.handoff_id:
-            await self._hub.publish(f"handoff:{message.handoff_id}",
-                                    {"type": "delivered", "seq": message.seq})
+        await announce_delivery(self._hub, await self._log.mark_delivered(message.key))
         return True
+
+
+async def announce_delivery(hub: Hub, line: Message | None) -> None:
+    """Tells the agents' pages that a line they sent has reached the customer (the ✓)."""
+    if line is not None and line.handoff_id:
+        await hub.publish(f"handoff:{line.handoff_id}", {"type": "delivered", "seq": line.seq})

@@ -69,6 +69,7 @@ class HandoffRecord:
 class HandoffStore(Protocol):
     async def add(self, packet: HandoffPacket) -> HandoffRecord: ...
     async def get(self, handoff_id: str) -> HandoffRecord | None: ...
+    async def open_since(self, conversation_id: str, since: float) -> list[HandoffRecord]: ...
     async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]: ...
     async def position(self, record: HandoffRecord) -> int: ...
 
@@ -120,13 +121,16 @@ class SqlHandoffStore:
             raise HandoffNotFound(handoff_id)
         return record
 
-    async def open_for(self, conversation_id: str) -> HandoffRecord | None:
-        """The conversation's open handoff, if any."""
+    async def open_since(self, conversation_id: str, since: float) -> list[HandoffRecord]:
+        """The conversation's handoffs open at some time from ``since`` on (open now, or
+        closed after it), newest first."""
         async with self.engine.connect() as connection:
-            row = (await connection.execute(
-                sa.select(handoffs).where(handoffs.c.conversation_id == conversation_id,
-                                          handoffs.c.status.in_(OPEN)))).first()
-        return _record(row) if row is not None else None
+            rows = (await connection.execute(
+                sa.select(handoffs).where(
+                    handoffs.c.conversation_id == conversation_id,
+                    sa.or_(handoffs.c.status.in_(OPEN), handoffs.c.closed_at > since))
+                .order_by(handoffs.c.created_at.desc()))).all()
+        return [_record(row) for row in rows]
 
     async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]:
         """Queued handoffs (only ``skills`` if given), highest priority first, then oldest."""

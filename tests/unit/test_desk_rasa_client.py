@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from desk.rasa_client import (
+    CALLBACK_KEY,
     DESK_KEY,
     SIGNATURE_HEADER,
     Outgoing,
@@ -109,3 +110,5 @@ async def test_a_line_the_callback_did_not_take_is_sent_again_not_marked_deliver
     assert [c["text"] for c in rasa["callback"]] == ["Still looking into it"] * 2
     written = [body for kind, body in rasa["rasa"] if kind == "events"]
     assert len(written) == 1  # the tracker holds the line once
+    # ... marked so that its echo does not count as delivered (the desk's ingestor)
+    assert written[0][0]["metadata"][CALLBACK_KEY] is True

@@ -176,6 +176,78 @@ async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # ty
     assert [line.text for line in desk.channel.sent][1] == "are you there?"
 
 
+async def test_a_lines_echo_marks_it_delivered_unless_a_rest_callback_must_take_it(desk) -> None:  # type: ignore[no-untyped-def]
+    """A REST customer hears an agent's line only through the operator's callback: the
+    line's event coming back from Rasa must not mark it delivered (✓) before the callback
+    took it, or a failed callback is never retried. Any other echo marks it, with the ✓
+    shown live."""
+    import sqlalchemy as sa
+
+    from desk.rasa_client import CALLBACK_KEY, DESK_KEY
+    from desk.state import HUB, MESSAGES
+    from desk.tables import messages
+
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    desk.channel.fail = True  # the relay cannot deliver: only an echo could mark the line
+    await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
+                    json={"client_id": uuid.uuid4().hex, "text": "are you there?"})
+    log = desk.server.app[MESSAGES]
+    async with log.engine.connect() as connection:
+        key = (await connection.execute(sa.select(messages.c.key).where(
+            messages.c.text == "are you there?"))).scalar_one()
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    subscription = desk.server.app[HUB].subscribe(f"handoff:{created['id']}")
+
+    def echo(**metadata: object) -> dict:
+        return {"event": "bot", "sender_id": conversation, "text": "are you there?",
+                "timestamp": time.time(), "metadata": {DESK_KEY: key, **metadata}}
+
+    pending = await log.undelivered_count()  # the line, and the "ann joined" before it
+    await desk.post("/api/events", json=[echo(**{CALLBACK_KEY: True})], headers=desk.service)
+    assert await log.undelivered_count() == pending
+    await desk.post("/api/events", json=[echo()], headers=desk.service)
+    assert await log.undelivered_count() == pending - 1
+    while (note := await asyncio.wait_for(subscription.next(), 5)) is not None:
+        if note.get("type") == "delivered":
+            break
+    assert note is not None and note["type"] == "delivered"
+
+
+async def test_a_line_said_before_the_close_and_stored_after_it_stays_the_agents(desk) -> None:  # type: ignore[no-untyped-def]
+    """Whether the customer was talking to a person is judged by when they said the line,
+    not when the desk stored it: a line said just before the agent closed belongs to that
+    handoff, and is not counted as a message to the bot on the dashboard."""
+    import sqlalchemy as sa
+
+    from desk.dashboard import INSIGHT
+    from desk.tables import insight
+
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    said = time.time()
+    await asyncio.sleep(0.05)
+    assert (await desk.post(f"{path}/close", json={"outcome": "resolved"},
+                            headers={"X-CSRF-Token": csrf})).status == 200
+    late = rasa_user_event(conversation, "great, can they come tomorrow morning?", said)
+    after = rasa_user_event(conversation, "thanks, all sorted", time.time() + 1)
+    assert (await desk.post("/api/events", json=[late, after],
+                            headers=desk.service)).status == 200
+    lines = await (await desk.get(f"{path}/messages")).json()
+    assert "great, can they come tomorrow morning?" in [line["text"] for line in lines]
+    assert "thanks, all sorted" not in [line["text"] for line in lines]
+    async with desk.server.app[INSIGHT].engine.connect() as connection:
+        counted = (await connection.execute(sa.select(insight.c.text).where(
+            insight.c.conversation_id == conversation))).scalars().all()
+    assert "great, can they come tomorrow morning?" not in counted
+    assert "thanks, all sorted" in counted  # to the bot again, after the close
+
+
 async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) -> None:  # type: ignore[no-untyped-def]
     """With nobody online the bot asks for an e-mail address or phone number; the first one
     the customer leaves gets one automatic line back, however often its event arrives."""
