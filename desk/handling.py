@@ -39,6 +39,15 @@ def may_see(user: User, record: HandoffRecord) -> bool:
     return skills is None or record.skill in skills or record.assignee_id == user.id
 
 
+async def online_for(app: web.Application, skill: str) -> int:
+    """How many agents online can take a handoff of ``skill`` (supervisors take any): a
+    customer is promised a wait only by people who will see them in their queue."""
+    users = app[s.USERS_STORE]
+    online = [await users.get(user_id) for user_id in await app[s.PRESENCE].online_ids()]
+    return sum(1 for user in online if user is not None
+               and ((skills := skills_of(user)) is None or skill in skills))
+
+
 def may_act(user: User, record: HandoffRecord) -> bool:
     return record.status == ASSIGNED and (record.assignee_id == user.id or sees_all(user))
 

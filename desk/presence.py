@@ -49,10 +49,14 @@ class Presence:
         await self._touch([user.id])
 
     async def online(self) -> int:
+        return len(await self.online_ids())
+
+    async def online_ids(self) -> set[str]:
+        """The ids of the agents online now, on any replica."""
         async with self._engine.connect() as connection:
-            return int((await connection.execute(
-                sa.select(sa.func.count(sa.distinct(presence.c.user_id))).where(
-                    presence.c.last_seen > time.time() - FRESH_SECONDS))).scalar_one())
+            return set((await connection.execute(
+                sa.select(sa.distinct(presence.c.user_id)).where(
+                    presence.c.last_seen > time.time() - FRESH_SECONDS))).scalars())
 
     async def heartbeat(self) -> None:
         while True:

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import strict_json
+from desk import handling
 from desk import state as s
 from desk.auth import require
 from desk.insight import plausible_time
@@ -48,7 +49,7 @@ async def create_handoff(request: web.Request) -> web.Response:
     await app[s.IDENTITIES].link_packet(packet)  # the single customer view
     await app[s.MESSAGES].adopt(record.conversation_id, record.id, record.created_at)
     position = await app[s.STORE].position(record)
-    online = await app[s.PRESENCE].online()
+    online = await handling.online_for(app, record.skill)
     is_open = app[s.HOURS].is_open(datetime.now(timezone.utc))
     log.info("handoff %s queued for %s (%s, priority %d, %d agents online)", record.id,
              record.conversation_id, packet.reason, packet.priority, online)

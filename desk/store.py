@@ -152,11 +152,11 @@ class SqlHandoffStore:
         return [_record(r) for r in rows]
 
     async def position(self, record: HandoffRecord) -> int:
-        """1-based place in the queue."""
+        """1-based place in the queue of the handoff's skill (the agents who take it)."""
         async with self.engine.connect() as connection:
             ahead = (await connection.execute(
                 sa.select(sa.func.count()).select_from(handoffs).where(
-                    handoffs.c.status == QUEUED,
+                    handoffs.c.status == QUEUED, handoffs.c.skill == record.skill,
                     sa.or_(handoffs.c.priority > record.priority,
                            sa.and_(handoffs.c.priority == record.priority,
                                    handoffs.c.created_at < record.created_at))))).scalar_one()

@@ -286,6 +286,20 @@ async def test_an_agent_whose_client_reads_the_queue_counts_as_online(desk) -> N
     assert (await _handoff(desk))["agents_online"] == 1
 
 
+async def test_a_customer_is_promised_a_wait_only_by_agents_who_take_their_queue(desk) -> None:  # type: ignore[no-untyped-def]
+    """ann takes the delivery queue only: a returns customer is told nobody is there (and
+    asked for a contact) rather than given a wait nobody will honour; the place in the
+    queue counts that queue alone."""
+    await sign_in(desk, "ann", "ann-pw-1")
+    await desk.get("/api/desk/queue")
+    delivery = await _handoff(desk)
+    reply = await desk.post("/api/handoffs", headers=desk.service, json=make_packet(
+        skill="returns", moment="return_item").to_json())
+    returns = await reply.json()
+    assert delivery["agents_online"] == 1 and returns["agents_online"] == 0
+    assert returns["position"] == 1  # the delivery handoff before it is not in its queue
+
+
 async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore[no-untyped-def]
     created = await _handoff(desk)
     csrf = await sign_in(desk, "ann", "ann-pw-1")
