@@ -158,13 +158,23 @@ async def transfer(app: web.Application, user: User, handoff_id: str,
         if target is None or not target.has_any("agent", "supervisor"):
             raise HandoffConflict(record.id, f"no agent named {request.agent_name!r}")
         agent = (target.id, target.name)
+    was_talking = record.status == ASSIGNED
     record = await app[s.STORE].transfer(record.id, request.skill, agent)
-    note = await app[s.MESSAGES].append([NewMessage(
-        key=f"note:transfer:{record.id}:{record.assignee_id}:{record.skill}:{len(str(agent))}",
-        conversation_id=record.conversation_id, handoff_id=record.id, speaker="note",
-        author=user.name, text=f"{user.name} transferred this to "
-                               f"{record.assignee_name or 'the ' + record.skill + ' queue'}.")])
-    await _announce(app, record, *note)
+    key = f"transfer:{record.id}:{record.assignee_id}:{record.skill}:{len(str(agent))}"
+    lines = [NewMessage(
+        key=f"note:{key}", conversation_id=record.conversation_id, handoff_id=record.id,
+        speaker="note", author=user.name,
+        text=f"{user.name} transferred this to "
+             f"{record.assignee_name or 'the ' + record.skill + ' queue'}.")]
+    if was_talking:  # the customer was talking to someone: they hear why the silence
+        lines.append(NewMessage(
+            key=f"agent:{key}", conversation_id=record.conversation_id, handoff_id=record.id,
+            speaker="agent", author=user.name,
+            text=(f"I'm passing you to my colleague {record.assignee_name}, who will reply "
+                  "here." if record.assignee_name else "I'm passing you to a colleague who "
+                  "can help with this; they will reply here as soon as they can.")))
+    stored = await app[s.MESSAGES].append(lines)
+    await _announce(app, record, *stored)
     return record
 
 

@@ -120,6 +120,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         # a REST customer hears an agent only through the operator's callback (README)
         "unheard": record.channel == "rest" and not request.app[s.SETTINGS].rest_callback_url,
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
+        "viewer": user.name, "sees_all": handling.sees_all(user),
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
         "earlier": [m for m in earlier if m.handoff_id != record.id
                     and (m.speaker, m.text) not in shown][-20:],

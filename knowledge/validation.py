@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from bot.yaml_errors import closest
 from knowledge.articles import Article, ArticleError, article_from_fields, split_front_matter
 from knowledge.articles import field_problems as _field_problems
 from knowledge.retriever import Retriever
@@ -80,8 +81,11 @@ def review_fields(meta: dict[str, Any], body: str, known_moments: Collection[str
     if known_moments is not None and isinstance(moments, list):
         unknown = sorted({m for m in moments if isinstance(m, str)} - set(known_moments))
         if unknown:
-            errors.append(Problem("moments", f"unknown moment(s) {unknown}; the catalogue "
-                                             "(bot/moments.yml) defines the moments"))
+            guesses = [g for m in unknown if (g := closest(m, known_moments))]
+            hint = (f"did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else
+                    f"use a moment's id, such as {min(known_moments)!r}")
+            errors.append(Problem("moments", f"unknown moment {', '.join(map(repr, unknown))}; "
+                                             f"{hint}"))
     if errors:
         return Review(None, tuple(errors))
     article = article_from_fields(meta, body, source)

@@ -66,6 +66,14 @@ async def create(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/content/articles/{stored.article.id}?done=created")
 
 
+#: What the article's page says after each change (``?done=``).
+DONE = {"publish": "Published: the bot and the agents use this version now.",
+        "retire": "Retired: the bot and the agents no longer use it.",
+        "rollback": "Rolled back: the bot and the agents use the version marked live.",
+        "created": "Created as a draft: publish it to use it.",
+        "saved": "Saved as a new version: publish it to use it."}
+
+
 @require("content")
 async def detail(request: web.Request) -> web.Response:
     state, article_id = request.app[CONTENT], request.match_info["article_id"]
@@ -75,7 +83,7 @@ async def detail(request: web.Request) -> web.Response:
         "stored": stored, "article": stored.article, "review": checked,
         "versions": await state.store.versions(article_id),
         "history": await state.store.history(article_id, limit=50),
-        "done": request.query.get("done")})
+        "done": DONE.get(request.query.get("done") or "")})
 
 
 @require("content")

@@ -39,6 +39,10 @@
       const q = await api("GET", "/api/desk/queue");
       document.getElementById("status").textContent =
         q.agents_online + " agent(s) online" + (q.open ? "" : " · outside business hours");
+      // the rows are rebuilt: keep the keyboard's place (a focused Claim or Open)
+      const focused = document.activeElement && document.activeElement.closest("tr[data-handoff]")
+        ? [document.activeElement.closest("tr").dataset.handoff, document.activeElement.className,
+           document.activeElement.tagName] : null;
       const queued = document.querySelector("#queued tbody");
       queued.replaceChildren(...q.queued.map((h) => {
         const row = el("tr"); row.dataset.handoff = h.id;
@@ -67,6 +71,12 @@
         const open = el("a", "Open"); open.href = "/desk/handoffs/" + encodeURIComponent(h.id);
         const cell = el("td"); cell.append(open); row.append(cell); return row;
       }));
+      if (focused) {
+        const row = document.querySelector('tr[data-handoff="' + CSS.escape(focused[0]) + '"]');
+        const again = row && [...row.querySelectorAll(focused[2])]
+          .find((node) => node.className === focused[1]);
+        if (again) again.focus();
+      }
     }
     function connect() {
       const ws = new WebSocket(socketUrl(""));
@@ -146,15 +156,20 @@
     }
 
     // A closed conversation takes internal notes only: the customer is back with the bot.
+    // So does one another agent holds (a supervisor may still write and close).
     function closedControls() {
-      if (root.dataset.status !== "closed") return;
+      const heldByOther = root.dataset.status === "assigned" && root.dataset.seesAll !== "yes"
+        && root.dataset.assignee !== root.dataset.viewer;
+      if (root.dataset.status !== "closed" && !heldByOther) return;
       for (const id of ["transfer", "transfer-skill", "outcome", "close", "claim", "canned"]) {
         const control = document.getElementById(id);
         if (control) control.disabled = true;
       }
       const note = document.getElementById("note");
       note.checked = true; note.disabled = true;
-      compose.placeholder = "Closed: the customer is back with the assistant. Notes only.";
+      compose.placeholder = heldByOther
+        ? root.dataset.assignee + " holds this conversation: internal notes only."
+        : "Closed: the customer is back with the assistant. Notes only.";
     }
 
     function send(clientId, text, note) {
@@ -182,10 +197,16 @@
           document.getElementById("handoff-status").textContent =
             frame.status_line;
           root.dataset.status = frame.status;
+          root.dataset.assignee = frame.assignee || "";
           closedControls();
         } else if (frame.type === "error") {
-          errorBox.textContent = frame.error;
-          if (frame.client_id) { pending.delete(frame.client_id); savePending(); }
+          errorBox.textContent = frame.error.replace(/^handoff \S+: /, "");
+          if (frame.client_id) {
+            // refused (someone else holds it, say): the words come back to the box
+            const line = pending.get(frame.client_id);
+            if (line && !compose.value.trim()) compose.value = line.text;
+            pending.delete(frame.client_id); savePending();
+          }
         }
       };
       ws.onclose = () => {
@@ -204,6 +225,13 @@
       send(clientId, text, note);
       compose.value = ""; errorBox.textContent = "";
     };
+    // Ctrl+Enter (⌘+Enter) sends; Enter alone starts a new line, as in most chat desks
+    compose.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        document.getElementById("compose-form").requestSubmit();
+      }
+    });
     document.getElementById("canned").onchange = (event) => {
       if (event.target.value) { compose.value = event.target.value; compose.focus(); }
       event.target.value = "";

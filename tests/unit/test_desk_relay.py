@@ -286,6 +286,18 @@ async def test_an_agent_whose_client_reads_the_queue_counts_as_online(desk) -> N
     assert (await _handoff(desk))["agents_online"] == 1
 
 
+async def test_a_customer_being_talked_to_hears_of_a_transfer(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    moved = await desk.post(f"{path}/transfer", json={"skill": "billing"},
+                            headers={"X-CSRF-Token": csrf})
+    assert moved.status == 200
+    await _until(lambda: len(desk.channel.sent) == 2)
+    assert desk.channel.sent[1].text.startswith("I'm passing you to a colleague")
+
+
 async def test_a_customer_is_promised_a_wait_only_by_agents_who_take_their_queue(desk) -> None:  # type: ignore[no-untyped-def]
     """ann takes the delivery queue only: a returns customer is told nobody is there (and
     asked for a contact) rather than given a wait nobody will honour; the place in the

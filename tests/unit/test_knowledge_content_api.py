@@ -129,7 +129,8 @@ async def test_pages_create_and_publish_with_forms(desk) -> None:  # type: ignor
     published = await desk.post("/content/articles/fittings-missing/publish",
                                 data={"csrf_token": token, "version": "1"})
     page = await published.text()
-    assert "Done: publish" in page and 'id="article-status">published' in page
+    assert "Published: the bot and the agents use this version now." in page
+    assert 'id="article-status">published' in page and "Publish v1" not in page  # live already
     preview = await desk.get("/content/preview", params={"q": "fittings bag screws"})
     assert "fittings-missing" in await preview.text()
     assert (await desk.get("/content/gaps")).status == 200
@@ -213,7 +214,7 @@ async def test_an_article_names_a_moment_without_brackets_or_garbage_fields(desk
     errors = {(e["field"], e["reason"]) for e in (await reply.json())["errors"]}
     assert ("owner", "must be text, got dict") in errors
     assert ("title", "contains control characters") in errors
-    assert any(f == "moments" and "unknown moment(s) ['no_such_moment']" in r for f, r in errors)
+    assert any(f == "moments" and "unknown moment 'no_such_moment'" in r for f, r in errors)
 
 
 async def test_a_filter_or_history_that_names_nothing_says_so(desk) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,8 @@ def test_all_errors_are_reported_at_once() -> None:
     assert fields(review.errors) == ["title", "id", "body", "channels", "moments"]
     reasons = " | ".join(str(p) for p in review.errors)
     assert "title: missing" in reasons and "body: the body is empty" in reasons
-    assert "unknown moment(s) ['parcel_lost']" in reasons and "unknown channel" in reasons
+    assert "unknown moment 'parcel_lost'; did you mean 'parcel_late'?" in reasons
+    assert "unknown channel" in reasons
 
 
 @pytest.mark.parametrize(("text", "reason"), [
