@@ -122,8 +122,10 @@ async def conversation_page(request: web.Request) -> web.Response:
         "may_act": handling.may_act(user, record), "outcomes": OUTCOMES, "skills": SKILLS,
         "viewer": user.name, "sees_all": handling.sees_all(user),
         "moments": request.app[s.CATALOGUE].moments, "canned": request.app[s.CANNED],
-        "earlier": [m for m in earlier if m.handoff_id != record.id
-                    and (m.speaker, m.text) not in shown][-20:],
+        # what was said before this handoff (not after it, on a closed one), without the
+        # desk's own hand-back markers
+        "earlier": [m for m in earlier if m.handoff_id != record.id and m.speaker != "control"
+                    and m.at < record.created_at and (m.speaker, m.text) not in shown][-20:],
     })
 
 
