@@ -16,9 +16,10 @@ from typing import Any
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
 from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 
-#: Said anywhere in a message, these reach a person whatever the classifier thinks.
+#: Whom a customer asks to talk to or be put through to.
 _STAFF = (r"(a |an |the |your |one of your )?(rep|reps|someone|somebody|manager|supervisor|staff"
           r"|customer (services?|support|care)( team)?|support( team)?|team( member)?)")
+#: Said anywhere in a message, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
     r"\b(human|real person|a person|live agent|an agent|agent please|operator|"
     r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody)"
@@ -91,7 +92,6 @@ _INSTRUCTS_US = re.compile(
     r"|^\W*system\s*:",
     re.IGNORECASE,
 )
-#: Words of a message, contractions kept whole ("can't" is one).
 #: A typed answer naming a button by its place: "the first one", "2", "option 3", "#1",
 #: "2nd", "the last one please".
 _PLACES = (("first", "1st", "1", "one", "top"), ("second", "2nd", "2", "two"),
@@ -118,6 +118,7 @@ _DID_NOT_WORK = re.compile(
     re.IGNORECASE,
 )
 _STILL = re.compile(r"\bstill\b", re.IGNORECASE)
+#: Words of a message, contractions kept whole ("can't" is one).
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: Numbers a message carries, an order number's prefix with them ("NW-482913", "£89.99",
 #: "12345", "15%"); "2x" and "160x230" are words.
