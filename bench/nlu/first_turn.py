@@ -27,8 +27,11 @@ misspelt, many out of scope), ``first-turns-heldout-4.tsv`` (269 of the same sty
 more out-of-scope messages near the shop's business) and ``first-turns-heldout-5.tsv`` (266:
 long messages with backstory, other languages, spam and prompt injections too) were
 written from the moments' titles and descriptions only, without seeing the training
-examples or the earlier sets. Each set has guided changes once it had been measured
-(ADR 0007 says which). Writes
+examples or the earlier sets. ``first-turns-heldout-6.tsv`` (364, 2026-11-29) holds the
+first messages of two exploratory customer's-eye passes over the running assistant, none a
+training example; their findings changed the turn logic the same day, so it is held out
+for the classifier, not for those rules. Each set has guided changes once it had been
+measured (ADR 0007 says which). Writes
 ``bench/results/first-turn-<file name>.json``: the share right (also without messages that
 are word for word a training example), for messages with a moment to find the share
 answered right, answered wrongly (an article or person for another moment) and left
