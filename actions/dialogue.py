@@ -16,20 +16,58 @@ from typing import Any
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
 from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 
+#: A goodbye says so: the encoder hears "gotta go" in "got a quick q" (goodbye at 0.82), and
+#: a goodbye ends the conversation for a customer who has not started it.
+_GOODBYE = re.compile(
+    r"\b(bye|goodbye|cya|see (you|ya|u)|later|(good ?)?night|take care|farewell|that'?s (all|it)"
+    r"|nothing else|done|gotta go|got to go|have to go|ttyl|signing off|next time|i'?m off"
+    r"|that was (all|everything)|have a (nice|good|great|lovely)|cheers|ciao|adios)\b",
+    re.IGNORECASE,
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Common words of the languages customers most often write in instead, none of them an
+#: English word (so "no", "me", "a", "is" are left out), and of English.
+_LANGUAGES = {
+    "es": _words("el los las mi mis pedido que del por para con una está esta hola gracias "
+                 "quiero dinero tengo llegado todavía paquete cuenta pero muy hay roto"),
+    "fr": _words("le les mon ma mes je j'ai pas est une des du commande bonjour merci reçu "
+                 "colis toujours mais avec pour compte cassé livré vous"),
+    "de": _words("ich mein meine ist nicht und der das ein eine bestellung paket hallo "
+                 "danke kaputt angekommen noch mit für konto geld bitte wo"),
+    "it": _words("il mio mia non è ordine ciao grazie della pacco ancora sono ho arrivato "
+                 "rotto soldi conto"),
+    "pt": _words("meu minha não pedido olá obrigado chegou encomenda ainda tenho conta "
+                 "dinheiro quebrado"),
+    "nl": _words("mijn niet bestelling pakket bedankt het een nog geen geld kapot aangekomen"),
+    "pl": _words("nie jest moje moja zamówienie paczka dzień dobry dziękuję się czy jeszcze "
+                 "pieniądze"),
+}
+_ENGLISH = _words("the my is i it and to a not of you me was have has this for on in at "
+                  "with but your still what where when how can please order")
 #: Whom a customer asks to talk to or be put through to.
-_STAFF = (r"(a |an |the |your |one of your )?(rep|reps|someone|somebody|manager|supervisor|staff"
-          r"|customer (services?|support|care)( team)?|support( team)?|team( member)?)")
+_STAFF = (r"(a |an |the |your |ur |one of your )?(rep|reps|someone|somebody|manager|supervisor"
+          r"|staff|customer (services?|support|care)( team)?|support( team)?|team( member)?)")
 #: Said anywhere in a message, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
     r"\b(human|real person|a person|live agent|an agent|agent please|operator|"
     r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody)"
     rf"|(talk|speak|chat) (to|with) {_STAFF}"
-    rf"|(put|get|connect|transfer|send|pass) me (through |over |on )?(to|with) {_STAFF}"
-    # a call: "i need a callback", "can someone ring me back", "a number i can call"
-    r"|call ?backs?|(call|ring|phone) me( back)?|(phone )?number (i|we) can (call|ring)"
+    rf"|(put|get|connect|transfer|send|pass) me (through |thru |over |on )?(to|with) {_STAFF}"
+    # a call asked of us, not one a courier promised: "i need a callback", "can someone
+    # ring me back", "a number i can call"; "please dont call me" is not one
+    r"|(need|want|like|request|get|arrange|book) (a |an )?(call ?back|phone call)"
+    r"|(can|could|would|will) (you|u|someone|somebody|one of you|a person|an agent) "
+    r"(please |pls )?(call|ring|phone) me|(please|pls|plz) (call|ring|phone) me"
+    r"|(phone )?number (i|we) can (call|ring)"
     r"|can (i|we) (call|ring|phone) (you|someone|somebody|a person|your team))\b"
-    # the whole message: "customer service please", "support pls"
-    r"|^\W*(customer (services?|support|care)|support|a rep)( please| pls| plz)?\W*$",
+    # the whole message: "customer service please", "support pls", "call me back"
+    r"|^\W*(customer (services?|support|care)|support|a rep|call ?back|(call|ring|phone) me"
+    r"( back)?)( please| pls| plz)?\W*$",
     re.IGNORECASE,
 )
 #: "are you a bot?", "am I talking to a real person?", "is this automated?": a question about
@@ -105,19 +143,32 @@ _BUTTON_PLACE = re.compile(
 #: Words that name no button: "the slot one please", "about the refund".
 _FILLER = frozenset({"the", "a", "an", "one", "about", "my", "it", "its", "for", "please",
                      "pls", "plz", "thanks", "option", "choice", "button", "that", "this",
-                     # answers, not names: "no" is not "No order confirmation"
-                     "no", "not", "nope", "yes", "yeah", "none", "neither", "other", "else"})
+                     # answers, not names: "yes" is not a title's word
+                     "yes", "yeah", "other", "else"})
 #: Said in answer to "did this solve it?": the solution did not work.
-_DID_NOT_WORK = re.compile(
-    r"\b(did ?n'?t|did not|does ?n'?t|does not|do ?n'?t|not|wo ?n'?t|will not|ca ?n'?t|cannot)"
-    r" (work|help|fix|solve|change)\w*"
-    r"|\b(already|i'?ve|have) (tried|done|did|checked)\b|\btried (that|this|it|all|everything)\b"
-    r"|\b(no|not any) (luck|joy|difference|change)\b|\bnothing (changed|happened|works?)\b"
-    r"|\bsame (thing|problem|error|issue|message)\b|\bdone (all )?(that|this|those)\b"
-    r"|\bnot working\b|\bnot there\b|\bstill (stuck|the same)\b",
+#: ... pointing back at it ("already tried that", "same error"): whatever else it names.
+_TRIED_IT = re.compile(
+    r"\b(tried|did|done|followed|checked) (all )?(that|this|it|those|these|everything|all)\b"
+    r"|\b(that|this|it) (did ?n'?t|does ?n'?t|do ?n'?t|wo ?n'?t|has ?n'?t|did not|does not|"
+    r"has not) (work|help|fix|solve)\w*|\b(did ?n'?t|did not|has ?n'?t|has not) (help|work)\w*"
+    r"|\b(no|not any) (luck|joy|difference|change)\b|\bnothing (changed|happened)\b"
+    r"|\bsame (thing|problem|error|issue|message)\b|\bnot there\b|\bstill (stuck|the same)\b",
     re.IGNORECASE,
 )
-_STILL = re.compile(r"\bstill\b", re.IGNORECASE)
+#: ... or failing in general ("doesnt work", "not working", "still ..."): unless it is
+#: about another moment the classifier is sure of ("my promo code doesnt work" is new).
+_FAILS = re.compile(
+    r"\b(does ?n'?t|does not|do ?n'?t|wo ?n'?t|ca ?n'?t|cannot|not|is ?n'?t) (work|fix)\w*"
+    r"|\bstill\b",
+    re.IGNORECASE,
+)
+#: ... and not when it says it worked after all ("tried it and it worked, thanks").
+_WORKED = re.compile(
+    r"\b(worked|works now|working now|sorted|fixed|solved|resolved|fine now|all good|found it"
+    r"|was there|got it)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"n'?t\b|\b(not|never|no|nope|nothing|none|neither)\b", re.IGNORECASE)
 #: Words of a message, contractions kept whole ("can't" is one).
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: Numbers a message carries, an order number's prefix with them ("NW-482913", "£89.99",
@@ -237,6 +288,7 @@ class Clarify:
     choices: tuple[Moment, ...]
     other_company: str | None = None  # asked because the message names this company
     out_of_scope: bool = False  # the message is most likely about none of the moments
+    other_language: bool = False  # written in another language: asked again in English
 
 
 @dataclass(frozen=True)
@@ -300,7 +352,8 @@ class Dialogue:
             if turn.intent == "deny" and current is not None:
                 return NextArticle(current)
         if (turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE
-                and not reference_alone(turn.text)):
+                and not reference_alone(turn.text)
+                and (turn.intent != "goodbye" or _GOODBYE.search(turn.text))):
             return SmallTalk(SMALL_TALK[turn.intent])
         # "yes", "no" or an old "Yes, solved" button with no question open: nothing to hand
         # off; ask what happened. After the clarifying question a "no" still reaches a person.
@@ -335,23 +388,31 @@ class Dialogue:
                                        and turn.confidence < moment.threshold):
                 moment = None
             return Handoff(HandoffReason.LOW_CONFIDENCE, moment)
+        if other_language(turn.text):
+            # "mein paket ist kaputt angekommen": the English moments the encoder finds for
+            # it are noise; say what the bot understands, and offer a person
+            return Clarify((), other_language=True)
         choices = self.clarify_choices(turn)
         if not choices:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
 
     def still_stuck(self, turn: Turn, current: Moment, state: State) -> bool:
-        """Whether the message says, in words, that the solution just offered did not work:
-        while "did this solve it?" is open, a failure phrase (:data:`_DID_NOT_WORK`), or
-        "still ..." unless the classifier is sure of another moment ("my parcel is still
-        late" after a promo-code article is a new problem); after the bot took an answer as
-        solved ("ok", then "anything else?"), only a failure phrase."""
-        if _DID_NOT_WORK.search(turn.text):
-            return state.awaiting_feedback or state.asked_anything_else
+        """Whether the message says, in words, that the solution just offered (or taken as
+        solved: "ok", then "anything else?") did not work: pointing back at it
+        (:data:`_TRIED_IT`), or failing in general (:data:`_FAILS`) unless the classifier
+        is sure of another moment ("my parcel is still late" after a promo-code article, "my
+        promo code doesnt work" after "anything else?", are new problems); never when it
+        says it worked (:data:`_WORKED`, with no negation)."""
+        if not (state.awaiting_feedback or state.asked_anything_else):
+            return False
+        if _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
+            return False
+        if _TRIED_IT.search(turn.text):
+            return True
         other = self._moments.get(turn.intent or "")
-        return (state.awaiting_feedback and bool(_STILL.search(turn.text))
-                and not (other is not None and other.id != current.id
-                         and turn.confidence >= other.threshold))
+        return bool(_FAILS.search(turn.text)) and not (
+            other is not None and other.id != current.id and turn.confidence >= other.threshold)
 
     def asks_who_answers(self, turn: Turn, moment: Moment | None) -> bool:
         """A question whether a bot or a person answers, asking for nothing else: for a
@@ -369,18 +430,35 @@ class Dialogue:
         return tuple(ranked[:CLARIFY_CHOICES])
 
 
+def other_language(text: str) -> bool:
+    """Whether a message is written in another language the bot does not read: at least two
+    of its words (and two more than its English ones) are common words of one of
+    :data:`_LANGUAGES` that English does not have. Misspelt English has none of them."""
+    words = _WORD.findall(text.lower())
+    if len(words) < 3:
+        return False
+    english = sum(word in _ENGLISH for word in words)
+    foreign = max(sum(word in common for word in words) for common in _LANGUAGES.values())
+    return foreign >= 2 and foreign >= english + 2
+
+
 def button_named(text: str, titles: Sequence[str]) -> int | None:
     """Which of the clarifying question's buttons a typed answer names, 0-based, or None:
     by its place ("the first one", "2", "option 3", "the last one"), or by words of one
     title alone ("slot" for "Delivery slot booking"). The moments' ``titles`` come first,
     then the button for a person, which "last" names."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _FILLER]
+    if all(_NEGATION.fullmatch(w) for w in words) and words:  # "no": an answer, not a name
+        return None
+    if _NEGATION.search(text) and not any(" ".join(words) in title.lower() for title in titles):
+        return None  # "not the refund one", "no, not refund": none of them ("not received"
+        # quotes "Refund not received")
     found = _BUTTON_PLACE.match(text)
     if found:
         place = found.group(1).lower()
         index = len(titles) if place == "last" else next(
             i for i, names in enumerate(_PLACES) if place in names)
         return index if index <= len(titles) else None
-    words = [w for w in _WORD.findall(text.lower()) if w not in _FILLER]
     if not 0 < len(words) <= 2:
         return None
     named = [i for i, title in enumerate(titles)

@@ -17,8 +17,8 @@ from desk.packet import (
 )
 
 MAX_TRANSCRIPT_TEXT = 20_000
-#: The confidence (calibrated) from which a handoff without a decided moment is routed by
-#: the likeliest one.
+#: The least confidence (calibrated) from which a handoff without a decided moment is routed
+#: by the likeliest one; that moment's own threshold applies too.
 ROUTING_CONFIDENCE = 0.5
 
 
@@ -89,7 +89,8 @@ def _problem_ranking(events: list[dict[str, Any]], latest_message: dict[str, Any
     return fallback
 
 
-def said_to_the_bot(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def said_to_the_bot(events: list[dict[str, Any]], *, to_agents_too: bool = False
+                    ) -> list[dict[str, Any]]:
     """The customer's messages to the bot, oldest first: not those written to an agent
     while the conversation was paused for a handoff ("can they deliver tomorrow morning?"
     to the agent is not what a later handoff is about)."""
@@ -98,15 +99,17 @@ def said_to_the_bot(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = event.get("event")
         if kind in ("pause", "resume", "restart", "session_started"):
             paused = kind == "pause"
-        elif kind == "user" and not paused:
+        elif kind == "user" and (to_agents_too or not paused):
             said.append(event)
     return said
 
 
-def entities(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every distinct entity the customer mentioned to the bot in the conversation."""
+def entities(events: list[dict[str, Any]], *, to_agents_too: bool = False
+             ) -> list[dict[str, Any]]:
+    """Every distinct entity the customer mentioned to the bot in the conversation (and to
+    agents: for the contact details they already left)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for event in said_to_the_bot(events):
+    for event in said_to_the_bot(events, to_agents_too=to_agents_too):
         for entity in (event.get("parse_data") or {}).get("entities") or []:
             key = (str(entity.get("entity")), str(entity.get("value")))
             found.setdefault(key, {"entity": key[0], "value": key[1]})
@@ -136,11 +139,14 @@ def build_packet(
     top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
            for r in _problem_ranking(events, latest_message, known)
            if r["name"] in known][:5]
-    # unsure of the moment, the packet is routed by the likeliest one only when it is more
-    # likely right than wrong: a guess at 0.26 (or 0.0008 for the weather) would send the
-    # customer to a queue whose agents may never see them; none goes to every agent's
-    moment_id = moment or (top[0].id if top and top[0].confidence >= ROUTING_CONFIDENCE
-                           else None)
+    # unsure of the moment, the packet is routed by the likeliest one only when the
+    # classifier is sure of it (its threshold, and more likely right than wrong): a guess at
+    # 0.26, or "put me through to customer service" read as an escalation at 0.74 (under its
+    # 0.84), would send the customer to a queue, or a priority, that is not theirs; none goes
+    # to every agent's queue
+    sure = [m for m in top[:1] if (known_moment := catalogue.get(m.id)) is not None
+            and m.confidence >= max(ROUTING_CONFIDENCE, known_moment.threshold)]
+    moment_id = moment or (sure[0].id if sure else None)
     info = catalogue.get(moment_id)
     return HandoffPacket(
         conversation_id=conversation_id,

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import dialogue as d
 from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
-from actions.handoff import build_packet
+from actions.handoff import build_packet, entities
 from actions.replies import article_message, channel_kind, clarify_buttons, wait_phrase
 from bot.catalogue import Catalogue
 from bot.components.moment_classifier import (
@@ -84,7 +84,8 @@ class HandleTurn(Action):
                     SlotSet("clarify_choices", []), _outcome("resolved", decision.moment)]
         if isinstance(decision, d.Clarify):
             about = {"company": decision.other_company} if decision.other_company else {}
-            response = ("utter_clarify_other_company" if about else
+            response = ("utter_clarify_other_language" if decision.other_language else
+                        "utter_clarify_other_company" if about else
                         "utter_clarify_out_of_scope" if decision.out_of_scope else "utter_clarify")
             dispatcher.utter_message(response=response,
                                      buttons=clarify_buttons(decision.choices), **about)
@@ -172,7 +173,8 @@ class HandleTurn(Action):
             log.error("handoff of %s failed: %s", tracker.sender_id, error)
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return [SlotSet("last_outcome", "handoff_failed")]
-        given = _contact_given(packet.entities)
+        # an e-mail address left with an agent in an earlier handoff is given all the same
+        given = _contact_given(entities(tracker.events, to_agents_too=True))
         if not receipt.open and given:
             dispatcher.utter_message(response="utter_team_closed_contact", hours=receipt.hours,
                                      contact=given)

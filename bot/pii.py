@@ -54,9 +54,17 @@ def masked_contact(kind: str, text: str) -> str:
     return f"••• {''.join(c for c in text if c.isdigit())[-3:]}"
 
 
-#: 13 to 19 digits, alone or in groups split by a space or a hyphen: a payment card's
-#: number when its check digit is right (the Luhn formula).
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+#: Runs of digits, alone or in groups split by a space, a dot or a hyphen, wherever they
+#: stand ("4111 1111 1111 1111", "4111.1111.1111.1111", "visa4111111111111111").
+_DIGIT_RUN = re.compile(r"(?<!\d)\d+(?:[ .-]\d+)*(?!\d)")
+_DIGITS = re.compile(r"\d+")
+#: A security code named as such: "cvv 737", "CVC: 1234", "security code 123".
+_SECURITY_CODE = re.compile(r"\b(cvv2?|cvc2?|csc|security code)(\W{0,3})(\d{3,4})\b",
+                            re.IGNORECASE)
+#: A payment card's number: 14 to 19 digits starting 2 to 6 (the card networks' ranges;
+#: phone numbers start 0 or +, many parcel numbers 1 or 9) with a valid Luhn check digit.
+CARD_DIGITS = range(14, 20)
+CARD_FIRST_DIGITS = "23456"
 
 
 def luhn_valid(digits: str) -> bool:
@@ -69,16 +77,35 @@ def luhn_valid(digits: str) -> bool:
 
 def mask_card_numbers(text: str) -> str:
     """Payment card numbers with every digit but the last four hidden, as a card's own
-    receipt shows them ("•••• •••• •••• 1111"): nobody, agents included, needs the whole
-    number, and card rules forbid keeping it."""
-    def mask(found: re.Match[str]) -> str:
-        number = found.group(0)
-        digits = re.sub(r"\D", "", number)
-        if not luhn_valid(digits):
-            return number
-        last_four = [i for i, c in enumerate(number) if c.isdigit()][-4]
-        return re.sub(r"\d", "•", number[:last_four]) + number[last_four:]
-    return _CARD.sub(mask, text)
+    receipt shows them ("•••• •••• •••• 1111"), and the security code after one (or named
+    "cvv") hidden whole: nobody, agents included, needs them, and card rules forbid keeping
+    them. A card's number is looked for inside longer runs of digit groups too ("4111 1111
+    1111 1111 123": the number, then the code)."""
+    def mask(run: re.Match[str]) -> str:
+        number = run.group(0)
+        groups = [(g.start(), g.end()) for g in _DIGITS.finditer(number)]
+        for first in range(len(groups)):
+            digits = ""
+            for last in range(first, len(groups)):
+                digits += number[groups[last][0]:groups[last][1]]
+                if len(digits) > CARD_DIGITS[-1]:
+                    break
+                if (len(digits) in CARD_DIGITS and digits[0] in CARD_FIRST_DIGITS
+                        and luhn_valid(digits)):
+                    start, end = groups[first][0], groups[last][1]
+                    keep = [i for i in range(start, end) if number[i].isdigit()][-4]
+                    code = groups[last + 1] if last + 1 < len(groups) else (end, end)
+                    after = code[1] if code[1] - code[0] in (3, 4) else end  # its code
+                    return (number[:start] + _DIGITS.sub(_dots, number[start:keep])
+                            + number[keep:end] + _DIGITS.sub(_dots, number[end:after])
+                            + number[after:])
+        return number
+    masked = _DIGIT_RUN.sub(mask, text)
+    return _SECURITY_CODE.sub(lambda m: m.group(1) + m.group(2) + "•" * len(m.group(3)), masked)
+
+
+def _dots(digits: re.Match[str]) -> str:
+    return "•" * len(digits.group(0))
 
 
 class LazyRedactor:

@@ -15,6 +15,8 @@ from bot.pii import mask_card_numbers
 MAX_SENDER_CHARS = 200
 # zero-width and direction characters a paste or a keyboard leaves at a message's edges
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# letters and symbols drawn as nothing (Hangul fillers, the blank Braille pattern)
+_BLANK = "\u115f\u1160\u3164\uffa0\u2800"
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,11 @@ def check_text(text: Any, max_chars: int) -> str:
     if unreadable(text):
         raise MessageRejected("the message contains binary or control characters")
     stripped = text.strip().strip(_INVISIBLE).strip()
-    if not stripped or all(c.isspace() or unicodedata.category(c) == "Cf" for c in stripped):
-        # only spaces and invisible format characters (zero-width space, joiner,
-        # byte-order mark, direction marks): nothing the customer can see was said
+    if all(c.isspace() or unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK
+           for c in stripped):
+        # only spaces, invisible format characters (zero-width space, joiner, byte-order
+        # mark, direction marks), accents on nothing and blank letters: nothing the
+        # customer can see was said
         raise MessageRejected("the message is empty")
     return mask_card_numbers(stripped)
 

@@ -84,6 +84,35 @@ def test_a_written_answer_to_the_question_is_taken_when_it_names_a_choice(
     assert isinstance(hacked, d.Handoff) and hacked.reason is d.HandoffReason.POLICY
 
 
+@pytest.mark.parametrize(("text", "goodbye"), [
+    ("bye", True), ("ok thanks, have a nice day", True), ("gotta go", True), ("cya", True),
+    ("that's all for today", True), ("got a quick q", False), ("i love you", False)])
+def test_a_goodbye_is_said_in_words_not_guessed(dialogue: d.Dialogue, text: str,
+                                               goodbye: bool) -> None:
+    ranking = (("goodbye", 0.82), ("parcel_late", 0.05), ("charged_twice", 0.03))
+    decision = dialogue.decide(turn("goodbye", 0.82, text, ranking), d.State())
+    assert (decision == d.SmallTalk("utter_goodbye")) is goodbye
+    if not goodbye:
+        assert isinstance(decision, d.Clarify)
+
+
+@pytest.mark.parametrize(("text", "foreign"), [
+    ("mi pedido no ha llegado", True), ("mein paket ist kaputt angekommen", True),
+    ("je n'ai pas reçu ma commande", True), ("nie dostałem paczki, gdzie jest moje zamówienie",
+                                             True),
+    ("where is my order", False), ("mi order hasnt arived", False),
+    ("my parcel is late", False), ("hola", False), ("ich", False)])
+def test_a_message_in_another_language_is_answered_in_english_with_a_person(
+        dialogue: d.Dialogue, text: str, foreign: bool) -> None:
+    assert d.other_language(text) is foreign
+    ranking = (("escalation", 0.2), ("product_faulty", 0.1), ("verification_code_missing", 0.1))
+    decision = dialogue.decide(turn("escalation", 0.2, text, ranking), d.State())
+    assert isinstance(decision, d.Clarify)
+    assert decision.other_language is foreign and (decision.choices == ()) is foreign
+    domain = yaml.safe_load((REPO / "bot" / "domain" / "core.yml").read_text(encoding="utf-8"))
+    assert "utter_clarify_other_language" in domain["responses"]
+
+
 def test_an_order_number_alone_is_asked_about_not_greeted(dialogue: d.Dialogue) -> None:
     ranking = (("greet", 0.57), ("parcel_late", 0.2), ("order_confirmation_missing", 0.1))
     decision = dialogue.decide(turn("greet", 0.57, "NW-100200", ranking), d.State())
@@ -106,6 +135,29 @@ def test_saying_in_words_that_the_solution_failed_brings_the_next_one(
         assert isinstance(decision, d.Answer) and decision.moment.id == "registration_failed"
         decision = dialogue.decide(turn("promo_code_invalid", 0.4, text), open_question)
     assert isinstance(decision, d.NextArticle) and decision.moment.id == "promo_code_invalid"
+
+
+@pytest.mark.parametrize("text", [
+    "tried it and it worked, thanks", "already did it, all sorted now",
+    "done that, its fine now thank you", "I've checked spam and it was there, thanks!"])
+def test_saying_it_worked_after_all_is_not_a_failure(dialogue: d.Dialogue, text: str) -> None:
+    open_question = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                            awaiting_feedback=True)
+    decision = dialogue.decide(turn("affirm", 0.6, text), open_question)
+    assert isinstance(decision, d.Resolved)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("yes, my promo code doesnt work", "promo_code_invalid"),
+    ("also my promo code is not working", "promo_code_invalid")])
+def test_a_new_problem_that_fails_is_not_the_last_article_failing(
+        dialogue: d.Dialogue, text: str, intent: str) -> None:
+    for state in (d.State(moment="parcel_late", offered=("parcel-late-track",),
+                          awaiting_feedback=True),
+                  d.State(moment="parcel_late", offered=("parcel-late-track",),
+                          asked_anything_else=True)):
+        decision = dialogue.decide(turn(intent, 0.99, text), state)
+        assert isinstance(decision, d.Answer) and decision.moment.id == intent
 
 
 def test_a_change_of_mind_after_solved_or_thanks(dialogue: d.Dialogue) -> None:
@@ -134,6 +186,9 @@ def test_asking_for_a_manager_in_an_escalation_keeps_its_policy(dialogue: d.Dial
                                   "i already talked to support and they said wait",
                                   "the support team said 5 days",
                                   "the courier said they would call before delivering",
+                                  "the courier said he would call me but never did",
+                                  "please dont call me, email only. my refund hasnt arrived",
+                                  "the driver didnt ring me and left my sofa outside",
                                   "do i need to ring someone to pay on the website"])
 def test_naming_support_is_not_asking_for_a_person(dialogue: d.Dialogue, text: str) -> None:
     decision = dialogue.decide(turn("refund_not_received", 0.93, text), d.State())
@@ -156,6 +211,9 @@ def test_a_typed_answer_naming_a_button_by_its_place_takes_that_button(
     else:
         assert isinstance(decision, d.Answer) and decision.moment.id == expected
     titles = ["Refund not received", "Return an item", "Charged twice"]
+    assert d.button_named("not the refund one", titles) is None  # refused, not chosen
+    assert d.button_named("no, not refund", titles) is None
+    assert d.button_named("not the first one", titles) is None
     assert d.button_named("5", titles) is None and d.button_named("one more thing", titles) is None
     assert d.button_named("the refund one", titles) == 0  # a word of one title alone
     assert d.button_named("return", titles) == 1 and d.button_named("charged", titles) == 2
@@ -185,7 +243,9 @@ def test_an_unclear_answer_to_the_question_is_routed_by_no_guess_but_its_own(
                                   "can someone ring me back", "talk to customer services",
                                   "let me talk to your team",
                                   "is there a phone number i can call",
-                                  "can i ring someone"])
+                                  "can i ring someone", "put me thru to customer service",
+                                  "talk to ur team",
+                                  "call me back please"])
 def test_asking_for_a_person_works_at_any_point(dialogue: d.Dialogue, text: str) -> None:
     state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
     decision = dialogue.decide(turn("deny", 0.9, text=text), state)

@@ -17,6 +17,8 @@ from channels.guard import MessageRejected, check_sender, check_text
         ("   \n ", 400, "empty"),
         ("\u200b\u200b", 400, "empty"),  # zero-width spaces: nothing to see
         (" \ufeff\u2060\u200d \u200e", 400, "empty"),
+        ("\u3164", 400, "empty"), ("\u2800", 400, "empty"), ("\u115f\u1160", 400, "empty"),
+        ("\u034f", 400, "empty"), ("\u200b\u0301", 400, "empty"),  # an accent on nothing
         (None, 400, "no text"),
         (42, 400, "must be a string"),
         ("x" * 100_000, 413, "100000 characters long; the limit is 5000"),
@@ -45,6 +47,13 @@ def test_good_messages_pass_stripped() -> None:
     ("5500005555555559?", "••••••••••••5559?"),
     ("1234 5678 9012 3456", "1234 5678 9012 3456"),  # no card's check digit: kept
     ("order NW-100200, call 0044 7700 900123", "order NW-100200, call 0044 7700 900123"),
+    ("my card is 4111 1111 1111 1111 123", "my card is •••• •••• •••• 1111 •••"),  # + its code
+    ("4111.1111.1111.1111", "••••.••••.••••.1111"), ("visa4111111111111111",
+                                                      "visa••••••••••••1111"),
+    ("exp 12/27 cvc: 1234", "exp 12/27 cvc: ••••"),
+    # a phone number, a parcel number, two order numbers: check digit right, no card's
+    ("my phone number is 0044 7700 900 007", "my phone number is 0044 7700 900 007"),
+    ("15501234567006", "15501234567006"), ("482913 4829108", "482913 4829108"),
 ])
 def test_card_numbers_are_masked_as_they_arrive(text: str, kept: str) -> None:
     assert check_text(text, 5000) == kept

@@ -297,14 +297,18 @@ def test_a_later_handoff_is_about_what_the_customer_told_the_bot(catalogue) -> N
     events = [said("my parcel is late", "parcel_late", 0.9), {"event": "pause"},
               {"event": "bot", "text": "Hi, this is Ann", "timestamp": 2.0,
                "metadata": {"mot_desk_key": "k1", "agent": "ann"}},
-              said("can they deliver tomorrow morning?", "delivery_slot_booking", 0.94,
-                   date="tomorrow"),
+              said("can they deliver tomorrow morning? bob@example.com", "delivery_slot_booking",
+                   0.94, date="tomorrow", email="bob@example.com"),
               {"event": "resume"}]
     latest = said("I want a person", "request_human", 0.6)
     packet = build_packet(catalogue=catalogue, conversation_id="c", channel="rest",
                           events=[*events, latest], latest_message=latest["parse_data"],
                           reason="customer_asked", moment=None, offered=[], feedback={})
     assert packet.moment == "parcel_late" and packet.entities == []
+    # ... though an e-mail address left with the agent is not asked for again
+    from actions.handoff import entities
+    assert {"entity": "email", "value": "bob@example.com"} in entities(
+        [*events, latest], to_agents_too=True)
     assert [line.speaker for line in packet.transcript] == [
         "customer", "agent", "customer", "customer"]
     guess = said("whats the weather", "personal_data_request", 0.0008)
@@ -312,3 +316,10 @@ def test_a_later_handoff_is_about_what_the_customer_told_the_bot(catalogue) -> N
                           events=[guess], latest_message=guess["parse_data"],
                           reason="low_confidence", moment=None, offered=[], feedback={})
     assert unsure.moment is None and unsure.skill == "general"
+    # nor by a guess under the moment's own threshold ("put me through to customer service"
+    # read as an escalation at 0.74, under 0.84): not the complaints queue at priority 4
+    person = said("put me through to customer service", "escalation", 0.739)
+    asked = build_packet(catalogue=catalogue, conversation_id="c", channel="rest",
+                         events=[person], latest_message=person["parse_data"],
+                         reason="customer_asked", moment=None, offered=[], feedback={})
+    assert asked.moment is None and asked.skill == "general"
