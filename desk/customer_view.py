@@ -65,7 +65,7 @@ async def customer_view(app: web.Application, user: User,
     history = await app[s.STORE].history(record.channel, record.customer_id)
     earlier = [EarlierConversation(h.id, h.channel, h.created_at, h.moment,
                                    h.outcome or h.status, handling.may_see(user, h))
-               for h in history if h.id != record.id]
+               for h in history if h.id != record.id and h.created_at < record.created_at]
     hints = await app[s.IDENTITIES].hints(record.channel, record.customer_id)
     return CustomerView(earlier, hints, may_link(user, record))
 

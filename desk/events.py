@@ -89,15 +89,15 @@ class Ingestor:
         """Stores every new customer and bot line; returns how many were new."""
         events = [e for e in (RasaEvent.parse(r, sender_id) for r in raw_events) if e]
         since = min((e.timestamp for e in events), default=0.0)
-        handoffs: dict[str, list[HandoffRecord]] = {}
+        handoffs: dict[str, list[tuple[HandoffRecord, float | None]]] = {}
 
         async def open_handoff(conversation_id: str, at: float) -> HandoffRecord | None:
-            """The conversation's handoff open when the line was said (not when it is
-            stored: a line said just before the agent closed may arrive just after)."""
+            """The handoff that held the conversation when the line was said (not when it
+            is stored: a line said just before the hand-back may arrive just after)."""
             if conversation_id not in handoffs:
                 handoffs[conversation_id] = await self._store.open_since(conversation_id, since)
-            return next((h for h in handoffs[conversation_id] if h.created_at <= at
-                         and (h.closed_at is None or at < h.closed_at)), None)
+            return next((h for h, until in handoffs[conversation_id] if h.created_at <= at
+                         and (until is None or at < until)), None)
 
         lines = []
         for event in events:

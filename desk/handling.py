@@ -8,6 +8,8 @@ caller is answered, then announced on the hub and handed to the delivery worker.
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from desk import state as s
@@ -88,7 +90,9 @@ async def claim(app: web.Application, user: User, handoff_id: str) -> HandoffRec
     record = await visible_handoff(app, user, handoff_id)
     record = await app[s.STORE].claim(record.id, user.id, user.name)
     joined = await app[s.MESSAGES].append([NewMessage(
-        key=f"joined:{record.id}:{user.id}", conversation_id=record.conversation_id,
+        # one greeting a claim: taken back after a transfer, it is said again
+        key=f"joined:{record.id}:{user.id}:{record.claimed_at}",
+        conversation_id=record.conversation_id,
         handoff_id=record.id, speaker="agent", author=user.name,
         text=f"Hi, this is {user.name} from the Northwind Home team. I have everything you "
              "told the assistant; give me a moment to read it.")])
@@ -101,6 +105,10 @@ async def send(app: web.Application, user: User, handoff_id: str, line: SendLine
     record = await visible_handoff(app, user, handoff_id)
     if not line.note and not may_act(user, record):
         _refuse_closed(record)
+        if record.status == ASSIGNED:
+            raise HandoffConflict(record.id, f"{record.assignee_name} holds this conversation: "
+                                  "write an internal note, or ask them or a supervisor to "
+                                  "transfer it to you")
         raise HandoffConflict(record.id, "claim the conversation before writing to the "
                               "customer")
     key = f"{'note' if line.note else 'agent'}:{user.id}:{line.client_id}"
@@ -160,7 +168,7 @@ async def transfer(app: web.Application, user: User, handoff_id: str,
         agent = (target.id, target.name)
     was_talking = record.status == ASSIGNED
     record = await app[s.STORE].transfer(record.id, request.skill, agent)
-    key = f"transfer:{record.id}:{record.assignee_id}:{record.skill}:{len(str(agent))}"
+    key = f"transfer:{record.id}:{uuid.uuid4().hex}"  # each transfer is said, repeats too
     lines = [NewMessage(
         key=f"note:{key}", conversation_id=record.conversation_id, handoff_id=record.id,
         speaker="note", author=user.name,
@@ -171,8 +179,12 @@ async def transfer(app: web.Application, user: User, handoff_id: str,
             key=f"agent:{key}", conversation_id=record.conversation_id, handoff_id=record.id,
             speaker="agent", author=user.name,
             text=(f"I'm passing you to my colleague {record.assignee_name}, who will reply "
-                  "here." if record.assignee_name else "I'm passing you to a colleague who "
-                  "can help with this; they will reply here as soon as they can.")))
+                  "here." if record.assignee_name else
+                  "I'm passing you to a colleague who can help with this; they will reply here "
+                  "as soon as they can." if await online_for(app, record.skill) else
+                  "I'm passing you to a colleague who can help with this. Nobody from that "
+                  "team is available right now: please leave an e-mail address or phone "
+                  "number here, and they will get back to you.")))
     stored = await app[s.MESSAGES].append(lines)
     await _announce(app, record, *stored)
     return record

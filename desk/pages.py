@@ -111,7 +111,8 @@ async def conversation_page(request: web.Request) -> web.Response:
     earlier = await request.app[s.MESSAGES].for_conversation(record.conversation_id, 50)
     # The packet's transcript shows this conversation up to the handoff: its lines are not
     # shown again as earlier ones.
-    shown = {(t.get("speaker"), t.get("text")) for t in record.packet.get("transcript") or ()}
+    shown = {(t.get("speaker"), str(t.get("text") or "").split("\n[buttons: ")[0])
+             for t in record.packet.get("transcript") or ()}
     titles = {m.id: m.title for m in request.app[s.CATALOGUE].moments}
     return aiohttp_jinja2.render_template("conversation.html", request, {
         "handoff": record, "status_line": handling.status_line(record), "packet": record.packet,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from desk.packet import HandoffPacket
-from desk.tables import handoffs, identity_links, open_engine
+from desk.tables import handoffs, identity_links, messages, open_engine
 
 QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
 OPEN = (QUEUED, ASSIGNED)
@@ -69,7 +69,8 @@ class HandoffRecord:
 class HandoffStore(Protocol):
     async def add(self, packet: HandoffPacket) -> HandoffRecord: ...
     async def get(self, handoff_id: str) -> HandoffRecord | None: ...
-    async def open_since(self, conversation_id: str, since: float) -> list[HandoffRecord]: ...
+    async def open_since(self, conversation_id: str,
+                         since: float) -> list[tuple[HandoffRecord, float | None]]: ...
     async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]: ...
     async def position(self, record: HandoffRecord) -> int: ...
 
@@ -121,16 +122,33 @@ class SqlHandoffStore:
             raise HandoffNotFound(handoff_id)
         return record
 
-    async def open_since(self, conversation_id: str, since: float) -> list[HandoffRecord]:
-        """The conversation's handoffs open at some time from ``since`` on (open now, or
-        closed after it), newest first."""
+    async def open_since(self, conversation_id: str,
+                         since: float) -> list[tuple[HandoffRecord, float | None]]:
+        """The conversation's handoffs that held it at some time from ``since`` on, newest
+        first, each with the time the customer was back with the bot: when Rasa took the
+        hand-back (the ``control`` line's delivery), not when the agent clicked close, for
+        Rasa keeps the conversation paused until then; None while it still holds it."""
         async with self.engine.connect() as connection:
             rows = (await connection.execute(
-                sa.select(handoffs).where(
-                    handoffs.c.conversation_id == conversation_id,
-                    sa.or_(handoffs.c.status.in_(OPEN), handoffs.c.closed_at > since))
+                sa.select(handoffs, sa.func.max(messages.c.delivered_at).label("resumed_at"),
+                          sa.func.count(messages.c.seq).label("hand_backs"))
+                .select_from(handoffs.outerjoin(messages, sa.and_(
+                    messages.c.handoff_id == handoffs.c.id, messages.c.speaker == "control")))
+                .where(handoffs.c.conversation_id == conversation_id)
+                .group_by(*handoffs.c)
                 .order_by(handoffs.c.created_at.desc()))).all()
-        return [_record(row) for row in rows]
+        held = []
+        for row in rows:
+            record = _record(row)
+            if record.status in OPEN:
+                until = None
+            elif row.hand_backs:  # None until Rasa took the hand-back
+                until = row.resumed_at
+            else:  # closed without a hand-back
+                until = record.closed_at
+            if until is None or until > since:
+                held.append((record, until))
+        return held
 
     async def queue(self, skills: Collection[str] | None = None) -> list[HandoffRecord]:
         """Queued handoffs (only ``skills`` if given), highest priority first, then oldest."""

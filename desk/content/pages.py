@@ -98,6 +98,11 @@ async def edit_form(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     article_id = request.match_info["article_id"]
     form = await request.post()
+    if not str(form.get("base_version") or "").strip():  # the page always sends it
+        fields = MultiDict(form)
+        fields["base_version"] = ""
+        return await _edit_again(request, draft_from_form(fields, article_id),
+                                 "The form did not say which version you edited")
     try:
         draft = draft_from_form(form, article_id)
     except WireInvalid as invalid:

@@ -156,20 +156,25 @@
     }
 
     // A closed conversation takes internal notes only: the customer is back with the bot.
-    // So does one another agent holds (a supervisor may still write and close).
+    // So does one another agent holds (a supervisor may still write and close). The page
+    // follows the handoff as it changes hands (a transfer frees it again).
     function closedControls() {
+      const closed = root.dataset.status === "closed";
       const heldByOther = root.dataset.status === "assigned" && root.dataset.seesAll !== "yes"
         && root.dataset.assignee !== root.dataset.viewer;
-      if (root.dataset.status !== "closed" && !heldByOther) return;
       for (const id of ["transfer", "transfer-skill", "outcome", "close", "claim", "canned"]) {
         const control = document.getElementById(id);
-        if (control) control.disabled = true;
+        if (control) control.disabled = closed || heldByOther;
       }
+      const claim = document.getElementById("claim");
+      if (claim) claim.hidden = root.dataset.status !== "queued";
       const note = document.getElementById("note");
-      note.checked = true; note.disabled = true;
-      compose.placeholder = heldByOther
-        ? root.dataset.assignee + " holds this conversation: internal notes only."
-        : "Closed: the customer is back with the assistant. Notes only.";
+      if (closed || heldByOther) note.checked = true;
+      else if (note.disabled) note.checked = false;  // free again: replies by default
+      note.disabled = closed || heldByOther;
+      compose.placeholder = closed ? "Closed: the customer is back with the assistant. Notes only."
+        : heldByOther ? root.dataset.assignee + " holds this conversation: internal notes only."
+        : "Write to the customer… (Ctrl+Enter sends)";
     }
 
     function send(clientId, text, note) {
@@ -198,6 +203,7 @@
             frame.status_line;
           root.dataset.status = frame.status;
           root.dataset.assignee = frame.assignee || "";
+          errorBox.textContent = "";  // what it said was about the state before
           closedControls();
         } else if (frame.type === "error") {
           errorBox.textContent = frame.error.replace(/^handoff \S+: /, "");
@@ -241,7 +247,10 @@
       catch (e) { errorBox.textContent = e.message; return false; }
     }
     document.getElementById("claim").onclick = async () => {
-      if (await act("/claim")) document.getElementById("claim").hidden = true;
+      if (await act("/claim")) {
+        root.dataset.status = "assigned"; root.dataset.assignee = root.dataset.viewer;
+        closedControls();
+      }
     };
     document.getElementById("transfer").onclick = async () => {
       if (await act("/transfer", {skill: document.getElementById("transfer-skill").value})) {

@@ -232,14 +232,23 @@ async def test_a_line_said_before_the_close_and_stored_after_it_stays_the_agents
     conversation = (await (await desk.get(path)).json())["conversation_id"]
     said = time.time()
     await asyncio.sleep(0.05)
+    await _until(lambda: len(desk.channel.sent) == 1)  # the "ann joined" line
+    desk.channel.fail = True  # Rasa does not take the hand-back yet
     assert (await desk.post(f"{path}/close", json={"outcome": "resolved"},
                             headers={"X-CSRF-Token": csrf})).status == 200
+    # Rasa holds the conversation paused until it takes the hand-back: a line said between
+    # the click and then is the agent's too
+    between = rasa_user_event(conversation, "oh and my email is bob@example.com", time.time())
+    assert (await desk.post("/api/events", json=[between], headers=desk.service)).status == 200
+    desk.channel.fail = False
+    await _until(lambda: any(line.hand_back_outcome for line in desk.channel.sent), timeout=10)
     late = rasa_user_event(conversation, "great, can they come tomorrow morning?", said)
     after = rasa_user_event(conversation, "thanks, all sorted", time.time() + 1)
     assert (await desk.post("/api/events", json=[late, after],
                             headers=desk.service)).status == 200
     lines = await (await desk.get(f"{path}/messages")).json()
     assert "great, can they come tomorrow morning?" in [line["text"] for line in lines]
+    assert "oh and my email is bob@example.com" in [line["text"] for line in lines]
     assert "thanks, all sorted" not in [line["text"] for line in lines]
     async with desk.server.app[INSIGHT].engine.connect() as connection:
         counted = (await connection.execute(sa.select(insight.c.text).where(
@@ -296,6 +305,23 @@ async def test_a_customer_being_talked_to_hears_of_a_transfer(desk) -> None:  # 
     assert moved.status == 200
     await _until(lambda: len(desk.channel.sent) == 2)
     assert desk.channel.sent[1].text.startswith("I'm passing you to a colleague")
+    # nobody online takes billing: the customer is asked for a contact, not left waiting
+    assert "Nobody from that team is available right now" in desk.channel.sent[1].text
+
+
+async def test_every_transfer_and_every_claim_is_said(desk) -> None:  # type: ignore[no-untyped-def]
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    await desk.get("/api/desk/queue")  # ann is at work: someone takes the delivery queue
+    for _ in range(2):  # to her own queue and back again, twice
+        await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+        await desk.post(f"{path}/transfer", json={"skill": "delivery"},
+                        headers={"X-CSRF-Token": csrf})
+    await _until(lambda: len(desk.channel.sent) == 4)
+    texts = [line.text for line in desk.channel.sent]
+    assert [t.startswith("Hi, this is ann") for t in texts] == [True, False, True, False]
+    assert texts[1] == texts[3] and "they will reply here as soon as they can" in texts[3]
 
 
 async def test_a_customer_is_promised_a_wait_only_by_agents_who_take_their_queue(desk) -> None:  # type: ignore[no-untyped-def]
@@ -323,6 +349,7 @@ async def test_second_agent_cannot_claim_or_write(desk) -> None:  # type: ignore
     sent = await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
                            json={"client_id": uuid.uuid4().hex, "text": "hi"})
     assert sent.status == 409
+    assert "ann holds this conversation: write an internal note" in (await sent.json())["error"]
 
 
 async def test_correction_is_kept_as_a_labelled_example(desk) -> None:  # type: ignore[no-untyped-def]

@@ -163,6 +163,10 @@ async def test_a_taken_id_or_a_stale_edit_shows_the_form_again_with_the_text(des
     assert tampered.status == 409 and "not known which version you edited" in page
     assert "compare with version 3 on the article" in page
     assert 'value="Third editor"' in page and 'name="base_version" value="3"' in page
+    blank = await desk.post(path, data={**edit, "title": "Fourth editor", "base_version": ""})
+    page = await blank.text()  # no version at all: not saved over version 3 unknowingly
+    assert blank.status == 409 and "did not say which version you edited" in page
+    assert 'value="Fourth editor"' in page
 
 
 async def test_gaps_never_show_personal_data(desk) -> None:  # type: ignore[no-untyped-def]
