@@ -19,9 +19,14 @@ from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 #: A goodbye says so: the encoder hears "gotta go" in "got a quick q" (goodbye at 0.82), and
 #: a goodbye ends the conversation for a customer who has not started it.
 _GOODBYE = re.compile(
-    r"\b(bye|goodbye|cya|see (you|ya|u)|later|(good ?)?night|take care|farewell|that'?s (all|it)"
-    r"|nothing else|done|gotta go|got to go|have to go|ttyl|signing off|next time|i'?m off"
-    r"|that was (all|everything)|have a (nice|good|great|lovely)|cheers|ciao|adios)\b",
+    r"\b(bye+|goodbye|cya|see (you|ya|u)|laters?|(good ?)?night|take care|farewell|gtg|g2g"
+    r"|ttyl|cheerio|ta-?ra|(speak|talk) soon|signing off|until next time|gotta go|got to go"
+    r"|have to go|have a (nice|good|great|lovely) (day|evening|weekend|one))\b"
+    # a whole message: "that's all", "no im good", "cheers" (not "cheers for nothing", "im
+    # done with this bot")
+    r"|^\W*((ok(ay)?|no|nah|nope)\W+)?(that'?s (all|it)( for (now|today))?|nothing else"
+    r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers)"
+    r"(\W+(thanks?|thank you|cheers|ta|thx))?\W*$",
     re.IGNORECASE,
 )
 
@@ -33,41 +38,58 @@ def _words(text: str) -> frozenset[str]:
 #: Common words of the languages customers most often write in instead, none of them an
 #: English word (so "no", "me", "a", "is" are left out), and of English.
 _LANGUAGES = {
-    "es": _words("el los las mi mis pedido que del por para con una está esta hola gracias "
-                 "quiero dinero tengo llegado todavía paquete cuenta pero muy hay roto"),
-    "fr": _words("le les mon ma mes je j'ai pas est une des du commande bonjour merci reçu "
-                 "colis toujours mais avec pour compte cassé livré vous"),
+    "es": _words("el los las mi mis pedido que del por para con una está esta hola quiero "
+                 "dinero tengo llegado llego llegó todavía paquete cuenta pero muy hay roto"),
+    "fr": _words("le les ma mes je j'ai pas une des du commande bonjour reçu colis toujours "
+                 "mais avec pour compte cassé livré vous"),
     "de": _words("ich mein meine ist nicht und der das ein eine bestellung paket hallo "
-                 "danke kaputt angekommen noch mit für konto geld bitte wo"),
-    "it": _words("il mio mia non è ordine ciao grazie della pacco ancora sono ho arrivato "
-                 "rotto soldi conto"),
+                 "danke kaputt angekommen noch mit für konto geld bitte wo wann kommt lieferung"),
+    "it": _words("il mio mia è ordine della pacco ancora sono arrivato rotto soldi conto"),
     "pt": _words("meu minha não pedido olá obrigado chegou encomenda ainda tenho conta "
                  "dinheiro quebrado"),
-    "nl": _words("mijn niet bestelling pakket bedankt het een nog geen geld kapot aangekomen"),
-    "pl": _words("nie jest moje moja zamówienie paczka dzień dobry dziękuję się czy jeszcze "
-                 "pieniądze"),
+    "nl": _words("mijn niet bestelling pakket bedankt het een nog geen geld kapot aangekomen "
+                 "waar"),
+    "pl": _words("nie jest moje moja zamówienie zamowienie paczka paczki dzień dzien dobry "
+                 "dziękuję dziekuje się sie czy jeszcze pieniądze pieniadze gdzie"),
 }
 _ENGLISH = _words("the my is i it and to a not of you me was have has this for on in at "
                   "with but your still what where when how can please order")
 #: Whom a customer asks to talk to or be put through to.
-_STAFF = (r"(a |an |the |your |ur |one of your )?(rep|reps|someone|somebody|manager|supervisor"
-          r"|staff|customer (services?|support|care)( team)?|support( team)?|team( member)?)")
-#: Said anywhere in a message, these reach a person whatever the classifier thinks.
+_STAFF = (r"(a |an |the |your |ur |one of your )?(rep|reps|someone|somebody|sombody|some1"
+          r"|manager|supervisor|advis[eo]r|agent|staff|customer (services?|support|care)( team)?"
+          r"|support( team)?|team( member)?)")
+#: A person named in a message: a request for one when the message asks
+#: (:data:`_ASKS_FOR_SOMEONE`), is short, or is about no moment the classifier is sure of;
+#: "signed for by a person i dont know" and "must be human error" are about their moment.
+_PERSON_NAMED = re.compile(
+    r"\b(human|real person|a person|live agent|an agent|agent please|operator|representative"
+    r"|someone real|live chat)\b",
+    re.IGNORECASE,
+)
+#: Asked for in so many words, these reach a person whatever the classifier thinks.
 _PERSON = re.compile(
-    r"\b(human|real person|a person|live agent|an agent|agent please|operator|"
-    r"representative|someone real|speak to (someone|somebody)|talk to (someone|somebody)"
+    r"\b(speak to (someone|somebody)|talk to (someone|somebody)"
     rf"|(talk|speak|chat) (to|with) {_STAFF}"
     rf"|(put|get|connect|transfer|send|pass) me (through |thru |over |on )?(to|with) {_STAFF}"
     # a call asked of us, not one a courier promised: "i need a callback", "can someone
     # ring me back", "a number i can call"; "please dont call me" is not one
-    r"|(need|want|like|request|get|arrange|book) (a |an )?(call ?back|phone call)"
+    r"|(need|want|like|request|get|arrange|book) (a |an )?call ?back"
+    r"|(need|want|like|request|arrange|book) (a |an )?phone call"
+    r"|transfer me|escalate (this|it|my (case|complaint))"
     r"|(can|could|would|will) (you|u|someone|somebody|one of you|a person|an agent) "
     r"(please |pls )?(call|ring|phone) me|(please|pls|plz) (call|ring|phone) me"
     r"|(phone )?number (i|we) can (call|ring)"
     r"|can (i|we) (call|ring|phone) (you|someone|somebody|a person|your team))\b"
     # the whole message: "customer service please", "support pls", "call me back"
-    r"|^\W*(customer (services?|support|care)|support|a rep|call ?back|(call|ring|phone) me"
-    r"( back)?)( please| pls| plz)?\W*$",
+    r"|^\W*((no|nope|nah)\W+)?(i (want|need) )?(customer (services?|support|care)|support"
+    r"|an? (rep|manager|supervisor|advis[eo]r)|manager|supervisor|agents?|call ?back"
+    r"|(call|ring|phone) me( back)?)( please| pls| plz| now)?\W*$",
+    re.IGNORECASE,
+)
+#: "i dont want to speak to someone", "please dont transfer me to a rep again": no request.
+_REFUSES_PERSON = re.compile(
+    r"\b(do ?n'?t|do not|no need to|never|not) (want to |wanna |need to |have to )?"
+    r"(speak|talk|chat|transfer|put|connect|call|ring|pass)\b",
     re.IGNORECASE,
 )
 #: "are you a bot?", "am I talking to a real person?", "is this automated?": a question about
@@ -135,20 +157,26 @@ _INSTRUCTS_US = re.compile(
 _PLACES = (("first", "1st", "1", "one", "top"), ("second", "2nd", "2", "two"),
            ("third", "3rd", "3", "three"), ("fourth", "4th", "4", "four"))
 _BUTTON_PLACE = re.compile(
-    r"^\W*(?:(?:the|option|number|no\.?|choice|#)\s*)?"
+    r"^\W*(?:(?:yes|yep|yeah|ya|probably|prob|maybe|i think|its|it's)\W+)?"
+    r"(?:(?:the|option|number|choice|#)\s*)?"
     rf"({'|'.join(p for names in _PLACES for p in names)}|last)"
-    r"(?:\s+(?:one|option|choice|button))?(?:\s+(?:please|pls|plz))?[\s.!?]*$",
+    r"(?:\s+(?:one|option|choice|button))?(?:\W+(?:please|pls|plz|thanks|thx|ta|cheers))?"
+    r"[\s.!?]*$",
     re.IGNORECASE,
 )
 #: Words that name no button: "the slot one please", "about the refund".
-_FILLER = frozenset({"the", "a", "an", "one", "about", "my", "it", "its", "for", "please",
+_FILLER = frozenset({"the", "a", "an", "one", "about", "my", "it", "its", "it's", "for", "please",
                      "pls", "plz", "thanks", "option", "choice", "button", "that", "this",
                      # answers, not names: "yes" is not a title's word
                      "yes", "yeah", "other", "else"})
 #: Said in answer to "did this solve it?": the solution did not work.
 #: ... pointing back at it ("already tried that", "same error"): whatever else it names.
 _TRIED_IT = re.compile(
-    r"\b(tried|did|done|followed|checked) (all )?(that|this|it|those|these|everything|all)\b"
+    r"\b(already|i'?ve|ive|i have) (tried|done|did|followed|checked)\b|\btried\W*$"
+    r"|\btried (all )?(that|this|it|those|these|everything|all)\b"
+    r"|\b(did|done) (all )?(that|this|those|these|everything|all)\b"
+    r"|\bdo ?n'?t help|\bdoes ?n'?t help"
+    r"|\b(not helpful|unhelpful|useless|no help)\b|^\W*same\W*$"
     r"|\b(that|this|it) (did ?n'?t|does ?n'?t|do ?n'?t|wo ?n'?t|has ?n'?t|did not|does not|"
     r"has not) (work|help|fix|solve)\w*|\b(did ?n'?t|did not|has ?n'?t|has not) (help|work)\w*"
     r"|\b(no|not any) (luck|joy|difference|change)\b|\bnothing (changed|happened)\b"
@@ -159,21 +187,29 @@ _TRIED_IT = re.compile(
 #: about another moment the classifier is sure of ("my promo code doesnt work" is new).
 _FAILS = re.compile(
     r"\b(does ?n'?t|does not|do ?n'?t|wo ?n'?t|ca ?n'?t|cannot|not|is ?n'?t) (work|fix)\w*"
-    r"|\bstill\b",
+    r"|\bstill (not|no|nothing|waiting|has ?n'?t|have ?n'?t|is ?n'?t|does ?n'?t|wo ?n'?t"
+    r"|ca ?n'?t|broken|missing|says|shows|getting|declin\w*|invalid|expired|an? error)\b",
     re.IGNORECASE,
 )
 #: ... and not when it says it worked after all ("tried it and it worked, thanks").
 _WORKED = re.compile(
-    r"\b(worked|works now|working now|sorted|fixed|solved|resolved|fine now|all good|found it"
-    r"|was there|got it)\b",
+    r"\b(worked|works|working now|sorted|fixed|solved|resolved|fine now|all good|found it"
+    r"|was there|it'?s there|got it|did it|did the trick|went through|ok now|perfect"
+    r"|brilliant)\b",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(r"n'?t\b|\b(not|never|no|nope|nothing|none|neither)\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(do|did|does|ca|wo|is|was|were|are|have|has|had|could|should|would|ai|need)n'?t\b"
+    r"|\b(not|cannot|never|no|nope|nothing|none|neither)\b",  # not "went", "want"
+    re.IGNORECASE,
+)
 #: Words of a message, contractions kept whole ("can't" is one).
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: Numbers a message carries, an order number's prefix with them ("NW-482913", "£89.99",
 #: "12345", "15%"); "2x" and "160x230" are words.
-_NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-)?\d+(?:[.,:/-]\d+)*(?![^\W_])")
+_NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-?)?\d+(?:[.,:/-]\d+)*(?![^\W_])")
+#: Greetings that make no topic of a reference ("hi, order NW-482913").
+_GREETING = re.compile(r"\b(hi|hello|hey|hiya|morning|evening)\b", re.IGNORECASE)
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
 #: Responses that end with "anything else I can help with?"
@@ -323,7 +359,7 @@ class Dialogue:
         if self.asks_who_answers(turn, moment):
             return SmallTalk("utter_bot_identity")
         sure = moment is not None and turn.confidence >= moment.threshold
-        if _PERSON.search(turn.text) or (turn.intent == self.person_moment and sure):
+        if self.asks_for_a_person(turn, moment, sure):
             if (moment is not None and sure and moment.always_person
                     and moment.id != self.person_moment):
                 # "let me speak to your supervisor, ive been fobbed off twice": an escalation
@@ -411,8 +447,22 @@ class Dialogue:
         if _TRIED_IT.search(turn.text):
             return True
         other = self._moments.get(turn.intent or "")
-        return bool(_FAILS.search(turn.text)) and not (
-            other is not None and other.id != current.id and turn.confidence >= other.threshold)
+        return bool(_FAILS.search(turn.text)) and not (  # another moment, more likely than not
+            other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)
+
+    def asks_for_a_person(self, turn: Turn, moment: Moment | None, sure: bool) -> bool:
+        """In so many words (:data:`_PERSON`), by naming one where the message asks, is
+        short or is about no moment the classifier is sure of (:data:`_PERSON_NAMED`), or by
+        the classifier; never when it refuses one ("i dont want to speak to someone")."""
+        if _REFUSES_PERSON.search(turn.text):
+            return False
+        if _PERSON.search(turn.text):
+            return True
+        if _PERSON_NAMED.search(turn.text) and (
+                _ASKS_FOR_SOMEONE.search(turn.text) or len(_WORD.findall(turn.text)) <= 4
+                or not sure or moment is None or moment.id == self.person_moment):
+            return True
+        return turn.intent == self.person_moment and sure
 
     def asks_who_answers(self, turn: Turn, moment: Moment | None) -> bool:
         """A question whether a bot or a person answers, asking for nothing else: for a
@@ -431,15 +481,19 @@ class Dialogue:
 
 
 def other_language(text: str) -> bool:
-    """Whether a message is written in another language the bot does not read: at least two
-    of its words (and two more than its English ones) are common words of one of
-    :data:`_LANGUAGES` that English does not have. Misspelt English has none of them."""
+    """Whether a message is written in another language the bot does not read: most of its
+    letters are not Latin, or at least two of its words (and more than its English ones) are
+    common words of one of :data:`_LANGUAGES` that English does not have. Misspelt English
+    has none of them."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 3 and sum(ord(c) > 0x24F for c in letters) > len(letters) / 2:
+        return True  # most letters beyond the Latin alphabets: Cyrillic, Arabic, Chinese ...
     words = _WORD.findall(text.lower())
     if len(words) < 3:
         return False
     english = sum(word in _ENGLISH for word in words)
     foreign = max(sum(word in common for word in words) for common in _LANGUAGES.values())
-    return foreign >= 2 and foreign >= english + 2
+    return foreign >= 2 and foreign > english
 
 
 def button_named(text: str, titles: Sequence[str]) -> int | None:
@@ -470,7 +524,7 @@ def button_named(text: str, titles: Sequence[str]) -> int | None:
 def reference_alone(text: str) -> bool:
     """An order number or other reference with at most one word ("NW-100200", "order
     123456"): a topic to ask about, however much it looks like a greeting to the encoder."""
-    return bool(_NUMBER.search(text)) and one_word(text)
+    return bool(_NUMBER.search(text)) and one_word(_GREETING.sub(" ", text))
 
 
 def one_word(text: str) -> bool:

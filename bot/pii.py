@@ -56,15 +56,20 @@ def masked_contact(kind: str, text: str) -> str:
 
 #: Runs of digits, alone or in groups split by a space, a dot or a hyphen, wherever they
 #: stand ("4111 1111 1111 1111", "4111.1111.1111.1111", "visa4111111111111111").
-_DIGIT_RUN = re.compile(r"(?<!\d)\d+(?:[ .-]\d+)*(?!\d)")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d+(?:(?:[\s.\u00a0]{1,3}|\s?-\s?)\d+)*(?!\d)")
 _DIGITS = re.compile(r"\d+")
 #: A security code named as such: "cvv 737", "CVC: 1234", "security code 123".
-_SECURITY_CODE = re.compile(r"\b(cvv2?|cvc2?|csc|security code)(\W{0,3})(\d{3,4})\b",
-                            re.IGNORECASE)
+_SECURITY_CODE = re.compile(
+    r"\b(cvv2?|cvc2?|cv2|csc|csv|security code)(\W{0,3}(?:is\W{1,3})?)(\d{3,4})\b",
+    re.IGNORECASE)
 #: A payment card's number: 14 to 19 digits starting 2 to 6 (the card networks' ranges;
 #: phone numbers start 0 or +, many parcel numbers 1 or 9) with a valid Luhn check digit.
 CARD_DIGITS = range(14, 20)
 CARD_FIRST_DIGITS = "23456"
+#: How a card's number is grouped when it is grouped at all (4-4-4-4, 19 digits as 4-4-4-4-3,
+#: American Express 4-6-5, Diners 4-6-4): an order number, a phone number or a sort code and
+#: account number on one line are grouped otherwise.
+CARD_GROUPS = ((4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
 
 
 def luhn_valid(digits: str) -> bool:
@@ -90,8 +95,9 @@ def mask_card_numbers(text: str) -> str:
                 digits += number[groups[last][0]:groups[last][1]]
                 if len(digits) > CARD_DIGITS[-1]:
                     break
+                sizes = tuple(end - start for start, end in groups[first:last + 1])
                 if (len(digits) in CARD_DIGITS and digits[0] in CARD_FIRST_DIGITS
-                        and luhn_valid(digits)):
+                        and (len(sizes) == 1 or sizes in CARD_GROUPS) and luhn_valid(digits)):
                     start, end = groups[first][0], groups[last][1]
                     keep = [i for i in range(start, end) if number[i].isdigit()][-4]
                     code = groups[last + 1] if last + 1 < len(groups) else (end, end)

@@ -101,6 +101,8 @@ def test_a_goodbye_is_said_in_words_not_guessed(dialogue: d.Dialogue, text: str,
     ("je n'ai pas reçu ma commande", True), ("nie dostałem paczki, gdzie jest moje zamówienie",
                                              True),
     ("where is my order", False), ("mi order hasnt arived", False),
+    ("waar is mijn pakket", True), ("где мой заказ", True),
+    ("est delivery mon, nothing yet", False), ("non stick pan peeling, non refundable?", False),
     ("my parcel is late", False), ("hola", False), ("ich", False)])
 def test_a_message_in_another_language_is_answered_in_english_with_a_person(
         dialogue: d.Dialogue, text: str, foreign: bool) -> None:
@@ -214,6 +216,9 @@ def test_a_typed_answer_naming_a_button_by_its_place_takes_that_button(
     assert d.button_named("not the refund one", titles) is None  # refused, not chosen
     assert d.button_named("no, not refund", titles) is None
     assert d.button_named("not the first one", titles) is None
+    assert d.button_named("the second one thx", titles) == 1
+    assert d.button_named("yes the first", ["Refund", "Help with a first order"]) == 0
+    assert d.button_named("probably the 2nd", titles) == 1
     assert d.button_named("5", titles) is None and d.button_named("one more thing", titles) is None
     assert d.button_named("the refund one", titles) == 0  # a word of one title alone
     assert d.button_named("return", titles) == 1 and d.button_named("charged", titles) == 2
@@ -464,3 +469,53 @@ def test_turn_reads_the_parse_result() -> None:
         "my amazon parcel NW-482913", "parcel_late", 0.9,
         (("parcel_late", 0.9), ("parcel_missing", 0.05)), "Amazon", about_us=True)
     assert d.Turn.from_parse({}) == d.Turn("", None, 0.0)
+
+
+ARTICLE_OPEN = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                       awaiting_feedback=True)
+ANYTHING_ELSE_ASKED = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                              asked_anything_else=True)
+
+
+@pytest.mark.parametrize(("text", "intent", "confidence", "state", "expected"), [
+    # it worked after all
+    ("that did it, thanks", "thanks", 0.7, ARTICLE_OPEN, "Resolved"),
+    ("yep did that, perfect", "affirm", 0.7, ARTICLE_OPEN, "Resolved"),
+    ("checked it, it's there", "affirm", 0.7, ARTICLE_OPEN, "Resolved"),
+    ("did that and it went through", "affirm", 0.7, ARTICLE_OPEN, "Resolved"),
+    ("ok ill still wait till friday then, thanks", "thanks", 0.6, ARTICLE_OPEN, "Resolved"),
+    # it did not
+    ("already did", "affirm", 0.6, ARTICLE_OPEN, "NextArticle"),
+    ("yeah tried", "affirm", 0.6, ARTICLE_OPEN, "NextArticle"),
+    ("doesnt help", "out_of_scope", 0.6, ARTICLE_OPEN, "NextArticle"),
+    ("not helpful", "out_of_scope", 0.6, ARTICLE_OPEN, "NextArticle"),
+    # a person named, not asked for
+    ("parcel says signed for by a person i dont know", "parcel_missing", 0.9, d.State(),
+     "Answer"),
+    ("i was charged twice, must be human error", "charged_twice", 0.9, d.State(), "Answer"),
+    ("will i get a phone call before delivery", "delivery_slot_booking", 0.8, d.State(),
+     "Answer"),
+    ("i dont want to speak to someone i just want my refund", "refund_not_received", 0.9,
+     d.State(), "Answer"),
+    # a person asked for
+    ("nope, manager please", "deny", 0.8, ARTICLE_OPEN, "Handoff"),
+    ("no, transfer me", "deny", 0.8, ARTICLE_OPEN, "Handoff"),
+    ("speak to an advisor", "request_human", 0.55, d.State(), "Handoff"),
+    ("agent", "request_human", 0.5, d.State(), "Handoff"),
+    ("my parcel is late, i want a human", "parcel_late", 0.9, d.State(), "Handoff"),
+    # goodbyes, and what only sounds like one
+    ("gtg", "goodbye", 0.8, d.State(), "SmallTalk"),
+    ("no im good", "goodbye", 0.8, d.State(), "SmallTalk"),
+    ("im done with this bot", "goodbye", 0.65, d.State(), "Clarify"),
+    ("cheers for nothing", "goodbye", 0.65, d.State(), "Clarify"),
+    # a reference with a greeting
+    ("hi, order NW-482913", "greet", 0.6, d.State(), "Clarify"),
+    ("NW482913", "greet", 0.6, d.State(), "Clarify"),
+])
+def test_the_third_pass_over_the_words(dialogue: d.Dialogue, text: str, intent: str,
+                                       confidence: float, state: d.State,
+                                       expected: str) -> None:
+    """Messages a re-check pass found the first rules got wrong, and their neighbours."""
+    ranking = ((intent, confidence), ("parcel_late", 0.1), ("charged_twice", 0.05))
+    decision = dialogue.decide(turn(intent, confidence, text, ranking), state)
+    assert type(decision).__name__ == expected, decision

@@ -54,6 +54,16 @@ def test_good_messages_pass_stripped() -> None:
     # a phone number, a parcel number, two order numbers: check digit right, no card's
     ("my phone number is 0044 7700 900 007", "my phone number is 0044 7700 900 007"),
     ("15501234567006", "15501234567006"), ("482913 4829108", "482913 4829108"),
+    # grouped otherwise than cards are: an order number and a phone number, a sort code and
+    # an account number, on one line
+    ("NW-441638 07935 686971", "NW-441638 07935 686971"),
+    ("sort code 46-17-53 25000806", "sort code 46-17-53 25000806"),
+    # cards typed with double spaces, no-break spaces, a line break, " - "; codes named so
+    ("4111  1111  1111  1111", "••••  ••••  ••••  1111"),
+    ("4111\u00a01111\u00a01111\u00a01111", "••••\u00a0••••\u00a0••••\u00a01111"),
+    ("4111 - 1111 - 1111 - 1111", "•••• - •••• - •••• - 1111"),
+    ("3782 822463 10005", "•••• •••••• •0005"), ("the cvv is 123", "the cvv is •••"),
+    ("cv2 123", "cv2 •••"),
 ])
 def test_card_numbers_are_masked_as_they_arrive(text: str, kept: str) -> None:
     assert check_text(text, 5000) == kept
