@@ -177,17 +177,23 @@ async def transfer(app: web.Application, user: User, handoff_id: str,
     if was_talking:  # the customer was talking to someone: they hear why the silence
         lines.append(NewMessage(
             key=f"agent:{key}", conversation_id=record.conversation_id, handoff_id=record.id,
-            speaker="agent", author=user.name,
-            text=(f"I'm passing you to my colleague {record.assignee_name}, who will reply "
-                  "here." if record.assignee_name else
-                  "I'm passing you to a colleague who can help with this; they will reply here "
-                  "as soon as they can." if await online_for(app, record.skill) else
-                  "I'm passing you to a colleague who can help with this. Nobody from that "
-                  "team is available right now: please leave an e-mail address or phone "
-                  "number here, and they will get back to you.")))
+            speaker="agent", author=user.name, text=await _passed_on(app, record)))
     stored = await app[s.MESSAGES].append(lines)
     await _announce(app, record, *stored)
     return record
+
+
+async def _passed_on(app: web.Application, record: HandoffRecord) -> str:
+    """What a customer hears of their transfer: to whom, or that nobody of that team is
+    there now (then, as at a handoff, they are asked for a contact)."""
+    if record.assignee_name:
+        return f"I'm passing you to my colleague {record.assignee_name}, who will reply here."
+    if await online_for(app, record.skill):
+        return ("I'm passing you to a colleague who can help with this; they will reply here "
+                "as soon as they can.")
+    return ("I'm passing you to a colleague who can help with this. Nobody from that team is "
+            "available right now: please leave an e-mail address or phone number here, and "
+            "they will get back to you.")
 
 
 async def correct(app: web.Application, user: User, handoff_id: str,

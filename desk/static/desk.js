@@ -155,10 +155,10 @@
       } catch (e) { list.replaceChildren(el("li", e.message, "muted")); }
     }
 
-    // A closed conversation takes internal notes only: the customer is back with the bot.
-    // So does one another agent holds (a supervisor may still write and close). The page
-    // follows the handoff as it changes hands (a transfer frees it again).
-    function closedControls() {
+    // The controls follow the handoff as it changes hands. A closed conversation takes
+    // internal notes only: the customer is back with the bot. So does one another agent
+    // holds (a supervisor may still write and close); a transfer frees it again.
+    function followStatus() {
       const closed = root.dataset.status === "closed";
       const heldByOther = root.dataset.status === "assigned" && root.dataset.seesAll !== "yes"
         && root.dataset.assignee !== root.dataset.viewer;
@@ -204,7 +204,7 @@
           root.dataset.status = frame.status;
           root.dataset.assignee = frame.assignee || "";
           errorBox.textContent = "";  // what it said was about the state before
-          closedControls();
+          followStatus();
         } else if (frame.type === "error") {
           errorBox.textContent = frame.error.replace(/^handoff \S+: /, "");
           if (frame.client_id) {
@@ -249,7 +249,7 @@
     document.getElementById("claim").onclick = async () => {
       if (await act("/claim")) {
         root.dataset.status = "assigned"; root.dataset.assignee = root.dataset.viewer;
-        closedControls();
+        followStatus();
       }
     };
     document.getElementById("transfer").onclick = async () => {
@@ -271,7 +271,7 @@
         document.getElementById("correction-status").textContent = "saved for review";
       }
     };
-    closedControls();
+    followStatus();
     suggest();
     connect();
     setInterval(() => {
