@@ -8,6 +8,7 @@ from typing import Any
 from bot.catalogue import PERSON_MOMENT, Catalogue
 from channels.identity import VERIFIED_KEY
 from desk.packet import (
+    BUTTONS_MARK,
     SEVERITY_PRIORITY,
     CustomerIdentity,
     HandoffPacket,
@@ -47,7 +48,7 @@ def transcript(events: list[dict[str, Any]]) -> list[TranscriptLine]:
             # what the customer could choose from ("the first one" means something only
             # beside it)
             titles = " · ".join(str(b.get("title") or "") for b in buttons if isinstance(b, dict))
-            text = f"{text}\n[buttons: {titles}]"[:MAX_TRANSCRIPT_TEXT]
+            text = f"{text}{BUTTONS_MARK}{titles}]"[:MAX_TRANSCRIPT_TEXT]
         if text:
             lines.append(TranscriptLine(iso(event.get("timestamp")), speaker, text, channel))
     return lines

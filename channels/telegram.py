@@ -117,15 +117,13 @@ class TelegramOutput(OutputChannel):
         Raises:
             TelegramApiError: the API answered ``ok: false`` or could not be reached.
         """
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES + 1):
             body = await self._post(method, payload)
             wait = _retry_after(body)
-            if wait is None or wait > MAX_RETRY_WAIT:
+            if wait is None or wait > MAX_RETRY_WAIT or attempt == MAX_RETRIES:
                 break
             log.info("telegram.flood_control", method=method, retry_after=wait)
             await asyncio.sleep(wait)
-        else:
-            body = await self._post(method, payload)
         if not isinstance(body, dict) or not body.get("ok"):
             reason = body.get("description") if isinstance(body, dict) else body
             raise TelegramApiError(f"Telegram {method} refused: {reason}")

@@ -44,9 +44,8 @@ def may_see(user: User, record: HandoffRecord) -> bool:
 async def online_for(app: web.Application, skill: str) -> int:
     """How many agents online can take a handoff of ``skill`` (supervisors take any): a
     customer is promised a wait only by people who will see them in their queue."""
-    users = app[s.USERS_STORE]
-    online = [await users.get(user_id) for user_id in await app[s.PRESENCE].online_ids()]
-    return sum(1 for user in online if user is not None
+    online = await app[s.PRESENCE].online_ids()
+    return sum(1 for user in await app[s.USERS_STORE].all() if user.id in online
                and ((skills := skills_of(user)) is None or skill in skills))
 
 

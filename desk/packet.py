@@ -29,6 +29,15 @@ class PacketInvalid(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
+#: How a bot line of the transcript names the buttons it offered, after its text.
+BUTTONS_MARK = "\n[buttons: "
+
+
+def without_buttons(text: str) -> str:
+    """A transcript line's text as it was said, without :data:`BUTTONS_MARK`'s list."""
+    return text.split(BUTTONS_MARK, 1)[0]
+
+
 @dataclass(frozen=True)
 class TranscriptLine:
     at: str          # ISO 8601, UTC

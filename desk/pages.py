@@ -19,6 +19,7 @@ from desk import handling
 from desk import state as s
 from desk.auth import Handler, current_user, require
 from desk.customer_view import confirm_same_customer, customer_view
+from desk.packet import without_buttons
 from desk.store import OUTCOMES
 from desk.wire import IdentityConfirmation
 
@@ -111,7 +112,7 @@ async def conversation_page(request: web.Request) -> web.Response:
     earlier = await request.app[s.MESSAGES].for_conversation(record.conversation_id, 50)
     # The packet's transcript shows this conversation up to the handoff: its lines are not
     # shown again as earlier ones.
-    shown = {(t.get("speaker"), str(t.get("text") or "").split("\n[buttons: ")[0])
+    shown = {(t.get("speaker"), without_buttons(str(t.get("text") or "")))
              for t in record.packet.get("transcript") or ()}
     titles = {m.id: m.title for m in request.app[s.CATALOGUE].moments}
     return aiohttp_jinja2.render_template("conversation.html", request, {

@@ -98,23 +98,20 @@ async def edit_form(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     article_id = request.match_info["article_id"]
     form = await request.post()
-    if not str(form.get("base_version") or "").strip():  # the page always sends it
-        fields = MultiDict(form)
-        fields["base_version"] = ""
-        return await _edit_again(request, draft_from_form(fields, article_id),
-                                 "The form did not say which version you edited")
+    unknown = None if str(form.get("base_version") or "").strip() else (
+        "The form did not say which version you edited")  # the page always sends it
     try:
         draft = draft_from_form(form, article_id)
     except WireInvalid as invalid:
         if invalid.path != "base_version":
             raise
-        # the hidden field came back broken (a tampered form, an old browser tab): kept
-        # like a conflict, as it is not known which version the person edited
+        # the hidden field came back broken (a tampered form, an old browser tab)
+        unknown = (f"The form's version is broken ({invalid.reason}), so it is not known "
+                   "which version you edited")
+    if unknown is not None:  # kept like a conflict: saving again is a knowing choice
         fields = MultiDict(form)
         fields["base_version"] = ""
-        return await _edit_again(request, draft_from_form(fields, article_id),
-                                 f"The form's version is broken ({invalid.reason}), so it is "
-                                 "not known which version you edited")
+        return await _edit_again(request, draft_from_form(fields, article_id), unknown)
     try:
         await service.edit(request.app[CONTENT], draft, await _actor(request))
     except service.ContentInvalid as invalid:
