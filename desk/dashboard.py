@@ -57,12 +57,14 @@ async def insight_page(request: web.Request) -> web.Response:
         "report": found, "days": days, "windows": WINDOWS, "sparkline": sparkline,
         "min_baseline_days": MIN_BASELINE_DAYS,
         "channel_title": channel_title,
-        "percent": percent, "duration": duration,
+        "percent": percent, "duration": duration, "refresh_seconds": REFRESH_SECONDS,
         "until": datetime.fromtimestamp(found.until, timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC")})
 
 
 NOTHING = "\N{EN DASH}"  # shown where nothing was counted
+#: The page reloads itself this often, so a dashboard left open on a screen stays current.
+REFRESH_SECONDS = 300
 #: How the page names Rasa's input channels; others show as they are named.
 CHANNEL_TITLES = {"socketio": "web chat", "rest": "REST"}
 

@@ -433,6 +433,7 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
     solved: dict[str, set[str]] = defaultdict(set)
     handed: dict[str, set[str]] = defaultdict(set)
     durations: dict[str, list[float]] = defaultdict(list)
+    answers: dict[tuple[str, str], Outcome] = {}  # the last "did this solve it?" answer
     ratings: dict[str, str] = {}  # handoff id -> the customer's last answer about it
     for o in sorted(facts.outcomes, key=lambda o: o.at):
         if o.at > now:
@@ -447,13 +448,18 @@ def summarise(facts: Facts, catalogue: Catalogue, now: float, days: int) -> Repo
         first_offer.setdefault((o.moment, o.conversation_id), o.at)
         if o.kind == "offered":
             offered[o.moment].add(o.conversation_id)
-        elif o.kind == "rejected":
-            row(o.moment).no += 1
-        elif o.kind == "resolved":
-            row(o.moment).yes += 1
-            if o.conversation_id not in solved[o.moment]:
-                solved[o.moment].add(o.conversation_id)
-                durations[o.moment].append(o.at - first_offer[o.moment, o.conversation_id])
+        elif o.kind in ("rejected", "resolved"):
+            figures_ = row(o.moment)
+            previous = answers.get((o.moment, o.conversation_id))
+            if o.kind == "rejected" and previous is not None and previous.kind == "resolved":
+                figures_.yes -= 1  # "ok" taken as solved, then "no, it didn't help": taken back
+            figures_.yes += o.kind == "resolved"
+            figures_.no += o.kind == "rejected"
+            answers[o.moment, o.conversation_id] = o
+    for (moment, conversation), answer in answers.items():
+        if answer.kind == "resolved":  # solved by the bot unless the customer took it back
+            solved[moment].add(conversation)
+            durations[moment].append(answer.at - first_offer[moment, conversation])
     for h in facts.handoffs:
         moment = h.known_moment or NO_MOMENT
         if h.created_at > now:

@@ -22,6 +22,9 @@ SPEAKERS = ("customer", "bot", "agent", "note", "control", "auto")
 #: Lines the desk sends: agents', hand-backs, and its own automatic ones (desk.contact).
 OUTGOING = ("agent", "control", "auto")
 LEASE_SECONDS = 30.0
+#: From this many tries without delivery (about 3.5 s of backing off), the agent's page says
+#: the line is not getting through, rather than showing "…" for as long as the channel fails.
+STRUGGLING_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,11 @@ class Message:
     attempts: int
 
     def view(self) -> dict[str, Any]:
-        """What a browser receives (internal bookkeeping left out)."""
+        """What a browser receives (internal bookkeeping left out): ``struggling`` is true
+        while a line has failed to reach the customer's channel for a while."""
         data = asdict(self)
         del data["attempts"]
+        data["struggling"] = self.delivered_at is None and self.attempts >= STRUGGLING_AFTER
         return data
 
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from desk.hub import Hub
-from desk.messages import Message, MessageLog
+from desk.messages import STRUGGLING_AFTER, Message, MessageLog
 from desk.rasa_client import CustomerChannel, Outgoing, RasaUnavailable
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ class Relay:
                         message.key, message.conversation_id, message.attempts + 1, delay,
                         error)
             await self._log.release(message.key, delay)
+            if message.handoff_id and message.attempts + 1 >= STRUGGLING_AFTER:
+                await self._hub.publish(f"handoff:{message.handoff_id}", {
+                    "type": "undelivered", "seq": message.seq, "retry_in": delay})
             return False
         await announce_delivery(self._hub, await self._log.mark_delivered(message.key))
         return True

@@ -115,6 +115,7 @@
         ? m.text.replace("hand_back:", "outcome: ") : m.text, "text"));
       if (m.speaker === "agent" || m.speaker === "auto") {
         item.append(el("span", m.delivered_at ? "✓" : "…", "tick"));
+        if (m.struggling) struggling(item);
       }
       // In the order things were said (Rasa's time for the customer's lines), not of
       // arrival: a desk replica that stalls stores a customer's lines after later ones.
@@ -133,6 +134,15 @@
       lastSeq = Math.max(lastSeq, m.seq);
       log.scrollTop = log.scrollHeight;
       if (m.speaker === "customer") suggest(m.seq);
+    }
+
+    // A line the customer's channel keeps refusing (Rasa down, an operator's callback
+    // failing): said plainly, until it gets through and its ✓ replaces this.
+    function struggling(node) {
+      const tick = node && node.querySelector(".tick");
+      if (!tick || tick.textContent === "✓") return;
+      tick.textContent = "not delivered yet, retrying";
+      tick.classList.add("failing");
     }
 
     // Articles for customer line ``seq``; without one, for what the customer said before
@@ -197,7 +207,10 @@
           pending.delete(frame.client_id); savePending(); render(frame.message);
         } else if (frame.type === "delivered") {
           const node = shown.get(frame.seq);
-          if (node && node.querySelector(".tick")) node.querySelector(".tick").textContent = "✓";
+          const tick = node && node.querySelector(".tick");
+          if (tick) { tick.textContent = "✓"; tick.classList.remove("failing"); }
+        } else if (frame.type === "undelivered") {
+          struggling(shown.get(frame.seq));
         } else if (frame.type === "handoff") {
           document.getElementById("handoff-status").textContent =
             frame.status_line;

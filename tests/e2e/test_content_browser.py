@@ -71,7 +71,9 @@ def test_content_staff_publish_and_the_assistant_answers(assistant: RunningAssis
     assert page.inner_text("#article-status") == "published"
     assert answered_within(assistant, 5.0, wanted=True) < 5.0
 
-    page.click("#retire-article")
+    page.click("#retire-article")  # asks first
+    assert page.inner_text("#article-status") == "published"
+    page.click("#confirm-retire")
     page.wait_for_url(f"{desk}/content/articles/{article_id}?done=retire")
     assert page.inner_text("#article-status") == "retired"
     answered_within(assistant, 5.0, wanted=False)

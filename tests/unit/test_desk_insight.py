@@ -126,6 +126,28 @@ def test_figures_per_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     assert "resolutions" not in json["moments"][0]
 
 
+def test_a_solution_taken_back_is_not_counted_as_solved(catalogue) -> None:  # type: ignore[no-untyped-def]
+    hour = 3600.0
+    outcomes = [
+        # c1: "ok" taken as solved, then "no it didnt help": the next article, which solved it
+        Outcome("c1", "offered", "parcel_late", NOW - hour),
+        Outcome("c1", "resolved", "parcel_late", NOW - hour + 60),
+        Outcome("c1", "rejected", "parcel_late", NOW - hour + 90),
+        Outcome("c1", "offered", "parcel_late", NOW - hour + 91),
+        Outcome("c1", "resolved", "parcel_late", NOW - hour + 300),
+        # c2: taken as solved, then taken back, and no article left: a person
+        Outcome("c2", "offered", "parcel_late", NOW - 2 * hour),
+        Outcome("c2", "resolved", "parcel_late", NOW - 2 * hour + 60),
+        Outcome("c2", "rejected", "parcel_late", NOW - 2 * hour + 90),
+    ]
+    handoffs = [HandoffFact("c2", "parcel_late", "article_rejected", NOW - 2 * hour + 91)]
+    late = next(m for m in _report(catalogue, outcomes, handoffs).moments
+                if m.moment == "parcel_late")
+    assert (late.contacts, late.solved_by_bot, late.handed_off) == (2, 1, 1)
+    assert (late.yes, late.no) == (1, 2)  # each taken-back "yes" is the "no" that followed it
+    assert late.resolutions == [300.0]  # solved when the customer last said so
+
+
 def test_customers_say_whether_the_agent_helped_under_the_handoffs_moment(catalogue) -> None:  # type: ignore[no-untyped-def]
     hour = 3600.0
     handoffs = [
@@ -351,6 +373,7 @@ async def test_managers_and_supervisors_see_the_page_agents_do_not(desk) -> None
     assert page.status == 200
     html = await page.text()
     assert "Moments of truth" in html and "Nothing yet in this window" in html
+    assert '<meta http-equiv="refresh" content="300">' in html  # a wall screen stays current
     assert (await desk.get("/insight?days=365")).status == 400
     refused = await desk.get("/api/insight?days=x")
     assert refused.status == 400 and "days must be" in (await refused.json())["error"]

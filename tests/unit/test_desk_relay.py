@@ -176,6 +176,41 @@ async def test_rasa_down_then_back_delivers_everything_once(desk) -> None:  # ty
     assert [line.text for line in desk.channel.sent][1] == "are you there?"
 
 
+async def test_a_line_that_keeps_failing_is_shown_as_not_getting_through(desk) -> None:  # type: ignore[no-untyped-def]
+    """The agent is told when the customer's channel keeps refusing a line (Rasa down, a
+    REST operator's callback failing), live and on a page opened later, until it gets
+    through."""
+    from desk.messages import STRUGGLING_AFTER
+    from desk.state import HUB
+
+    created = await _handoff(desk)
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    path = f"/api/desk/handoffs/{created['id']}"
+    desk.channel.fail = True
+    await desk.post(f"{path}/claim", headers={"X-CSRF-Token": csrf})
+    subscription = desk.server.app[HUB].subscribe(f"handoff:{created['id']}")
+    await desk.post(f"{path}/messages", headers={"X-CSRF-Token": csrf},
+                    json={"client_id": uuid.uuid4().hex, "text": "are you there?"})
+    deadline = time.monotonic() + 15
+    while (note := await asyncio.wait_for(subscription.next(), 15)) is not None:
+        assert time.monotonic() < deadline
+        if note.get("type") == "undelivered":
+            break
+    assert note is not None and note["retry_in"] >= 0.5 * 2 ** (STRUGGLING_AFTER - 1)
+    lines = await (await desk.get(f"{path}/messages")).json()
+    struggling = [m for m in lines if m["struggling"]]
+    assert [m["seq"] for m in struggling] == [note["seq"]]  # the first line not through
+    desk.channel.fail = False
+    await _until(lambda: any(line.text == "are you there?" for line in desk.channel.sent),
+                 timeout=20)
+    for _ in range(100):
+        lines = await (await desk.get(f"{path}/messages")).json()
+        if not any(m["struggling"] for m in lines):
+            break
+        await asyncio.sleep(0.2)
+    assert not any(m["struggling"] for m in lines)
+
+
 async def test_a_lines_echo_marks_it_delivered_unless_a_rest_callback_must_take_it(desk) -> None:  # type: ignore[no-untyped-def]
     """A REST customer hears an agent's line only through the operator's callback: the
     line's event coming back from Rasa must not mark it delivered (✓) before the callback
