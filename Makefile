@@ -86,7 +86,7 @@ rasa-test: install rasa-validate ## `rasa data validate`, then the dialogue stor
 	@$(PYTHON) -m rasa test core --endpoints tests/stories/endpoints.yml --model $(CACHE)/models/$$($(PYTHON) -c 'from bot.build import model_key; print(model_key())').tar.gz \
 	  --stories tests/stories --out .mot/rasa-test --fail-on-prediction-errors
 
-bench: install ## benchmarks: retrieval, index latency, publish-to-live, one-message encode, turn cost, desk, moments dashboard, first turns, typed answers to the clarifying question (results in bench/results)
+bench: install ## benchmarks: retrieval, index latency, publish-to-live, one-message encode, turn cost, desk, moments dashboard, first turns, typed answers to the clarifying question, two problems in one message (results in bench/results)
 	@$(PYTHON) -m bench
 
 bench-nlu: install ## NLU benchmark on BANKING77 and CLINC150 (results in bench/results)

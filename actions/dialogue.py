@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
+from bot.clauses import CLAUSES_KEY
 from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 
 #: A goodbye says so: the encoder hears "gotta go" in "got a quick q" (goodbye at 0.82), and
@@ -212,8 +213,16 @@ _NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-?)?\d+(?:[.,:/-]\d+)*(?![^\W_
 _GREETING = re.compile(r"\b(hi|hello|hey|hiya|morning|evening)\b", re.IGNORECASE)
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 SMALL_TALK_CONFIDENCE = 0.5
-#: Responses that end with "anything else I can help with?"
-ANYTHING_ELSE = ("utter_resolved", "utter_welcome")
+#: "Glad that sorted it. You also mentioned ...: shall we look at that now?"
+RESOLVED_ALSO = "utter_resolved_also"
+#: Responses that end with "anything else I can help with?" (or the question above, which
+#: "no" declines as well)
+ANYTHING_ELSE = ("utter_resolved", "utter_welcome", RESOLVED_ALSO)
+#: A second problem heard in one part of a message (:mod:`bot.clauses`: "... also i was
+#: charged twice") is taken up at this confidence or its moment's threshold, whichever is
+#: higher: a part read alone lacks the rest of the message, and a moment wrongly said to be
+#: heard costs the customer's trust ("python -m bench.nlu.two_problems" measures it).
+ALSO_CONFIDENCE = 0.8
 FEEDBACK_CONFIDENCE = 0.5
 FEEDBACK = ("affirm", "deny")
 CLARIFY_CHOICES = 3
@@ -245,6 +254,8 @@ class Turn:
     other_company: str | None = None  # another company's name in the message, if any, or a
     # bank's or payment service's where nothing in it is about shopping with us
     about_us: bool = False  # names us, carries our order number or addresses us ("your app")
+    clauses: tuple[tuple[str, float], ...] = ()  # the moment of each part of a message of
+    # several (bot.clauses), with its confidence
 
     @classmethod
     def from_parse(cls, parse: dict[str, Any]) -> Turn:
@@ -265,6 +276,9 @@ class Turn:
             other_company=others[0] if others else None,
             about_us=bool(_ADDRESSES_US.search(text)) or any(
                 e.get("entity") in (OUR_COMPANY, "order_number") for e in entities),
+            clauses=tuple((str(c["name"]), float(c.get("confidence") or 0.0))
+                          for c in parse.get(CLAUSES_KEY) or []
+                          if isinstance(c, dict) and c.get("name")),
         )
 
 
@@ -290,13 +304,17 @@ class State:
     asked_anything_else: bool = False  # the bot's last words were "anything else?"
     agent_asked: str | None = None  # the handoff whose agent's help the customer was asked
     # about ("did we sort it out?") and has not answered yet
+    later: tuple[str, ...] = ()  # moments the customer also mentioned, to come back to
+    asked_about_later: bool = False  # the bot's last words offered to take up ``later[0]``
 
 
 @dataclass(frozen=True)
 class Answer:
-    """Offer the best article not yet offered for ``moment``."""
+    """Offer the best article not yet offered for ``moment``; ``also``: other moments the
+    message mentioned, to come back to once this one is done."""
 
     moment: Moment
+    also: tuple[Moment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,7 +326,10 @@ class NextArticle:
 
 @dataclass(frozen=True)
 class Resolved:
+    """Solved; ``later``: a moment the customer also mentioned, offered next."""
+
     moment: str | None
+    later: Moment | None = None
 
 
 @dataclass(frozen=True)
@@ -377,6 +398,11 @@ class Dialogue:
         if (state.agent_asked and turn.intent in FEEDBACK
                 and turn.confidence >= FEEDBACK_CONFIDENCE):
             return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
+        later = self._moments.get(state.later[0]) if state.later else None
+        if (later is not None and state.asked_about_later and turn.intent == "affirm"
+                and turn.confidence >= FEEDBACK_CONFIDENCE):
+            # "yes" to "you also mentioned ...: shall we look at that now?"
+            return Handoff(HandoffReason.POLICY, later) if later.always_person else Answer(later)
         current = self._moments.get(state.moment or "")
         if current is not None and state.offered and self.still_stuck(turn, current, state):
             # "already tried that, the form wont submit" while "did this solve it?" is open,
@@ -384,7 +410,7 @@ class Dialogue:
             return NextArticle(current)
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
-                return Resolved(state.moment)
+                return Resolved(state.moment, later)
             if turn.intent == "deny" and current is not None:
                 return NextArticle(current)
         if (turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE
@@ -415,7 +441,12 @@ class Dialogue:
             # topic, not the customer's situation: ask which moment, once, with the
             # likeliest as buttons.
             if state.clarified or not one_word(turn.text):
-                return Answer(moment)
+                also = self.also_heard(turn, moment)
+                if urgent := next((m for m in also if m.always_person), None):
+                    # "my order is late, also i think someone hacked my account": a person,
+                    # by that moment's policy
+                    return Handoff(HandoffReason.POLICY, urgent)
+                return Answer(moment, also)
         if state.clarified:
             # routed by this answer's moment when it was on offer or is sure; otherwise by
             # none (every agent's queue): "the money one" guessed at 0.26 as
@@ -432,6 +463,19 @@ class Dialogue:
         if not choices:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
+
+    def also_heard(self, turn: Turn, moment: Moment) -> tuple[Moment, ...]:
+        """Other moments that parts of the message are about, each sure on its own (at
+        :data:`ALSO_CONFIDENCE` or its threshold): "my parcel is late, also i was charged
+        twice"."""
+        heard: list[Moment] = []
+        for name, confidence in turn.clauses:
+            other = self._moments.get(name)
+            if (other is not None and other.id not in (moment.id, self.person_moment)
+                    and other not in heard
+                    and confidence >= max(ALSO_CONFIDENCE, other.threshold)):
+                heard.append(other)
+        return tuple(heard)
 
     def still_stuck(self, turn: Turn, current: Moment, state: State) -> bool:
         """Whether the message says, in words, that the solution just offered (or taken as

@@ -27,21 +27,31 @@ def channel_kind(input_channel: str | None) -> str:
     return CHANNEL_KINDS.get(input_channel or "", "web")
 
 
-def article_message(article: Article, kind: str, first: bool) -> dict[str, Any]:
-    """The article as one message, with the "did this solve it?" buttons."""
+def article_message(article: Article, kind: str, first: bool,
+                    also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The article as one message, with the "did this solve it?" buttons; ``also``: the
+    titles of other moments the customer mentioned, promised for afterwards."""
     lead = "Here is what usually fixes this:" if first else "Let's try something else:"
+    promise = (f"You also mentioned {' and '.join(f'“{t}”' for t in also)}: we'll come to "
+               "that once this is sorted.\n\n" if also else "")
     if kind in SHORT_CHANNELS:
         steps = "\n".join(f"{n}. {s}" for n, s in enumerate(article.steps(), 1))
         text = f"{article.title}\n{article.summary}\n{steps}".strip()
     else:
         text = f"{lead} **{article.title}**\n\n{article.body}"
-    return {"text": f"{text}\n\nDid this solve it?", "buttons": FEEDBACK_BUTTONS}
+    return {"text": f"{promise}{text}\n\nDid this solve it?", "buttons": FEEDBACK_BUTTONS}
 
 
 def clarify_buttons(choices: tuple[Moment, ...]) -> list[dict[str, str]]:
     buttons = [{"title": m.title, "payload": f"/{m.id}"} for m in choices]
     buttons.append({"title": "Something else: a person, please", "payload": "/request_human"})
     return buttons
+
+
+def later_buttons(moment: Moment) -> list[dict[str, str]]:
+    """The answers to "shall we look at <moment> now?": its own payload, as if chosen."""
+    return [{"title": "Yes, let's", "payload": f"/{moment.id}"},
+            {"title": "No, that's all", "payload": "/deny"}]
 
 
 def wait_phrase(seconds: int) -> str:

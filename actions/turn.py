@@ -19,7 +19,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import dialogue as d
 from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
 from actions.handoff import build_packet, entities
-from actions.replies import article_message, channel_kind, clarify_buttons, wait_phrase
+from actions.replies import (
+    article_message,
+    channel_kind,
+    clarify_buttons,
+    later_buttons,
+    wait_phrase,
+)
 from bot.catalogue import Catalogue
 from bot.components.moment_classifier import (
     EMBEDDING_ENCODER_KEY,
@@ -55,6 +61,8 @@ class HandleTurn(Action):
             choices=tuple(tracker.get_slot("clarify_choices") or ()),
             asked_anything_else=_last_response(tracker) in d.ANYTHING_ELSE,
             agent_asked=_agent_asked(tracker.get_slot("last_outcome")),
+            later=tuple(tracker.get_slot("later_moments") or ()),
+            asked_about_later=_last_response(tracker) == d.RESOLVED_ALSO,
         )
         decision = self.dialogue.decide(turn, state)
         log.info("turn %s: intent=%s conf=%.2f -> %s", tracker.sender_id, turn.intent,
@@ -64,6 +72,9 @@ class HandleTurn(Action):
                 isinstance(e, dict) and e.get("event") == "slot"
                 and e.get("name") == "last_outcome" for e in events):
             events.append(SlotSet("last_outcome", None))  # the question lapses unanswered
+        if state.asked_about_later and not (isinstance(decision, d.Answer)
+                                            and decision.moment.id in state.later):
+            events.append(SlotSet("later_moments", []))  # "shall we look at ...?" declined
         return events
 
     async def _carry_out(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -77,7 +88,12 @@ class HandleTurn(Action):
             dispatcher.utter_message(response=decision.response)
             return []
         if isinstance(decision, d.Resolved):
-            dispatcher.utter_message(response="utter_resolved")
+            if decision.later is not None:  # "you also mentioned ...: shall we look at it?"
+                dispatcher.utter_message(response=d.RESOLVED_ALSO,
+                                         buttons=later_buttons(decision.later),
+                                         moment_title=decision.later.title)
+            else:
+                dispatcher.utter_message(response="utter_resolved")
             # the moment and its articles stay: "no, it didn't help" after an "ok" taken as
             # solved brings the next solution
             return [SlotSet("awaiting_feedback", False), SlotSet("clarified", False),
@@ -116,7 +132,13 @@ class HandleTurn(Action):
                 dispatcher, tracker, d.State(moment.id, tuple(offered), False, state.clarified),
                 d.Handoff(reason, moment), rejected=rejected)
         article = hits[0].article
-        dispatcher.utter_message(**article_message(article, kind, first=not offered))
+        also = decision.also if isinstance(decision, d.Answer) else ()
+        later = list(dict.fromkeys(m for m in (*state.later, *(a.id for a in also))
+                                   if m != moment.id))
+        dispatcher.utter_message(**article_message(
+            article, kind, first=not offered, also=tuple(a.title for a in also)))
+        if later != list(state.later):
+            events.append(SlotSet("later_moments", later))
         return [*events, SlotSet("moment", moment.id),
                 SlotSet("offered_articles", [*offered, article.id]),
                 SlotSet("rejected_articles", rejected), SlotSet("awaiting_feedback", True),
@@ -230,4 +252,5 @@ def _outcome(kind: str, moment: str | None) -> EventType:
 def _reset() -> list[EventType]:
     return [SlotSet("moment", None), SlotSet("offered_articles", []),
             SlotSet("rejected_articles", []), SlotSet("awaiting_feedback", False),
-            SlotSet("clarified", False), SlotSet("clarify_choices", [])]
+            SlotSet("clarified", False), SlotSet("clarify_choices", []),
+            SlotSet("later_moments", [])]

@@ -16,7 +16,7 @@ import traceback
 from bench.report import update_readme
 
 SUITES = ("bench.retrieval", "bench.encoder", "bench.turn", "bench.desk", "bench.insight",
-          "bench.nlu.first_turn", "bench.nlu.clarify_answers")
+          "bench.nlu.first_turn", "bench.nlu.clarify_answers", "bench.nlu.two_problems")
 
 
 def main(argv: list[str]) -> int:

@@ -64,7 +64,7 @@ def first_turn_results() -> list[str]:
 def render() -> str:
     parts = []
     for name in ("turn", "encoder", "retrieval", "desk", "insight", *first_turn_results(),
-                 "clarify-answers", "nlu"):
+                 "clarify-answers", "two-problems", "nlu"):
         result = _load(name)
         if result is None:
             continue

@@ -251,17 +251,19 @@ def seed_spread(sets: dict[Path, list[Labelled]], dialogue: Dialogue, seen: Coll
 
 
 def parse_model_arguments(parser: argparse.ArgumentParser, argv: list[str] | None, port: int,
-                          seed_help: str) -> argparse.Namespace:
+                          seed_help: str | None = None) -> argparse.Namespace:
     """Adds the options of a benchmark of the shipped model (``--model``, ``--port``,
-    ``--results``, ``--seed``, ``--work``), parses ``argv`` and starts logging."""
+    ``--results``, and with a ``seed_help`` ``--seed`` and ``--work``), parses ``argv`` and
+    starts logging."""
     parser.add_argument("--model", type=Path, help="a trained model (default: `mot train`'s)")
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--seed", type=int, action="append", default=[], help=seed_help)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/mot-first-turn-seeds"),
-                        help="where --seed keeps its models and logs")
+    if seed_help is not None:
+        parser.add_argument("--seed", type=int, action="append", default=[], help=seed_help)
+        parser.add_argument("--work", type=Path, default=Path("/tmp/mot-first-turn-seeds"),
+                            help="where --seed keeps its models and logs")
     args = parser.parse_args(argv)
-    if args.seed and args.model:
+    if getattr(args, "seed", None) and args.model:
         parser.error("--seed trains its own models; leave out --model")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     return args

@@ -48,6 +48,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.clauses import CLAUSES_KEY, split_clauses
 from bot.components.confidence import OUT_OF_SCOPE_SHARE
 from bot.components.finetune import FineTuneSettings
 from bot.components.moment_model import (
@@ -452,13 +453,17 @@ class MomentClassifier(GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         if not with_text:
             return messages
-        vectors = self.embedder.encode(self._corrected([str(m.get(TEXT)) for m in with_text]))
+        texts = [str(m.get(TEXT)) for m in with_text]
+        parts = [split_clauses(t) if self.model is not None else [] for t in texts]
+        # the parts in the same batch as the messages: one pass through the encoder
+        vectors = self.embedder.encode(self._corrected(texts + [c for p in parts for c in p]))
         identity = self.embedder.identity  # None while fine-tuned weights are unsaved
         for row, message in enumerate(with_text if identity else ()):
             message.set(EMBEDDING_KEY, encode_embedding(vectors[row]), add_to_output=True)
             message.set(EMBEDDING_ENCODER_KEY, identity, add_to_output=True)
         if self.model is not None:
-            self._classify(with_text, vectors)
+            self._classify(with_text, vectors[:len(texts)])
+            self._classify_clauses(with_text, parts, vectors[len(texts):])
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -479,3 +484,22 @@ class MomentClassifier(GraphComponent):
             if self._config["debug_scores"]:
                 message.set(RAW_CONFIDENCE_KEY, float(prediction.raw_confidence[row]),
                             add_to_output=True)
+
+    def _classify_clauses(self, messages: list[Message], parts: list[list[str]],
+                          vectors: np.ndarray) -> None:
+        """Each part's most likely moment and its confidence, on messages with parts."""
+        assert self.model is not None
+        if not len(vectors):
+            return
+        prediction = self.model.predict(vectors)
+        row = 0
+        for message, clauses in zip(messages, parts, strict=True):
+            found = []
+            for clause in clauses:
+                best = int(np.argmax(prediction.probabilities[row]))
+                found.append({"text": clause, INTENT_NAME_KEY: self.model.labels[best],
+                              PREDICTED_CONFIDENCE_KEY:
+                                  float(prediction.probabilities[row, best])})
+                row += 1
+            if found:
+                message.set(CLAUSES_KEY, found, add_to_output=True)

@@ -84,3 +84,20 @@ def test_off_topic_messages_fall_to_out_of_scope_or_below_every_threshold(
 def test_misspelt_messages_still_find_their_moment(classifier) -> None:  # type: ignore[no-untyped-def]
     predicted = parse(classifier, list(MISSPELT.values()))
     assert [p["name"] for p in predicted] == list(MISSPELT)
+
+
+def test_a_second_problem_added_in_so_many_words_is_heard(classifier, catalogue) -> None:  # type: ignore[no-untyped-def]
+    """Through the real encoder and the turn logic: each part of "..., also ..." gets its
+    own moment, and the message is answered for one with the other promised."""
+    from actions.dialogue import Answer, Dialogue, State, Turn
+    from bot.clauses import CLAUSES_KEY
+
+    message = Message(data={TEXT: "my parcel is late, also i was charged twice"})
+    classifier.process([message])
+    parse = {"text": message.get(TEXT), "intent": message.get(INTENT),
+             "intent_ranking": message.get("intent_ranking"),
+             CLAUSES_KEY: message.get(CLAUSES_KEY)}
+    decision = Dialogue(catalogue).decide(Turn.from_parse(parse), State())
+    assert isinstance(decision, Answer), (decision, parse)
+    assert {decision.moment.id, *(m.id for m in decision.also)} == {"parcel_late",
+                                                                     "charged_twice"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -519,3 +520,40 @@ def test_the_third_pass_over_the_words(dialogue: d.Dialogue, text: str, intent: 
     ranking = ((intent, confidence), ("parcel_late", 0.1), ("charged_twice", 0.05))
     decision = dialogue.decide(turn(intent, confidence, text, ranking), state)
     assert type(decision).__name__ == expected, decision
+
+
+def test_a_second_problem_in_a_part_of_the_message_is_heard(dialogue: d.Dialogue) -> None:
+    """"my parcel is late, also i was charged twice": the article for the message's moment,
+    the other promised for afterwards; a part only unsure is not heard, and one about a
+    moment only a person handles brings a person."""
+    said = d.Turn("my parcel is late, also i was charged twice", "parcel_late", 0.9,
+                  clauses=(("parcel_late", 0.95), ("charged_twice", 0.9)))
+    decision = dialogue.decide(said, d.State())
+    assert isinstance(decision, d.Answer) and decision.moment.id == "parcel_late"
+    assert [m.id for m in decision.also] == ["charged_twice"]
+    for clauses in ((("parcel_late", 0.95), ("charged_twice", d.ALSO_CONFIDENCE - 0.01)),
+                    (("parcel_late", 0.95), ("request_human", 0.99)),
+                    (("parcel_late", 0.95), ("greet", 0.99))):
+        unsure = dialogue.decide(replace(said, clauses=clauses), d.State())
+        assert isinstance(unsure, d.Answer) and unsure.also == ()
+    hacked = dialogue.decide(replace(said, clauses=(("parcel_late", 0.95),
+                                                    ("account_hacked", 0.99))), d.State())
+    assert isinstance(hacked, d.Handoff) and hacked.reason is d.HandoffReason.POLICY
+    assert hacked.moment is not None and hacked.moment.id == "account_hacked"
+
+
+def test_once_solved_the_other_problem_is_offered_and_taken_up_on_yes(
+        dialogue: d.Dialogue) -> None:
+    open_ = replace(ARTICLE_OPEN, later=("charged_twice",))
+    solved = dialogue.decide(turn("affirm", 0.95, "yes"), open_)
+    assert isinstance(solved, d.Resolved) and solved.later is not None
+    assert solved.later.id == "charged_twice"
+    asked = replace(open_, awaiting_feedback=False, asked_anything_else=True,
+                    asked_about_later=True)
+    taken_up = dialogue.decide(turn("affirm", 0.95, "yes please"), asked)
+    assert isinstance(taken_up, d.Answer) and taken_up.moment.id == "charged_twice"
+    # "no, that's all": a goodbye, as to "anything else?"
+    assert dialogue.decide(turn("deny", 0.95, "no"), asked) == d.SmallTalk("utter_goodbye")
+    # nothing to come back to: as before
+    assert dialogue.decide(turn("affirm", 0.95, "yes"), ARTICLE_OPEN) == d.Resolved(
+        "parcel_late")

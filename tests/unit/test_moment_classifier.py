@@ -13,6 +13,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.clauses import CLAUSES_KEY
 from bot.components import finetune
 from bot.components.confidence import OUT_OF_SCOPE_SHARE
 from bot.components.moment_classifier import (
@@ -91,6 +92,20 @@ def test_trained_component_ranks_the_right_moment_with_honest_outputs(tmp_path: 
     assert message.get(SIMILARITY_KEY) == pytest.approx(
         float(np.max(classifier.model.bank @ vector)), abs=2e-3)
     assert message.get(EMBEDDING_ENCODER_KEY) == "hashing-128"  # whose vector it is
+
+
+def test_each_part_of_a_message_of_several_gets_its_moment(tmp_path: Path) -> None:
+    classifier, _ = component(tmp_path)
+    classifier.train(training_data())
+    message = parse(classifier, "my parcel is late, also I was charged twice")
+    assert [(c["text"], c["name"]) for c in message.get(CLAUSES_KEY)] == [
+        ("my parcel is late", "parcel_late"), ("I was charged twice", "charged_twice")]
+    assert all(0.0 < c["confidence"] <= 1.0 for c in message.get(CLAUSES_KEY))
+    whole = parse(classifier, "my parcel is late and I am annoyed")  # one part: none
+    assert whole.get(CLAUSES_KEY) is None and whole.get(INTENT)["name"] == "parcel_late"
+    vector = decode_embedding(message.get(EMBEDDING_KEY))  # the whole message's, still
+    assert np.allclose(vector, HashingEmbedder(128).encode(
+        ["my parcel is late, also I was charged twice"])[0], atol=2e-3)
 
 
 class UnsavedEmbedder(HashingEmbedder):

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from actions.desk_client import RecordingDeskClient
 from actions.server import build_executor
@@ -17,6 +18,7 @@ from desk.packet import HandoffPacket
 from knowledge.embedder import HashingEmbedder
 from knowledge.retriever import Retriever
 from knowledge.snapshot import build_snapshot
+from tests.conftest import REPO
 
 TRACKERS = Path(__file__).resolve().parents[1] / "data" / "trackers"
 
@@ -137,6 +139,39 @@ async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, des
 
 #: An agent has just closed handoff h-7 as resolved and the bot asked "did we sort it out?".
 ASKED = {"last_outcome": "agent_asked:h-7"}
+
+
+async def test_a_second_problem_is_promised_then_offered_once_the_first_is_solved(
+        run, catalogue) -> None:  # type: ignore[no-untyped-def]
+    call = recorded("answer-1")  # "My parcel is 5 days late, order NW-123456", parcel_late
+    message = next(e for e in reversed(call["tracker"]["events"]) if e["event"] == "user")
+    for parse in (message["parse_data"], call["tracker"]["latest_message"]):
+        parse["moment_clauses"] = [
+            {"text": "My parcel is 5 days late", "name": "parcel_late", "confidence": 0.97},
+            {"text": "i was charged twice", "name": "charged_twice", "confidence": 0.95}]
+    responses, slots = await run("answer-1", call)
+    title = catalogue["charged_twice"].title
+    assert responses[0]["text"].startswith(f"You also mentioned “{title}”")
+    assert slots["moment"] == "parcel_late" and slots["later_moments"] == ["charged_twice"]
+
+    solved = recorded("answer-2")  # "yes that worked thanks" to the parcel_late article
+    solved["tracker"]["slots"]["later_moments"] = ["charged_twice"]
+    responses, slots = await run("answer-2", solved)
+    assert responses[0]["response"] == "utter_resolved_also"
+    assert responses[0]["moment_title"] == title
+    assert [b["payload"] for b in responses[0]["buttons"]] == ["/charged_twice", "/deny"]
+    assert slots["_outcomes"] == ["resolved:parcel_late"]
+    domain = yaml.safe_load((REPO / "bot" / "domain" / "core.yml").read_text(encoding="utf-8"))
+    assert "{moment_title}" in domain["responses"]["utter_resolved_also"][0]["text"]
+    assert domain["slots"]["later_moments"]["type"] == "list"
+
+    declined = after_answer("no thats all", "deny", later_moments=["charged_twice"])
+    tracker = declined["tracker"]
+    tracker["events"].append({"event": "bot", "timestamp": tracker["latest_event_time"] + 1,
+                              "text": "Glad that sorted it. You also mentioned ...",
+                              "metadata": {"utter_action": "utter_resolved_also"}})
+    responses, slots = await run("answer-2", declined)
+    assert responses[0]["response"] == "utter_goodbye" and slots["later_moments"] == []
 
 
 @pytest.mark.parametrize(("intent", "response", "outcome"), [
