@@ -132,7 +132,8 @@ _ADDRESSES_US = re.compile(
 )
 #: Signs that a message is about shopping with us, where it names only a bank or payment
 #: service ("paypal fails when i pay", "paypal says payment failed", "klarna still
-#: shows the rug i returned", "add paypal as a payment method on my account"). Without one,
+#: shows the rug i returned", "add paypal as a payment method on my account", "remove my old
+#: paypal"). Without one,
 #: the bank's or service's own product is the likelier topic ("barclays blocked my card",
 #: "cant log into my monzo app", "my revolut account was hacked").
 _SHOPPING = re.compile(
@@ -140,6 +141,8 @@ _SHOPPING = re.compile(
     r"|deliver(y|ed|ies)?|parcels?|refund(s|ed)?|return(s|ed|ing)?|items?|(web)?site"
     r"|pay(ing)?|paid|payment (method|option|detail)s?|payments? (\w+ )?(fail|declin)\w*|saved"
     r"|(on|in|to|from) (my|the) acc(ount)?"
+    # a way to pay kept with us: "remove my old paypal", "switch to klarna"
+    r"|(add|remove|delete|update|replace|switch)( to)?"
     r"|you('ve| have)? (took|taken|charged|billed))\b",
     re.IGNORECASE,
 )
