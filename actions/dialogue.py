@@ -142,7 +142,7 @@ _SHOPPING = re.compile(
     r"|pay(ing)?|paid|payment (method|option|detail)s?|payments? (\w+ )?(fail|declin)\w*|saved"
     r"|(on|in|to|from) (my|the) acc(ount)?"
     # a way to pay kept with us: "remove my old paypal", "switch to klarna"
-    r"|(add|remove|delete|update|replace|switch)( to)?"
+    r"|(add|remove|delete|replace|switch)( to)?"
     r"|you('ve| have)? (took|taken|charged|billed))\b",
     re.IGNORECASE,
 )

@@ -421,7 +421,8 @@ def test_a_message_instructing_the_assistant_gets_no_article(dialogue: d.Dialogu
     ("paypal payment for my order went twice", "PayPal", False),
     ("is paypal down on the website", "PayPal", False),
     ("remove my old paypal", "PayPal", False),
-    ("my paypal account got hacked", "PayPal", True)])
+    ("my paypal account got hacked", "PayPal", True),
+    ("how do i update my address on my santander account", "Santander", True)])
 def test_a_bank_or_payment_service_is_another_company_only_without_shopping_words(
         text: str, provider: str, counts: bool) -> None:
     entities = [{"entity": "payment_provider", "value": provider}]
