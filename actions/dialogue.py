@@ -26,8 +26,17 @@ _GOODBYE = re.compile(
     # a whole message: "that's all", "no im good", "cheers" (not "cheers for nothing", "im
     # done with this bot")
     r"|^\W*((ok(ay)?|no|nah|nope)\W+)?(that'?s (all|it)( for (now|today))?|nothing else"
-    r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers)"
+    r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers"
+    r"|leave it|(do ?n'?t|do not) worry( about it)?|never ?mind|forget it|not now|maybe later)"
     r"(\W+(thanks?|thank you|cheers|ta|thx))?\W*$",
+    re.IGNORECASE,
+)
+
+
+#: "go on" to "shall we look at that now?": a yes the classifier does not know as one.
+_GO_AHEAD = re.compile(
+    r"^\W*((ok(ay)?|yes|yeah|yep|sure)\W+)?(go on|go ahead|go for it|do it|let'?s do (it|that)"
+    r"|let'?s (look|have a look))( then| please| pls| thanks?)?\W*x*\W*$",
     re.IGNORECASE,
 )
 
@@ -226,6 +235,11 @@ ANYTHING_ELSE = ("utter_resolved", "utter_welcome", RESOLVED_ALSO)
 #: higher: a part read alone lacks the rest of the message, and a moment wrongly said to be
 #: heard costs the customer's trust ("python -m bench.nlu.two_problems" measures it).
 ALSO_CONFIDENCE = 0.8
+#: ... and a moment only a person handles at this one, as it hands off at once: read alone,
+#: "checked my spam folder" is account_hacked at 0.85 and "this is unacceptable" escalation
+#: at 0.85, where "i think someone hacked my account" and "i want to make a formal
+#: complaint" are 0.99 or more (the model of 2026-11-29).
+URGENT_ALSO_CONFIDENCE = 0.97
 FEEDBACK_CONFIDENCE = 0.5
 FEEDBACK = ("affirm", "deny")
 CLARIFY_CHOICES = 3
@@ -402,10 +416,16 @@ class Dialogue:
                 and turn.confidence >= FEEDBACK_CONFIDENCE):
             return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
         later = self._moments.get(state.later[0]) if state.later else None
-        if (later is not None and state.asked_about_later and turn.intent == "affirm"
-                and turn.confidence >= FEEDBACK_CONFIDENCE):
-            # "yes" to "you also mentioned ...: shall we look at that now?"
+        if later is not None and state.asked_about_later and not _GOODBYE.search(turn.text) and (
+                (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE)
+                or _GO_AHEAD.search(turn.text)):
+            # "yes", "go on" to "you also mentioned ...: shall we look at that now?" ("that's
+            # all", the classifier's affirm, is no)
             return Handoff(HandoffReason.POLICY, later) if later.always_person else Answer(later)
+        if state.asked_anything_else and _GOODBYE.search(turn.text) and not (
+                moment is not None and turn.confidence >= moment.threshold):
+            # "that's all", "im good", "thanks bye", "leave it" to "anything else?"
+            return SmallTalk("utter_goodbye")
         current = self._moments.get(state.moment or "")
         if current is not None and state.offered and self.still_stuck(turn, current, state):
             # "already tried that, the form wont submit" while "did this solve it?" is open,
@@ -422,16 +442,30 @@ class Dialogue:
             return SmallTalk(SMALL_TALK[turn.intent])
         # "yes", "no" or an old "Yes, solved" button with no question open: nothing to hand
         # off; ask what happened. After the clarifying question a "no" still reaches a person.
+        if turn.intent == "deny" and turn.confidence >= FEEDBACK_CONFIDENCE and (
+                state.asked_anything_else):  # "no thanks" to "anything else?", asked last
+            return SmallTalk("utter_goodbye")
         if (turn.intent in FEEDBACK and turn.confidence >= FEEDBACK_CONFIDENCE
                 and not state.clarified):
-            if turn.intent == "deny" and state.asked_anything_else:
-                return SmallTalk("utter_goodbye")
             return SmallTalk("utter_ask_what_happened")
         # Another company's name, and nothing of ours: most likely about its service ("cancel
         # my spotify"), which the classifier would match to one of ours. Ask first.
         other = turn.other_company if not turn.about_us else None
-        if _INSTRUCTS_US.search(turn.text):
+        instructs = bool(_INSTRUCTS_US.search(turn.text))
+        if instructs:
             moment = None
+        # "my parcel is late, also i was charged twice": the problems in the order said, each
+        # sure in its own part (bot.clauses), the first answered and the others promised
+        heard = () if other or state.clarified or instructs else self.parts_heard(turn)
+        if len(heard) == 1 and moment is not None and turn.confidence >= moment.threshold:
+            heard = (moment, *heard) if moment not in heard else ()  # one part more than sure
+        if len(heard) >= 2:
+            ordered = heard
+            if urgent := next((m for m in ordered if m.always_person), None):
+                # "my order is late, also i think someone hacked my account": a person, by
+                # that moment's policy
+                return Handoff(HandoffReason.POLICY, urgent)
+            return Answer(ordered[0], ordered[1:])
         # Sure enough: above the moment's threshold, or, answering the clarifying question,
         # one of its choices at CHOSEN_CONFIDENCE.
         if moment is not None and not other and (
@@ -444,12 +478,7 @@ class Dialogue:
             # topic, not the customer's situation: ask which moment, once, with the
             # likeliest as buttons.
             if state.clarified or not one_word(turn.text):
-                also = self.also_heard(turn, moment)
-                if urgent := next((m for m in also if m.always_person), None):
-                    # "my order is late, also i think someone hacked my account": a person,
-                    # by that moment's policy
-                    return Handoff(HandoffReason.POLICY, urgent)
-                return Answer(moment, also)
+                return Answer(moment)
         if state.clarified:
             # routed by this answer's moment when it was on offer or is sure; otherwise by
             # none (every agent's queue): "the money one" guessed at 0.26 as
@@ -467,17 +496,18 @@ class Dialogue:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
 
-    def also_heard(self, turn: Turn, moment: Moment) -> tuple[Moment, ...]:
-        """Other moments that parts of the message are about, each sure on its own (at
-        :data:`ALSO_CONFIDENCE` or its threshold): "my parcel is late, also i was charged
-        twice"."""
+    def parts_heard(self, turn: Turn) -> tuple[Moment, ...]:
+        """The moments of the message's parts (a message of several, bot.clauses), in the
+        order said, each sure on its own: at :data:`ALSO_CONFIDENCE` or its threshold, a
+        moment only a person handles at :data:`URGENT_ALSO_CONFIDENCE`."""
         heard: list[Moment] = []
         for name, confidence in turn.clauses:
-            other = self._moments.get(name)
-            if (other is not None and other.id not in (moment.id, self.person_moment)
-                    and other not in heard
-                    and confidence >= max(ALSO_CONFIDENCE, other.threshold)):
-                heard.append(other)
+            moment = self._moments.get(name)
+            if moment is None or moment.id == self.person_moment or moment in heard:
+                continue
+            if confidence >= (URGENT_ALSO_CONFIDENCE if moment.always_person
+                              else max(ALSO_CONFIDENCE, moment.threshold)):
+                heard.append(moment)
         return tuple(heard)
 
     def still_stuck(self, turn: Turn, current: Moment, state: State) -> bool:

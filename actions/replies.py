@@ -33,7 +33,7 @@ def article_message(article: Article, kind: str, first: bool,
     titles of other moments the customer mentioned, promised for afterwards."""
     lead = "Here is what usually fixes this:" if first else "Let's try something else:"
     promise = (f"You also mentioned {' and '.join(f'“{t}”' for t in also)}: we'll come to "
-               "that once this is sorted.\n\n" if also else "")
+               f"{'those' if len(also) > 1 else 'that'} once this is sorted.\n\n" if also else "")
     if kind in SHORT_CHANNELS:
         steps = "\n".join(f"{n}. {s}" for n, s in enumerate(article.steps(), 1))
         text = f"{article.title}\n{article.summary}\n{steps}".strip()

@@ -27,6 +27,7 @@ from actions.replies import (
     wait_phrase,
 )
 from bot.catalogue import Catalogue
+from bot.clauses import CLAUSES_KEY
 from bot.components.moment_classifier import (
     EMBEDDING_ENCODER_KEY,
     EMBEDDING_KEY,
@@ -72,8 +73,7 @@ class HandleTurn(Action):
                 isinstance(e, dict) and e.get("event") == "slot"
                 and e.get("name") == "last_outcome" for e in events):
             events.append(SlotSet("last_outcome", None))  # the question lapses unanswered
-        if state.asked_about_later and not (isinstance(decision, d.Answer)
-                                            and decision.moment.id in state.later):
+        if state.asked_about_later and isinstance(decision, d.SmallTalk):
             events.append(SlotSet("later_moments", []))  # "shall we look at ...?" declined
         return events
 
@@ -122,7 +122,7 @@ class HandleTurn(Action):
             rejected.append(offered[-1])
             events.append(_outcome("rejected", moment.id))
         kind = channel_kind(tracker.get_latest_input_channel())
-        query = await self._query_vector(tracker)
+        query = await self._query_vector(tracker, moment.id, taken_up=moment.id in state.later)
         hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
                                      exclude=offered)
         if not hits:
@@ -145,13 +145,17 @@ class HandleTurn(Action):
                 SlotSet("clarified", False), SlotSet("clarify_choices", []),
                 _outcome("offered", moment.id)]
 
-    async def _query_vector(self, tracker: Tracker) -> np.ndarray:
+    async def _query_vector(self, tracker: Tracker, moment: str,
+                            taken_up: bool = False) -> np.ndarray:
         """The latest free-text message's embedding: the NLU's, when the weights that made it
         are the knowledge index's (the same fingerprint), else encoded here.
 
         Button payloads ("/parcel_late") carry no text, so the customer's own words from
-        before the clarifying question are used instead.
+        before the clarifying question are used instead. A message of several problems is
+        searched with its part about ``moment``; one ``taken_up`` after the others ("yes"
+        to "you also mentioned ...") with that part of the message that mentioned it.
         """
+        loop = asyncio.get_running_loop()
         for event in reversed(tracker.events):
             if event.get("event") != "user":
                 continue
@@ -159,14 +163,18 @@ class HandleTurn(Action):
             if not text or text.startswith("/"):
                 continue
             parsed = event.get("parse_data") or {}
+            part = next((str(c["text"]) for c in parsed.get(CLAUSES_KEY) or []
+                         if isinstance(c, dict) and c.get("name") == moment and c.get("text")),
+                        None)
+            if part:
+                return await loop.run_in_executor(None, self.retriever.encode, part)
+            if taken_up:
+                continue
             embedded, identity = parsed.get(EMBEDDING_KEY), self.retriever.embedder.identity
             if embedded and identity and parsed.get(EMBEDDING_ENCODER_KEY) == identity:
                 return decode_embedding(embedded)
-            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, self.retriever.encode, text)
-        moment = tracker.get_slot("moment") or ""
-        return await asyncio.get_running_loop().run_in_executor(
-            None, self.retriever.encode, moment.replace("_", " "))
+        return await loop.run_in_executor(None, self.retriever.encode, moment.replace("_", " "))
 
     async def _hand_off(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                         state: d.State, decision: d.Handoff | d.Answer | d.NextArticle,

@@ -560,3 +560,50 @@ def test_once_solved_the_other_problem_is_offered_and_taken_up_on_yes(
     # nothing to come back to: as before
     assert dialogue.decide(turn("affirm", 0.95, "yes"), ARTICLE_OPEN) == d.Resolved(
         "parcel_late")
+
+
+def test_the_problems_are_taken_in_the_order_said(dialogue: d.Dialogue) -> None:
+    """The whole message read as its second problem, or read unsure: the parts decide, the
+    first said answered first; a part only a person handles needs more to hand off."""
+    parts = (("parcel_late", 0.99), ("charged_twice", 0.99))
+    said = d.Turn("my parcel is late, also i was charged twice", "charged_twice", 0.82,
+                  clauses=parts)
+    for whole in (said, replace(said, confidence=0.4)):
+        decision = dialogue.decide(whole, d.State())
+        assert isinstance(decision, d.Answer) and decision.moment.id == "parcel_late"
+        assert [m.id for m in decision.also] == ["charged_twice"]
+    spam = replace(said, text="verification code never arrived, also checked my spam folder",
+                   intent="verification_code_missing", confidence=0.95,
+                   clauses=(("verification_code_missing", 0.99), ("account_hacked", 0.85)))
+    assert dialogue.decide(spam, d.State()) == d.Answer(
+        dialogue.catalogue["verification_code_missing"])
+
+
+OFFERED_LATER = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                        asked_anything_else=True, later=("charged_twice",),
+                        asked_about_later=True)
+
+
+@pytest.mark.parametrize(("text", "intent", "expected"), [
+    ("go on", "out_of_scope", "Answer"), ("ok go ahead", "greet", "Answer"),
+    ("yeah", "affirm", "Answer"),
+    ("that's all", "affirm", "SmallTalk"), ("nah im good", "greet", "SmallTalk"),
+    ("leave it", "out_of_scope", "SmallTalk"), ("no thanks", "deny", "SmallTalk"),
+    ("no it didnt help actually", "deny", "NextArticle"),
+])
+def test_answers_to_shall_we_look_at_the_other_problem(dialogue: d.Dialogue, text: str,
+                                                       intent: str, expected: str) -> None:
+    decision = dialogue.decide(turn(intent, 0.8, text), OFFERED_LATER)
+    assert type(decision).__name__ == expected
+    if expected == "Answer":
+        assert isinstance(decision, d.Answer) and decision.moment.id == "charged_twice"
+    if expected == "SmallTalk":
+        assert decision == d.SmallTalk("utter_goodbye")
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("thanks bye", "thanks"), ("im good", "greet"), ("no thanks", "deny")])
+def test_a_goodbye_to_anything_else_ends_it_even_after_the_clarifying_question(
+        dialogue: d.Dialogue, text: str, intent: str) -> None:
+    asked = d.State(asked_anything_else=True, clarified=True, choices=("parcel_late",))
+    assert dialogue.decide(turn(intent, 0.8, text), asked) == d.SmallTalk("utter_goodbye")

@@ -142,7 +142,7 @@ ASKED = {"last_outcome": "agent_asked:h-7"}
 
 
 async def test_a_second_problem_is_promised_then_offered_once_the_first_is_solved(
-        run, catalogue) -> None:  # type: ignore[no-untyped-def]
+        run, catalogue, embedder) -> None:  # type: ignore[no-untyped-def]
     call = recorded("answer-1")  # "My parcel is 5 days late, order NW-123456", parcel_late
     message = next(e for e in reversed(call["tracker"]["events"]) if e["event"] == "user")
     for parse in (message["parse_data"], call["tracker"]["latest_message"]):
@@ -164,6 +164,20 @@ async def test_a_second_problem_is_promised_then_offered_once_the_first_is_solve
     domain = yaml.safe_load((REPO / "bot" / "domain" / "core.yml").read_text(encoding="utf-8"))
     assert "{moment_title}" in domain["responses"]["utter_resolved_also"][0]["text"]
     assert domain["slots"]["later_moments"]["type"] == "list"
+
+    taken_up = after_answer("yes", "affirm", later_moments=["charged_twice"])
+    tracker = taken_up["tracker"]
+    tracker["slots"]["moment"] = "parcel_late"
+    first = next(e for e in tracker["events"] if e["event"] == "user")
+    first["parse_data"] = {**(first.get("parse_data") or {}), "moment_clauses": [
+        {"text": "i was charged twice", "name": "charged_twice", "confidence": 0.97}]}
+    tracker["events"].append({"event": "bot", "timestamp": tracker["latest_event_time"] + 1,
+                              "text": "Glad that sorted it. You also mentioned ...",
+                              "metadata": {"utter_action": "utter_resolved_also"}})
+    embedder.encoded.clear()
+    responses, slots = await run("answer-2", taken_up)
+    assert "Did this solve it?" in responses[0]["text"] and slots["moment"] == "charged_twice"
+    assert slots["later_moments"] == [] and embedder.encoded == ["i was charged twice"]
 
     declined = after_answer("no thats all", "deny", later_moments=["charged_twice"])
     tracker = declined["tracker"]
