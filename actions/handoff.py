@@ -129,12 +129,15 @@ def build_packet(
     offered: list[tuple[str, str, int]],
     feedback: dict[str, str],
     customer_id: str | None = None,
+    also_mentioned: list[str] | None = None,
 ) -> HandoffPacket:
     """The packet of ARCHITECTURE.md: everything the agent needs, nothing to ask again.
 
     Args:
         offered: (article id, title, version) of each article offered, in order.
         feedback: article id -> "accepted" | "rejected" for those the customer answered.
+        also_mentioned: moments of other problems the customer mentioned, which the bot
+            promised to come back to (``metadata.also_mentioned``).
     """
     known = catalogue.ids
     top = [MomentScore(r["name"], round(float(r.get("confidence") or 0.0), 4))
@@ -165,4 +168,5 @@ def build_packet(
                           for a, t, v in offered],
         created_at=iso(datetime.now(timezone.utc).timestamp()),
         identity=verified_identity(events),
+        metadata={"also_mentioned": also_mentioned} if also_mentioned else {},
     )

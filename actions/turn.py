@@ -125,16 +125,17 @@ class HandleTurn(Action):
         query = await self._query_vector(tracker, moment.id, taken_up=moment.id in state.later)
         hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
                                      exclude=offered)
+        also = decision.also if isinstance(decision, d.Answer) else ()
+        later = list(dict.fromkeys(m for m in (*state.later, *(a.id for a in also))
+                                   if m != moment.id))
         if not hits:
             reason = (d.HandoffReason.ARTICLE_REJECTED if offered else d.HandoffReason.NO_ARTICLE)
             events.append(SlotSet("rejected_articles", rejected))
             return events + await self._hand_off(
-                dispatcher, tracker, d.State(moment.id, tuple(offered), False, state.clarified),
+                dispatcher, tracker, d.State(moment.id, tuple(offered), False, state.clarified,
+                                             later=tuple(later)),
                 d.Handoff(reason, moment), rejected=rejected)
         article = hits[0].article
-        also = decision.also if isinstance(decision, d.Answer) else ()
-        later = list(dict.fromkeys(m for m in (*state.later, *(a.id for a in also))
-                                   if m != moment.id))
         dispatcher.utter_message(**article_message(
             article, kind, first=not offered, also=tuple(a.title for a in also)))
         if later != list(state.later):
@@ -192,6 +193,8 @@ class HandleTurn(Action):
             latest_message=tracker.latest_message or {}, reason=decision.reason.value,
             moment=decision.moment.id if decision.moment else state.moment,
             offered=offered, feedback={a: "rejected" for a in rejected},
+            also_mentioned=[m for m in state.later if m != (decision.moment.id if decision.moment
+                                                            else state.moment)],
         )
         try:
             receipt = await self.desk.submit(packet)

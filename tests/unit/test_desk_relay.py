@@ -211,6 +211,19 @@ async def test_a_line_that_keeps_failing_is_shown_as_not_getting_through(desk) -
     assert not any(m["struggling"] for m in lines)
 
 
+async def test_the_page_names_a_second_problem_the_bot_promised(desk) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace as changed
+
+    packet = changed(make_packet(), metadata={"also_mentioned": ["charged_twice"]})
+    created = await (await desk.post("/api/handoffs", json=packet.to_json(),
+                                     headers=desk.service)).json()
+    await sign_in(desk, "ann", "ann-pw-1")
+    html = await (await desk.get(f"/desk/handoffs/{created['id']}")).text()
+    assert 'id="also-mentioned">charged_twice' in html
+    plain = await _handoff(desk)
+    assert "also-mentioned" not in await (await desk.get(f"/desk/handoffs/{plain['id']}")).text()
+
+
 async def test_a_lines_echo_marks_it_delivered_unless_a_rest_callback_must_take_it(desk) -> None:  # type: ignore[no-untyped-def]
     """A REST customer hears an agent's line only through the operator's callback: the
     line's event coming back from Rasa must not mark it delivered (✓) before the callback

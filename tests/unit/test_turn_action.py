@@ -230,6 +230,18 @@ async def test_no_more_articles_hands_off_with_the_full_context(run, desk) -> No
     HandoffPacket.from_json(packet.to_json())  # valid against the wire schema
 
 
+async def test_a_promised_second_problem_reaches_the_agent(run, desk) -> None:  # type: ignore[no-untyped-def]
+    call = recorded("deny-3")  # no article left for charged_twice: a person
+    call["tracker"]["slots"]["later_moments"] = ["parcel_late"]
+    responses, slots = await run("deny-3", call)
+    assert responses[0]["response"] == "utter_handoff_queued"
+    packet: HandoffPacket = desk.packets[0]
+    assert packet.moment == "charged_twice"
+    assert packet.metadata == {"also_mentioned": ["parcel_late"]}
+    assert slots["later_moments"] == []  # the person takes both
+    HandoffPacket.from_json(packet.to_json())
+
+
 async def test_unsure_asks_one_clarifying_question(run) -> None:
     responses, slots = await run("unsure-1")
     assert responses[0]["response"] == "utter_clarify"
