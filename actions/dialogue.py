@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
 from bot.clauses import CLAUSES_KEY
@@ -27,7 +27,8 @@ _GOODBYE = re.compile(
     # done with this bot")
     r"|^\W*((ok(ay)?|no|nah|nope)\W+)?(that'?s (all|it)( for (now|today))?|nothing else"
     r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers"
-    r"|leave it|(do ?n'?t|do not) worry( about it)?|never ?mind|forget it|not now|maybe later)"
+    r"|leave it|(do ?n'?t|do not) worry( about it)?|never ?mind|forget it|not now|maybe later"
+    r"|all sorted|(that'?s|thats) (everything|all sorted))"
     r"(\W+(thanks?|thank you|cheers|ta|thx))?\W*$",
     re.IGNORECASE,
 )
@@ -260,6 +261,14 @@ class HandoffReason(str, Enum):
     FRUSTRATION = "frustration"
 
 
+class Part(NamedTuple):
+    """One part of a message of several (bot.clauses) as the classifier read it alone."""
+
+    name: str  # its most likely intent
+    confidence: float
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class Turn:
     """What the NLU made of the latest message."""
@@ -271,8 +280,7 @@ class Turn:
     other_company: str | None = None  # another company's name in the message, if any, or a
     # bank's or payment service's where nothing in it is about shopping with us
     about_us: bool = False  # names us, carries our order number or addresses us ("your app")
-    clauses: tuple[tuple[str, float], ...] = ()  # the moment of each part of a message of
-    # several (bot.clauses), with its confidence
+    clauses: tuple[Part, ...] = ()  # each part of a message of several (bot.clauses)
 
     @classmethod
     def from_parse(cls, parse: dict[str, Any]) -> Turn:
@@ -293,7 +301,8 @@ class Turn:
             other_company=others[0] if others else None,
             about_us=bool(_ADDRESSES_US.search(text)) or any(
                 e.get("entity") in (OUR_COMPANY, "order_number") for e in entities),
-            clauses=tuple((str(c["name"]), float(c.get("confidence") or 0.0))
+            clauses=tuple(Part(str(c["name"]), float(c.get("confidence") or 0.0),
+                               str(c.get("text") or ""))
                           for c in parse.get(CLAUSES_KEY) or []
                           if isinstance(c, dict) and c.get("name")),
         )
@@ -336,9 +345,10 @@ class Answer:
 
 @dataclass(frozen=True)
 class NextArticle:
-    """The customer said the last article did not help."""
+    """The customer said the last article did not help; ``also``: as for :class:`Answer`."""
 
     moment: Moment
+    also: tuple[Moment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -369,6 +379,7 @@ class Clarify:
 class Handoff:
     reason: HandoffReason
     moment: Moment | None = None
+    also: tuple[Moment, ...] = ()  # other problems the message mentioned, for the agent
 
 
 @dataclass(frozen=True)
@@ -403,7 +414,9 @@ class Dialogue:
                 # "let me speak to your supervisor, ive been fobbed off twice": an escalation
                 # (or a complaint) by its own policy, with its skill and priority
                 return Handoff(HandoffReason.POLICY, moment)
-            return Handoff(HandoffReason.CUSTOMER_ASKED, self._moments.get(state.moment or ""))
+            # at "shall we look at ... now?", that problem is the open one
+            open_ = state.later[0] if state.asked_about_later and state.later else state.moment
+            return Handoff(HandoffReason.CUSTOMER_ASKED, self._moments.get(open_ or ""))
         titles = [self._moments[c].title if c in self._moments else "" for c in state.choices]
         if state.clarified and (picked := button_named(turn.text, titles)) is not None:
             # "the first one", "2", "slot": a button of the clarifying question, by its place
@@ -427,10 +440,15 @@ class Dialogue:
             # "that's all", "im good", "thanks bye", "leave it" to "anything else?"
             return SmallTalk("utter_goodbye")
         current = self._moments.get(state.moment or "")
-        if current is not None and state.offered and self.still_stuck(turn, current, state):
+        if current is not None and state.offered and self.still_stuck(
+                self.first_part(turn), current, state):
             # "already tried that, the form wont submit" while "did this solve it?" is open,
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
-            return NextArticle(current)
+            # (and "... also my promo code doesnt work" is promised)
+            also = tuple(m for m in self.parts_heard(turn) if m != current)
+            if urgent := next((m for m in also if m.always_person), None):
+                return Handoff(HandoffReason.POLICY, urgent, (current,))
+            return NextArticle(current, also)
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
                 return Resolved(state.moment, later)
@@ -463,8 +481,9 @@ class Dialogue:
             ordered = heard
             if urgent := next((m for m in ordered if m.always_person), None):
                 # "my order is late, also i think someone hacked my account": a person, by
-                # that moment's policy
-                return Handoff(HandoffReason.POLICY, urgent)
+                # that moment's policy, told of the other
+                return Handoff(HandoffReason.POLICY, urgent,
+                               tuple(m for m in ordered if m != urgent))
             return Answer(ordered[0], ordered[1:])
         # Sure enough: above the moment's threshold, or, answering the clarifying question,
         # one of its choices at CHOSEN_CONFIDENCE.
@@ -496,12 +515,22 @@ class Dialogue:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
 
+    @staticmethod
+    def first_part(turn: Turn) -> Turn:
+        """The message's first part alone, as the classifier read it, when it has several
+        ("that didnt help. btw i was also charged twice"); else the message."""
+        if len(turn.clauses) < 2 or not turn.clauses[0].text:
+            return turn
+        first = turn.clauses[0]
+        return replace(turn, text=first.text, intent=first.name, confidence=first.confidence,
+                       ranking=((first.name, first.confidence),), clauses=())
+
     def parts_heard(self, turn: Turn) -> tuple[Moment, ...]:
         """The moments of the message's parts (a message of several, bot.clauses), in the
         order said, each sure on its own: at :data:`ALSO_CONFIDENCE` or its threshold, a
         moment only a person handles at :data:`URGENT_ALSO_CONFIDENCE`."""
         heard: list[Moment] = []
-        for name, confidence in turn.clauses:
+        for name, confidence, _ in turn.clauses:
             moment = self._moments.get(name)
             if moment is None or moment.id == self.person_moment or moment in heard:
                 continue

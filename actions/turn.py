@@ -125,7 +125,7 @@ class HandleTurn(Action):
         query = await self._query_vector(tracker, moment.id, taken_up=moment.id in state.later)
         hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
                                      exclude=offered)
-        also = decision.also if isinstance(decision, d.Answer) else ()
+        also = decision.also
         later = list(dict.fromkeys(m for m in (*state.later, *(a.id for a in also))
                                    if m != moment.id))
         if not hits:
@@ -193,8 +193,8 @@ class HandleTurn(Action):
             latest_message=tracker.latest_message or {}, reason=decision.reason.value,
             moment=decision.moment.id if decision.moment else state.moment,
             offered=offered, feedback={a: "rejected" for a in rejected},
-            also_mentioned=[m for m in state.later if m != (decision.moment.id if decision.moment
-                                                            else state.moment)],
+            also_mentioned=[m for m in dict.fromkeys((*state.later, *(a.id for a in decision.also)))
+                            if m != (decision.moment.id if decision.moment else state.moment)],
         )
         try:
             receipt = await self.desk.submit(packet)

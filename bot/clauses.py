@@ -3,8 +3,9 @@
 "my parcel is late, also i was charged twice" is two moments; the classifier, reading the
 whole message, names one. The classifier also reads each part (:func:`split_clauses`), so
 the turn logic can say that it heard the other and come back to it. Pure text rules, no
-model: a message is cut only where a word adds a problem (:data:`_BOUNDARY`), and a part
-must have :data:`MIN_WORDS` words ("hi. also my parcel is late" stays whole).
+model: a message is cut only where a word adds a problem (:data:`_BOUNDARY`), a part must
+have :data:`MIN_WORDS` words ("hi. also my parcel is late" stays whole), and a part after
+the first must state a problem or ask for something (:data:`_STATES_A_PROBLEM`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,22 @@ import re
 _BOUNDARY = re.compile(
     r"(?:[.!?;,]+\s*|\s+)(?:-+\s*)?(?:and\s+|but\s+)?"
     r"\b(?:also|another thing|one more thing|oh and|on top of that|as well as that"
-    r"|besides that|separately|unrelated(?: question)?|btw|by the way)\b[,:]?\s+",
+    r"|besides that|separately|additionally|unrelated(?: question)?|btw|by the way)\b[,:]?\s+",
+    re.IGNORECASE,
+)
+#: Words of a problem or a request: a part after a marker without one is background ("my
+#: order is late, also i have a plus membership", "the lamp broke. oh and i bought it in
+#: march") and stays with the part before it.
+_STATES_A_PROBLEM = re.compile(
+    r"\?|\b(how|can|could|would|will|where|when|why|what|whats|is there|do you|pls|please|plz"
+    r"|want|wanna|need|needs|like to|trying|tried|help"
+    r"|not|no|never|nothing|cannot|n'?t|cant|wont|didnt|doesnt|dont|isnt|wasnt|arent|havent"
+    r"|hasnt|still|again|wrong|broke|broken|damaged|dent(ed)?|scratch\w*|crack\w*|smashed"
+    r"|snapped|soaked|ruined|missing|lost|late|delayed|overdue|stopp?ed|fail\w*|declined"
+    r"|refused|rejected|error|charged|charges?|fee|billed|twice|double|two payments|hacked"
+    r"|stolen|faulty|leak\w*|crash\w*|keeps|fr[oe]ze\w*|stuck|problem|issue|bug|glitch"
+    r"|cancel\w*|return|refund|exchange|swap|swop|change|update|delete"
+    r"|remove|close|pause|on hold|complain\w*|invoice|receipt|reset|expired?|invalid)\b",
     re.IGNORECASE,
 )
 #: Where the classifier puts the moment of each part in its parse result:
@@ -55,4 +71,10 @@ def split_clauses(text: str) -> list[str]:
             short = part
     if short and clauses:  # a short tail belongs to the part before it
         clauses[-1] = f"{clauses[-1]} {short}"
-    return clauses if 1 < len(clauses) <= MAX_CLAUSES else []
+    problems: list[str] = []
+    for clause in clauses:  # background joins the part before it
+        if problems and not _STATES_A_PROBLEM.search(clause):
+            problems[-1] = f"{problems[-1]} {clause}"
+        else:
+            problems.append(clause)
+    return problems if 1 < len(problems) <= MAX_CLAUSES else []

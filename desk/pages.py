@@ -117,7 +117,7 @@ async def conversation_page(request: web.Request) -> web.Response:
     titles = {m.id: m.title for m in request.app[s.CATALOGUE].moments}
     return aiohttp_jinja2.render_template("conversation.html", request, {
         "handoff": record, "status_line": handling.status_line(record), "packet": record.packet,
-        "customer": customer,
+        "customer": customer, "titles": titles,
         "transcript": [readable(line, titles) for line in record.packet.get("transcript") or ()],
         # a REST customer hears an agent only through the operator's callback (README)
         "unheard": record.channel == "rest" and not request.app[s.SETTINGS].rest_callback_url,

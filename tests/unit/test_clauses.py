@@ -23,6 +23,13 @@ from bot.clauses import MAX_CLAUSES, split_clauses
     ("paying for plus and still didnt get next day delivery", []),
     ("my parcel is late, also", []),
     ("hi. also my parcel is late", []),
+    # what follows the marker is background, not a problem
+    ("my order is late, also i have a plus membership", []),
+    ("the lamp stopped working. oh and i bought it in march", []),
+    ("my parcel is late, also i paid by card, also my promo code doesnt work",
+     ["my parcel is late i paid by card", "my promo code doesnt work"]),
+    ("my sofa is late, additionally i was charged twice",
+     ["my sofa is late", "i was charged twice"]),
     ("", []),
 ])
 def test_a_message_is_cut_where_a_second_problem_is_added(text: str,

@@ -219,7 +219,7 @@ async def test_the_page_names_a_second_problem_the_bot_promised(desk) -> None:  
                                      headers=desk.service)).json()
     await sign_in(desk, "ann", "ann-pw-1")
     html = await (await desk.get(f"/desk/handoffs/{created['id']}")).text()
-    assert 'id="also-mentioned">charged_twice' in html
+    assert 'id="also-mentioned">Charged twice' in html
     plain = await _handoff(desk)
     assert "also-mentioned" not in await (await desk.get(f"/desk/handoffs/{plain['id']}")).text()
 

@@ -530,17 +530,18 @@ def test_a_second_problem_in_a_part_of_the_message_is_heard(dialogue: d.Dialogue
     the other promised for afterwards; a part only unsure is not heard, and one about a
     moment only a person handles brings a person."""
     said = d.Turn("my parcel is late, also i was charged twice", "parcel_late", 0.9,
-                  clauses=(("parcel_late", 0.95), ("charged_twice", 0.9)))
+                  clauses=(d.Part("parcel_late", 0.95), d.Part("charged_twice", 0.9)))
     decision = dialogue.decide(said, d.State())
     assert isinstance(decision, d.Answer) and decision.moment.id == "parcel_late"
     assert [m.id for m in decision.also] == ["charged_twice"]
-    for clauses in ((("parcel_late", 0.95), ("charged_twice", d.ALSO_CONFIDENCE - 0.01)),
-                    (("parcel_late", 0.95), ("request_human", 0.99)),
-                    (("parcel_late", 0.95), ("greet", 0.99))):
+    for clauses in ((d.Part("parcel_late", 0.95),
+                     d.Part("charged_twice", d.ALSO_CONFIDENCE - 0.01)),
+                    (d.Part("parcel_late", 0.95), d.Part("request_human", 0.99)),
+                    (d.Part("parcel_late", 0.95), d.Part("greet", 0.99))):
         unsure = dialogue.decide(replace(said, clauses=clauses), d.State())
         assert isinstance(unsure, d.Answer) and unsure.also == ()
-    hacked = dialogue.decide(replace(said, clauses=(("parcel_late", 0.95),
-                                                    ("account_hacked", 0.99))), d.State())
+    hacked = dialogue.decide(replace(said, clauses=(d.Part("parcel_late", 0.95),
+                                                    d.Part("account_hacked", 0.99))), d.State())
     assert isinstance(hacked, d.Handoff) and hacked.reason is d.HandoffReason.POLICY
     assert hacked.moment is not None and hacked.moment.id == "account_hacked"
 
@@ -565,7 +566,7 @@ def test_once_solved_the_other_problem_is_offered_and_taken_up_on_yes(
 def test_the_problems_are_taken_in_the_order_said(dialogue: d.Dialogue) -> None:
     """The whole message read as its second problem, or read unsure: the parts decide, the
     first said answered first; a part only a person handles needs more to hand off."""
-    parts = (("parcel_late", 0.99), ("charged_twice", 0.99))
+    parts = (d.Part("parcel_late", 0.99), d.Part("charged_twice", 0.99))
     said = d.Turn("my parcel is late, also i was charged twice", "charged_twice", 0.82,
                   clauses=parts)
     for whole in (said, replace(said, confidence=0.4)):
@@ -574,7 +575,8 @@ def test_the_problems_are_taken_in_the_order_said(dialogue: d.Dialogue) -> None:
         assert [m.id for m in decision.also] == ["charged_twice"]
     spam = replace(said, text="verification code never arrived, also checked my spam folder",
                    intent="verification_code_missing", confidence=0.95,
-                   clauses=(("verification_code_missing", 0.99), ("account_hacked", 0.85)))
+                   clauses=(d.Part("verification_code_missing", 0.99),
+                            d.Part("account_hacked", 0.85)))
     assert dialogue.decide(spam, d.State()) == d.Answer(
         dialogue.catalogue["verification_code_missing"])
 
@@ -602,8 +604,45 @@ def test_answers_to_shall_we_look_at_the_other_problem(dialogue: d.Dialogue, tex
 
 
 @pytest.mark.parametrize(("text", "intent"), [
-    ("thanks bye", "thanks"), ("im good", "greet"), ("no thanks", "deny")])
+    ("thanks bye", "thanks"), ("im good", "greet"), ("no thanks", "deny"),
+    ("nope all sorted", "affirm"), ("all sorted thank you", "thanks"),
+    ("thats everything cheers", "thanks")])
 def test_a_goodbye_to_anything_else_ends_it_even_after_the_clarifying_question(
         dialogue: d.Dialogue, text: str, intent: str) -> None:
     asked = d.State(asked_anything_else=True, clarified=True, choices=("parcel_late",))
     assert dialogue.decide(turn(intent, 0.8, text), asked) == d.SmallTalk("utter_goodbye")
+
+
+def test_a_second_problem_said_with_feedback_is_kept(dialogue: d.Dialogue) -> None:
+    """"that didnt help. btw i was also charged twice": the next article for the open
+    problem, the other promised; "no still nothing. also my promo code doesnt work" too,
+    though the whole message reads as the promo code."""
+    said = d.Turn("that didnt help. btw i was also charged twice", "charged_twice", 0.7,
+                  clauses=(d.Part("deny", 0.9, "that didnt help"),
+                           d.Part("charged_twice", 0.99, "i was also charged twice")))
+    decision = dialogue.decide(said, ARTICLE_OPEN)
+    assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
+    assert [m.id for m in decision.also] == ["charged_twice"]
+    promo = d.Turn("no still nothing. also my promo code doesnt work", "promo_code_invalid",
+                   0.95, clauses=(d.Part("deny", 0.8, "no still nothing"),
+                                  d.Part("promo_code_invalid", 0.99, "my promo code doesnt work")))
+    decision = dialogue.decide(promo, ARTICLE_OPEN)
+    assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
+    assert [m.id for m in decision.also] == ["promo_code_invalid"]
+
+
+def test_a_person_asked_for_at_the_offer_is_routed_by_the_problem_on_offer(
+        dialogue: d.Dialogue) -> None:
+    decision = dialogue.decide(turn("request_human", 0.9, "can i talk to someone"),
+                               OFFERED_LATER)
+    assert isinstance(decision, d.Handoff) and decision.moment is not None
+    assert decision.moment.id == "charged_twice"
+
+
+def test_an_urgent_part_hands_off_with_the_other_problem(dialogue: d.Dialogue) -> None:
+    said = d.Turn("my parcel is late, also i think someone hacked my account", "parcel_late",
+                  0.9, clauses=(d.Part("parcel_late", 0.99), d.Part("account_hacked", 1.0)))
+    decision = dialogue.decide(said, d.State())
+    assert isinstance(decision, d.Handoff) and decision.moment is not None
+    assert decision.moment.id == "account_hacked"
+    assert [m.id for m in decision.also] == ["parcel_late"]
