@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from bot.catalogue import PERSON_MOMENT, Catalogue, Moment
-from bot.clauses import CLAUSES_KEY
+from bot.clauses import CLAUSES_KEY, states_a_problem
 from bot.entities import OTHER_COMPANY, OUR_COMPANY, PAYMENT_PROVIDER
 
 #: A goodbye says so: the encoder hears "gotta go" in "got a quick q" (goodbye at 0.82), and
@@ -28,7 +28,9 @@ _GOODBYE = re.compile(
     r"|^\W*((ok(ay)?|no|nah|nope)\W+)?(that'?s (all|it)( for (now|today))?|nothing else"
     r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers"
     r"|leave it|(do ?n'?t|do not) worry( about it)?|never ?mind|forget it|not now|maybe later"
-    r"|all sorted|(that'?s|thats) (everything|all sorted))"
+    r"|all (good|set|sorted)( now| thanks?| thank you)?|(i'?m|im) (all )?(set|sorted)"
+    r"|(that'?s|thats|that is|that'?ll be|that will be) (all|everything|all sorted)"
+    r"( i needed)?)"
     r"(\W+(thanks?|thank you|cheers|ta|thx))?\W*$",
     re.IGNORECASE,
 )
@@ -454,6 +456,12 @@ class Dialogue:
                 return Resolved(state.moment, later)
             if turn.intent == "deny" and current is not None:
                 return NextArticle(current)
+        first = self.first_part(turn)
+        if (state.awaiting_feedback and current is not None and first is not turn
+                and first.intent == "deny" and first.confidence >= FEEDBACK_CONFIDENCE):
+            # "no, also i was charged twice": the next article, the other promised
+            return NextArticle(current, tuple(m for m in self.parts_heard(turn)
+                                              if m != current and not m.always_person))
         if (turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE
                 and not reference_alone(turn.text)
                 and (turn.intent != "goodbye" or _GOODBYE.search(turn.text))):
@@ -476,7 +484,16 @@ class Dialogue:
         # sure in its own part (bot.clauses), the first answered and the others promised
         heard = () if other or state.clarified or instructs else self.parts_heard(turn)
         if len(heard) == 1 and moment is not None and turn.confidence >= moment.threshold:
-            heard = (moment, *heard) if moment not in heard else ()  # one part more than sure
+            names = [part.name for part in turn.clauses]
+            if moment in heard:
+                heard = ()  # the one part is the whole message's moment: as without parts
+            elif names[0] == heard[0].id and moment.id in names[1:]:
+                # "wrong colour rug arrived, also i used a discount code": the whole message
+                # read its background part, which names no problem; the first part is it
+                said = heard[0]
+                return Handoff(HandoffReason.POLICY, said) if said.always_person else Answer(said)
+            else:
+                heard = (moment, *heard)
         if len(heard) >= 2:
             ordered = heard
             if urgent := next((m for m in ordered if m.always_person), None):
@@ -527,15 +544,22 @@ class Dialogue:
 
     def parts_heard(self, turn: Turn) -> tuple[Moment, ...]:
         """The moments of the message's parts (a message of several, bot.clauses), in the
-        order said, each sure on its own: at :data:`ALSO_CONFIDENCE` or its threshold, a
-        moment only a person handles at :data:`URGENT_ALSO_CONFIDENCE`."""
+        order said, each sure on its own: at :data:`ALSO_CONFIDENCE` or its threshold and,
+        after the first, in words of a problem or a request (``bot.clauses.
+        states_a_problem``: "also i have a plus membership" is background); a moment only a
+        person handles at :data:`URGENT_ALSO_CONFIDENCE`, whatever its words ("also my
+        account has been compromised")."""
         heard: list[Moment] = []
-        for name, confidence, _ in turn.clauses:
+        for place, (name, confidence, text) in enumerate(turn.clauses):
             moment = self._moments.get(name)
             if moment is None or moment.id == self.person_moment or moment in heard:
                 continue
-            if confidence >= (URGENT_ALSO_CONFIDENCE if moment.always_person
-                              else max(ALSO_CONFIDENCE, moment.threshold)):
+            if moment.always_person:
+                sure = confidence >= URGENT_ALSO_CONFIDENCE
+            else:
+                sure = confidence >= max(ALSO_CONFIDENCE, moment.threshold) and (
+                    place == 0 or not text or states_a_problem(text))
+            if sure:
                 heard.append(moment)
         return tuple(heard)
 

@@ -3,9 +3,10 @@
 "my parcel is late, also i was charged twice" is two moments; the classifier, reading the
 whole message, names one. The classifier also reads each part (:func:`split_clauses`), so
 the turn logic can say that it heard the other and come back to it. Pure text rules, no
-model: a message is cut only where a word adds a problem (:data:`_BOUNDARY`), a part must
-have :data:`MIN_WORDS` words ("hi. also my parcel is late" stays whole), and a part after
-the first must state a problem or ask for something (:data:`_STATES_A_PROBLEM`).
+model: a message is cut only where a word adds a problem (:data:`_BOUNDARY`), and a part
+must have :data:`MIN_WORDS` words ("hi. also my parcel is late" stays whole) unless it is a
+bare answer ("no, also i was charged twice"). Whether a later part states a problem at all
+(:func:`states_a_problem`) is for the turn logic to weigh with its moment.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ _BOUNDARY = re.compile(
     r"|besides that|separately|additionally|unrelated(?: question)?|btw|by the way)\b[,:]?\s+",
     re.IGNORECASE,
 )
-#: Words of a problem or a request: a part after a marker without one is background ("my
-#: order is late, also i have a plus membership", "the lamp broke. oh and i bought it in
-#: march") and stays with the part before it.
+#: Words of a problem or a request: a part after a marker without one is most likely
+#: background ("my order is late, also i have a plus membership", "the lamp broke. oh and i
+#: bought it in march").
 _STATES_A_PROBLEM = re.compile(
     r"\?|\b(how|can|could|would|will|where|when|why|what|whats|is there|do you|pls|please|plz"
     r"|want|wanna|need|needs|like to|trying|tried|help"
@@ -35,9 +36,14 @@ _STATES_A_PROBLEM = re.compile(
     r"|refused|rejected|error|charged|charges?|fee|billed|twice|double|two payments|hacked"
     r"|stolen|faulty|leak\w*|crash\w*|keeps|fr[oe]ze\w*|stuck|problem|issue|bug|glitch"
     r"|cancel\w*|return|refund|exchange|swap|swop|change|update|delete"
-    r"|remove|close|pause|on hold|complain\w*|invoice|receipt|reset|expired?|invalid)\b",
+    r"|remove|close|pause|on hold|complain\w*|invoice|receipt|reset|expired?|invalid"
+    r"|rip|ripped|torn|tear|stain\w*|chip\w*|bent|shatter\w*|smell\w*|damp|mou?ld\w*|dead"
+    r"|died|unusable|locked|compromised|someone|somebody|logged|logins?|used my|instead"
+    r"|without|taken|copy|data|ombudsman|lawyer|trading standards)\b",
     re.IGNORECASE,
 )
+#: A bare answer, a part however short: "no, also i was charged twice".
+_BARE_ANSWER = re.compile(r"^\W*(no|nope|nah|yes|yep|yeah|ok(ay)?)\W*$", re.IGNORECASE)
 #: Where the classifier puts the moment of each part in its parse result:
 #: ``[{"text", "name", "confidence"}]``.
 CLAUSES_KEY = "moment_clauses"
@@ -64,17 +70,16 @@ def split_clauses(text: str) -> list[str]:
     short = ""  # words too few to stand alone, carried into the next part
     for part in parts:
         part = f"{short} {part}".strip() if short else part
-        if len(_WORD.findall(part)) >= MIN_WORDS:
+        if len(_WORD.findall(part)) >= MIN_WORDS or (not clauses and _BARE_ANSWER.match(part)):
             clauses.append(part)
             short = ""
         else:
             short = part
     if short and clauses:  # a short tail belongs to the part before it
         clauses[-1] = f"{clauses[-1]} {short}"
-    problems: list[str] = []
-    for clause in clauses:  # background joins the part before it
-        if problems and not _STATES_A_PROBLEM.search(clause):
-            problems[-1] = f"{problems[-1]} {clause}"
-        else:
-            problems.append(clause)
-    return problems if 1 < len(problems) <= MAX_CLAUSES else []
+    return clauses if 1 < len(clauses) <= MAX_CLAUSES else []
+
+
+def states_a_problem(part: str) -> bool:
+    """Whether a part names a problem or asks for something (:data:`_STATES_A_PROBLEM`)."""
+    return bool(_STATES_A_PROBLEM.search(part))

@@ -606,7 +606,9 @@ def test_answers_to_shall_we_look_at_the_other_problem(dialogue: d.Dialogue, tex
 @pytest.mark.parametrize(("text", "intent"), [
     ("thanks bye", "thanks"), ("im good", "greet"), ("no thanks", "deny"),
     ("nope all sorted", "affirm"), ("all sorted thank you", "thanks"),
-    ("thats everything cheers", "thanks")])
+    ("thats everything cheers", "thanks"), ("that'll be all", "affirm"),
+    ("that's all i needed", "affirm"), ("all good thanks", "thanks"), ("i'm all set", "greet"),
+    ("no, all sorted now", "deny"), ("im sorted thanks", "thanks")])
 def test_a_goodbye_to_anything_else_ends_it_even_after_the_clarifying_question(
         dialogue: d.Dialogue, text: str, intent: str) -> None:
     asked = d.State(asked_anything_else=True, clarified=True, choices=("parcel_late",))
@@ -646,3 +648,35 @@ def test_an_urgent_part_hands_off_with_the_other_problem(dialogue: d.Dialogue) -
     assert isinstance(decision, d.Handoff) and decision.moment is not None
     assert decision.moment.id == "account_hacked"
     assert [m.id for m in decision.also] == ["parcel_late"]
+
+
+def test_background_after_the_word_is_not_a_second_problem(dialogue: d.Dialogue) -> None:
+    """A later part must say a problem or ask for something, unless only a person handles
+    its moment; a bare "no" before the word is an answer to the article."""
+    def said(text: str, *parts: d.Part) -> d.Turn:
+        return d.Turn(text, parts[0].name, 0.9, clauses=parts)
+
+    background = said("my order is late, also i have a plus membership",
+                      d.Part("parcel_late", 0.99, "my order is late"),
+                      d.Part("subscription_benefits_missing", 0.9, "i have a plus membership"))
+    assert dialogue.decide(background, d.State()) == d.Answer(dialogue.catalogue["parcel_late"])
+    # the whole message read as the background part's moment: the first part is answered
+    inverted = replace(background, intent="subscription_benefits_missing", confidence=0.95)
+    assert dialogue.decide(inverted, d.State()) == d.Answer(dialogue.catalogue["parcel_late"])
+    rip = said("my parcel is late, also the sofa has a rip in it",
+               d.Part("parcel_late", 0.99, "my parcel is late"),
+               d.Part("parcel_damaged", 0.91, "the sofa has a rip in it"))
+    heard = dialogue.decide(rip, d.State())
+    assert isinstance(heard, d.Answer) and [m.id for m in heard.also] == ["parcel_damaged"]
+    compromised = said("my parcel is late, also my account has been compromised",
+                       d.Part("parcel_late", 0.99, "my parcel is late"),
+                       d.Part("account_hacked", 0.99, "my account has been compromised"))
+    urgent = dialogue.decide(compromised, d.State())
+    assert isinstance(urgent, d.Handoff) and urgent.moment is not None
+    assert urgent.moment.id == "account_hacked"
+    bare_no = d.Turn("no, also i was charged twice", "charged_twice", 0.95,
+                     clauses=(d.Part("deny", 0.9, "no"),
+                              d.Part("charged_twice", 0.99, "i was charged twice")))
+    next_ = dialogue.decide(bare_no, ARTICLE_OPEN)
+    assert isinstance(next_, d.NextArticle) and next_.moment.id == "parcel_late"
+    assert [m.id for m in next_.also] == ["charged_twice"]
