@@ -447,10 +447,7 @@ class Dialogue:
             # "already tried that, the form wont submit" while "did this solve it?" is open,
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
             # (and "... also my promo code doesnt work" is promised)
-            also = tuple(m for m in self.parts_heard(turn) if m != current)
-            if urgent := next((m for m in also if m.always_person), None):
-                return Handoff(HandoffReason.POLICY, urgent, (current,))
-            return NextArticle(current, also)
+            return self.next_article(turn, current)
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
                 return Resolved(state.moment, later)
@@ -460,8 +457,7 @@ class Dialogue:
         if (state.awaiting_feedback and current is not None and first is not turn
                 and first.intent == "deny" and first.confidence >= FEEDBACK_CONFIDENCE):
             # "no, also i was charged twice": the next article, the other promised
-            return NextArticle(current, tuple(m for m in self.parts_heard(turn)
-                                              if m != current and not m.always_person))
+            return self.next_article(turn, current)
         if (turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE
                 and not reference_alone(turn.text)
                 and (turn.intent != "goodbye" or _GOODBYE.search(turn.text))):
@@ -531,6 +527,14 @@ class Dialogue:
         if not choices:
             return Handoff(HandoffReason.LOW_CONFIDENCE)
         return Clarify(choices, other, out_of_scope=turn.intent == OUT_OF_SCOPE)
+
+    def next_article(self, turn: Turn, current: Moment) -> NextArticle | Handoff:
+        """The next article for ``current``, the other problems the message's parts name
+        promised; one only a person handles brings a person, told of ``current``."""
+        also = tuple(m for m in self.parts_heard(turn) if m != current)
+        if urgent := next((m for m in also if m.always_person), None):
+            return Handoff(HandoffReason.POLICY, urgent, (current,))
+        return NextArticle(current, also)
 
     @staticmethod
     def first_part(turn: Turn) -> Turn:

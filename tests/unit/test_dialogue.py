@@ -635,6 +635,12 @@ def test_a_second_problem_said_with_feedback_is_kept(dialogue: d.Dialogue) -> No
         decision = dialogue.decide(answer, ARTICLE_OPEN)
         assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
         assert [m.id for m in decision.also] == [other]
+    hacked = replace(bare_no, clauses=(d.Part("deny", 0.9, "no"), d.Part(
+        "account_hacked", 0.99, "someone is using my account")))
+    urgent = dialogue.decide(hacked, ARTICLE_OPEN)  # a person, told of the open problem
+    assert isinstance(urgent, d.Handoff) and urgent.moment is not None
+    assert urgent.moment.id == "account_hacked" and [m.id for m in urgent.also] == [
+        "parcel_late"]
 
 
 def test_a_person_asked_for_at_the_offer_is_routed_by_the_problem_on_offer(
