@@ -99,6 +99,7 @@
     const pending = new Map(JSON.parse(sessionStorage.getItem(storageKey) || "[]"));
     const shown = new Map();
     let lastSeq = 0, ws = null, retry = 500;
+    let stuckFrom = null;  // seq of the first line not getting through: later ones wait on it
 
     function savePending() {
       sessionStorage.setItem(storageKey, JSON.stringify([...pending]));
@@ -115,7 +116,8 @@
         ? m.text.replace("hand_back:", "outcome: ") : m.text, "text"));
       if (m.speaker === "agent" || m.speaker === "auto") {
         item.append(el("span", m.delivered_at ? "✓" : "…", "tick"));
-        if (m.struggling) struggling(item);
+        if (m.struggling && (stuckFrom === null || m.seq < stuckFrom)) stuckFrom = m.seq;
+        if (!m.delivered_at && stuckFrom !== null && m.seq >= stuckFrom) struggling(item);
       }
       // In the order things were said (Rasa's time for the customer's lines), not of
       // arrival: a desk replica that stalls stores a customer's lines after later ones.
@@ -137,7 +139,13 @@
     }
 
     // A line the customer's channel keeps refusing (Rasa down, an operator's callback
-    // failing): said plainly, until it gets through and its ✓ replaces this.
+    // failing), and the lines after it, which wait on it: said plainly, until each gets
+    // through and its ✓ replaces this.
+    function stuck(seq) {
+      if (stuckFrom === null || seq < stuckFrom) stuckFrom = seq;
+      for (const [at, node] of shown) if (at >= stuckFrom) struggling(node);
+    }
+
     function struggling(node) {
       const tick = node && node.querySelector(".tick");
       if (!tick || tick.textContent === "✓") return;
@@ -209,8 +217,9 @@
           const node = shown.get(frame.seq);
           const tick = node && node.querySelector(".tick");
           if (tick) { tick.textContent = "✓"; tick.classList.remove("failing"); }
+          if (frame.seq === stuckFrom) stuckFrom = null;  // through: the rest follow
         } else if (frame.type === "undelivered") {
-          struggling(shown.get(frame.seq));
+          stuck(frame.seq);
         } else if (frame.type === "handoff") {
           document.getElementById("handoff-status").textContent =
             frame.status_line;

@@ -116,6 +116,9 @@ async def test_edit_conflict_rollback_and_retire(desk) -> None:  # type: ignore[
     listed = await (await desk.get("/api/articles?status=retired")).json()
     assert "fittings-missing" in [a["id"] for a in listed]
     assert status["articles"] == 43
+    row = (await (await desk.get("/content?status=retired")).text()).split(
+        "fittings-missing", 1)[1].split("</tr>", 1)[0]
+    assert "retired" in row and "live v" not in row  # retired: no version is live
 
 
 async def test_pages_create_and_publish_with_forms(desk) -> None:  # type: ignore[no-untyped-def]
