@@ -442,8 +442,8 @@ class Dialogue:
             # "that's all", "im good", "thanks bye", "leave it" to "anything else?"
             return SmallTalk("utter_goodbye")
         current = self._moments.get(state.moment or "")
-        if current is not None and state.offered and self.still_stuck(
-                self.first_part(turn), current, state):
+        first = self.first_part(turn)
+        if current is not None and state.offered and self.still_stuck(first, current, state):
             # "already tried that, the form wont submit" while "did this solve it?" is open,
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
             # (and "... also my promo code doesnt work" is promised)
@@ -453,7 +453,6 @@ class Dialogue:
                 return Resolved(state.moment, later)
             if turn.intent == "deny" and current is not None:
                 return NextArticle(current)
-        first = self.first_part(turn)
         if (state.awaiting_feedback and current is not None and first is not turn
                 and first.intent == "deny" and first.confidence >= FEEDBACK_CONFIDENCE):
             # "no, also i was charged twice": the next article, the other promised

@@ -26,7 +26,7 @@ from actions.replies import (
     later_buttons,
     wait_phrase,
 )
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, Moment
 from bot.clauses import CLAUSES_KEY
 from bot.components.moment_classifier import (
     EMBEDDING_ENCODER_KEY,
@@ -126,8 +126,7 @@ class HandleTurn(Action):
         hits = self.retriever.search(query, k=1, moment=moment.id, channel=kind,
                                      exclude=offered)
         also = decision.also
-        later = list(dict.fromkeys(m for m in (*state.later, *(a.id for a in also))
-                                   if m != moment.id))
+        later = _still_to_come(state, also, moment.id)
         if not hits:
             reason = (d.HandoffReason.ARTICLE_REJECTED if offered else d.HandoffReason.NO_ARTICLE)
             events.append(SlotSet("rejected_articles", rejected))
@@ -193,8 +192,8 @@ class HandleTurn(Action):
             latest_message=tracker.latest_message or {}, reason=decision.reason.value,
             moment=decision.moment.id if decision.moment else state.moment,
             offered=offered, feedback={a: "rejected" for a in rejected},
-            also_mentioned=[m for m in dict.fromkeys((*state.later, *(a.id for a in decision.also)))
-                            if m != (decision.moment.id if decision.moment else state.moment)],
+            also_mentioned=_still_to_come(state, decision.also, decision.moment.id
+                                          if decision.moment else state.moment),
         )
         try:
             receipt = await self.desk.submit(packet)
@@ -258,6 +257,12 @@ def _outcome(kind: str, moment: str | None) -> EventType:
     """What self-service did, for the managers' dashboard (desk.insight reads it from the
     event stream): ``offered:<moment>``, ``rejected:<moment>`` or ``resolved:<moment>``."""
     return SlotSet("last_outcome", f"{kind}:{moment}" if moment else kind)
+
+
+def _still_to_come(state: d.State, also: tuple[Moment, ...], taken: str | None) -> list[str]:
+    """The other problems the customer mentioned, those waiting and those just heard, in
+    order, without the one ``taken`` up now."""
+    return [m for m in dict.fromkeys((*state.later, *(a.id for a in also))) if m != taken]
 
 
 def _reset() -> list[EventType]:

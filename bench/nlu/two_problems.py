@@ -1,10 +1,10 @@
 """``python -m bench.nlu.two_problems``: whether the assistant hears a second problem.
 
 A customer may state two problems in one message ("my parcel is late, also i was charged
-twice"). The assistant answers the message's moment and, when a part of the message is
-about another moment with confidence (``actions.dialogue.Dialogue.also_heard`` over the
-classifier's parts, :mod:`bot.clauses`), says it heard it and offers it once the first is
-solved. Hearing a problem that was not there costs trust, so this measures both sides,
+twice"). When parts of the message are each about a moment with confidence
+(``actions.dialogue.Dialogue.parts_heard`` over the classifier's parts, :mod:`bot.clauses`),
+the assistant answers the one said first, says it heard the other and offers it once the
+first is solved. Hearing a problem that was not there costs trust, so this measures both sides,
 through the shipped model served by ``rasa run`` and the assistant's own turn logic:
 
 * ``bench/data/two-problems.tsv`` (``text<TAB>two|one<TAB>moment[|moment]``): messages with
