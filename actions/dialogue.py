@@ -39,7 +39,8 @@ _GOODBYE = re.compile(
 #: "go on" to "shall we look at that now?": a yes the classifier does not know as one.
 _GO_AHEAD = re.compile(
     r"^\W*((ok(ay)?|yes|yeah|yep|sure)\W+)?(go on|go ahead|go for it|do it|let'?s do (it|that)"
-    r"|let'?s (look|have a look))( then| please| pls| thanks?)?\W*x*\W*$",
+    r"|let'?s (look|have a look)|(sure|ok(ay)?|yes|yeah)?\W*why not)( then| please| pls| thanks?)?"
+    r"\W*x*\W*$",
     re.IGNORECASE,
 )
 
@@ -207,11 +208,28 @@ _FAILS = re.compile(
     r"|ca ?n'?t|broken|missing|says|shows|getting|declin\w*|invalid|expired|an? error)\b",
     re.IGNORECASE,
 )
+#: The words of a failure that names nothing else ("still waiting", "nope still not here",
+#: "its still not working"): about the solution just offered, whatever moment the classifier
+#: hears in "waiting" (parcel_late).
+_STILL_NOTHING = _words("still waiting nothing not no nope here there yet working work it its "
+                        "it's happening happened arrived received come came showing shows "
+                        "anything hasnt hasn't havent haven't isnt isn't doesnt doesn't i im "
+                        "i'm am is and sorry but ok okay hmm")
 #: ... and not when it says it worked after all ("tried it and it worked, thanks").
 _WORKED = re.compile(
     r"\b(worked|works|working now|sorted|fixed|solved|resolved|fine now|all good|found it"
     r"|was there|it'?s there|got it|did it|did the trick|went through|ok now|perfect"
     r"|brilliant)\b",
+    re.IGNORECASE,
+)
+#: ... or that the customer is off to try it ("ok ill try that", "will give it a go", "let me
+#: check"): no answer yet, so the question stays open rather than counting it solved.
+_WILL_TRY = re.compile(
+    r"\b(i'?ll|ill|i will|will|let me|lemme|gonna|going to|i'?m going to|im going to|about to"
+    r"|i'?m gonna|im gonna) (now |just |quickly )?(try|check|look|have a (look|go|try)"
+    r"|give (it|that|this) a (go|try|shot)|do (that|this|it)|test)\b"
+    r"|\b(trying|checking|testing) (it |that |this )?now\b|\b(one|a|just a) (sec|min|moment)\b"
+    r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b",
     re.IGNORECASE,
 )
 _NEGATION = re.compile(
@@ -227,6 +245,8 @@ _NUMBER = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-?)?\d+(?:[.,:/-]\d+)*(?![^\W_
 #: Greetings that make no topic of a reference ("hi, order NW-482913").
 _GREETING = re.compile(r"\b(hi|hello|hey|hiya|morning|evening)\b", re.IGNORECASE)
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
+#: "Take your time: tell me here whether it worked." to "ok ill try that"
+WILL_TRY = "utter_will_try"
 SMALL_TALK_CONFIDENCE = 0.5
 #: "Glad that sorted it. You also mentioned ...: shall we look at that now?"
 RESOLVED_ALSO = "utter_resolved_also"
@@ -448,6 +468,9 @@ class Dialogue:
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
             # (and "... also my promo code doesnt work" is promised)
             return self.next_article(turn, current)
+        if state.awaiting_feedback and len(turn.clauses) < 2 and will_try(turn.text):
+            # "ok ill try that": not solved yet; "did it work?" stays open
+            return SmallTalk(WILL_TRY)
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
                 return Resolved(state.moment, later)
@@ -572,15 +595,20 @@ class Dialogue:
         (:data:`_TRIED_IT`), or failing in general (:data:`_FAILS`) unless the classifier
         is sure of another moment ("my parcel is still late" after a promo-code article, "my
         promo code doesnt work" after "anything else?", are new problems); never when it
-        says it worked (:data:`_WORKED`, with no negation)."""
+        says it worked (:data:`_WORKED`, with no negation). "still waiting", "still not
+        here" (:data:`_STILL_NOTHING`) name no other problem, whatever the classifier hears."""
         if not (state.awaiting_feedback or state.asked_anything_else):
             return False
         if _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
             return False
         if _TRIED_IT.search(turn.text):
             return True
+        if not _FAILS.search(turn.text):
+            return False
+        if all(word in _STILL_NOTHING for word in _WORD.findall(turn.text.lower())):
+            return True  # "still waiting", "still not here": names nothing else
         other = self._moments.get(turn.intent or "")
-        return bool(_FAILS.search(turn.text)) and not (  # another moment, more likely than not
+        return not (  # another moment, more likely than not
             other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)
 
     def asks_for_a_person(self, turn: Turn, moment: Moment | None, sure: bool) -> bool:
@@ -652,6 +680,15 @@ def button_named(text: str, titles: Sequence[str]) -> int | None:
              if all(any(t == w or (len(w) >= 4 and t.startswith(w))
                         for t in _WORD.findall(title.lower())) for w in words)]
     return named[0] if len(named) == 1 else None
+
+
+def will_try(text: str) -> bool:
+    """Whether a message says the customer is off to try the solution ("ok ill try that",
+    "let me check", "one sec"), and nothing of how it went: not that it worked, failed or
+    was already tried (:data:`_WORKED`, :data:`_TRIED_IT`, :data:`_FAILS`)."""
+    return bool(_WILL_TRY.search(text)) and not (
+        _WORKED.search(text) or _TRIED_IT.search(text) or _FAILS.search(text)
+        or _NEGATION.search(text))
 
 
 def reference_alone(text: str) -> bool:

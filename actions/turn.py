@@ -20,6 +20,7 @@ from actions import dialogue as d
 from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
 from actions.handoff import build_packet, entities
 from actions.replies import (
+    FEEDBACK_BUTTONS,
     article_message,
     channel_kind,
     clarify_buttons,
@@ -85,7 +86,9 @@ class HandleTurn(Action):
             kind = AGENT_HELPED if decision.helped else AGENT_UNHELPED
             return [SlotSet("last_outcome", f"{kind}:{decision.handoff_id}")]
         if isinstance(decision, d.SmallTalk):
-            dispatcher.utter_message(response=decision.response)
+            # "ok ill try that": the "did this solve it?" buttons again, for when they have
+            buttons = FEEDBACK_BUTTONS if decision.response == d.WILL_TRY else None
+            dispatcher.utter_message(response=decision.response, buttons=buttons)
             return []
         if isinstance(decision, d.Resolved):
             if decision.later is not None:  # "you also mentioned ...: shall we look at it?"

@@ -63,7 +63,9 @@ _SECURITY_CODE = re.compile(
     r"\b(cvv2?|cvc2?|cv2|csc|csv|security code)(\W{0,3}(?:is\W{1,3})?)(\d{3,4})\b",
     re.IGNORECASE)
 #: A payment card's number: 14 to 19 digits starting 2 to 6 (the card networks' ranges;
-#: phone numbers start 0 or +, many parcel numbers 1 or 9) with a valid Luhn check digit.
+#: phone numbers start 0 or +, many parcel numbers 1 or 9), grouped as a card's number is
+#: (a digit mistyped leaves the rest of the card readable) or, in one run, with a valid
+#: Luhn check digit.
 CARD_DIGITS = range(14, 20)
 CARD_FIRST_DIGITS = "23456"
 #: How a card's number is grouped when it is grouped at all (4-4-4-4, 19 digits as 4-4-4-4-3,
@@ -96,8 +98,10 @@ def mask_card_numbers(text: str) -> str:
                 if len(digits) > CARD_DIGITS[-1]:
                     break
                 sizes = tuple(end - start for start, end in groups[first:last + 1])
+                grouped = len(sizes) > 1 and sizes in CARD_GROUPS
                 if (len(digits) in CARD_DIGITS and digits[0] in CARD_FIRST_DIGITS
-                        and (len(sizes) == 1 or sizes in CARD_GROUPS) and luhn_valid(digits)):
+                        and (grouped or len(sizes) == 1)
+                        and (grouped or luhn_valid(digits))):
                     start, end = groups[first][0], groups[last][1]
                     keep = [i for i in range(start, end) if number[i].isdigit()][-4]
                     code = groups[last + 1] if last + 1 < len(groups) else (end, end)

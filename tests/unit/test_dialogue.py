@@ -128,14 +128,17 @@ def test_an_order_number_alone_is_asked_about_not_greeted(dialogue: d.Dialogue) 
 @pytest.mark.parametrize("text", [
     "already tried that, the form wont submit", "checked spam, not there",
     "done all that still says invalid", "it didnt work", "no luck", "same error",
-    "still waiting"])
+    "still waiting", "nope still not here", "its still not working", "card still declined"])
 def test_saying_in_words_that_the_solution_failed_brings_the_next_one(
         dialogue: d.Dialogue, text: str) -> None:
     open_question = d.State(moment="promo_code_invalid", offered=("promo-code-not-working",),
                             awaiting_feedback=True)
-    decision = dialogue.decide(turn("registration_failed", 0.9, text), open_question)
-    if text == "still waiting":  # "still", and the classifier sure of another moment: new
-        assert isinstance(decision, d.Answer) and decision.moment.id == "registration_failed"
+    # the classifier hears parcel_late in "waiting", payment_declined in "card ... declined"
+    intent = "payment_declined" if "card" in text else "parcel_late"
+    decision = dialogue.decide(turn(intent, 0.9, text), open_question)
+    if text == "card still declined":  # "still", naming a thing, the classifier sure of
+        # another moment: new
+        assert isinstance(decision, d.Answer) and decision.moment.id == intent
         decision = dialogue.decide(turn("promo_code_invalid", 0.4, text), open_question)
     assert isinstance(decision, d.NextArticle) and decision.moment.id == "promo_code_invalid"
 
@@ -313,6 +316,30 @@ def test_feedback_yes_resolves_and_no_tries_the_next_article(dialogue: d.Dialogu
     next_article = dialogue.decide(turn("deny", 0.9), state)
     assert isinstance(next_article, d.NextArticle)
     assert next_article.moment.id == "parcel_late"
+
+
+@pytest.mark.parametrize("text", [
+    "ok ill try that", "Ok I'll try that thanks", "will give it a go", "let me check",
+    "ill have a look now", "gonna try it", "trying it now", "one sec", "will do, thanks",
+    "okay, I will try this", "let me try that and get back to you"])
+def test_off_to_try_it_is_not_solved_yet(dialogue: d.Dialogue, text: str) -> None:
+    state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
+    # the classifier hears "ok" (affirm) in most of them
+    assert dialogue.decide(turn("affirm", 0.9, text), state) == d.SmallTalk(d.WILL_TRY)
+    # no article open: as before
+    assert dialogue.decide(turn("affirm", 0.9, text), d.State()) != d.SmallTalk(d.WILL_TRY)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("ok ill try that, oh it worked", d.Resolved), ("tried it, worked", d.Resolved),
+    ("i'll try again but it didnt work", d.NextArticle),
+    ("let me check... no still not there", d.NextArticle),
+    ("ive already tried that", d.NextArticle)])
+def test_how_it_went_is_taken_over_off_to_try_it(dialogue: d.Dialogue, text: str,
+                                                   kind: type) -> None:
+    state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
+    intent = "affirm" if kind is d.Resolved else "deny"
+    assert isinstance(dialogue.decide(turn(intent, 0.9, text), state), kind)
 
 
 def test_a_thumbs_up_or_down_answers_like_yes_or_no(dialogue: d.Dialogue) -> None:
@@ -588,6 +615,7 @@ OFFERED_LATER = d.State(moment="parcel_late", offered=("parcel-late-track",),
 
 @pytest.mark.parametrize(("text", "intent", "expected"), [
     ("go on", "out_of_scope", "Answer"), ("ok go ahead", "greet", "Answer"),
+    ("why not", "out_of_scope", "Answer"), ("sure, why not", "deny", "Answer"),
     ("yeah", "affirm", "Answer"),
     ("that's all", "affirm", "SmallTalk"), ("nah im good", "greet", "SmallTalk"),
     ("leave it", "out_of_scope", "SmallTalk"), ("no thanks", "deny", "SmallTalk"),

@@ -45,7 +45,10 @@ def test_good_messages_pass_stripped() -> None:
      "my card •••• •••• •••• 1111 was charged twice"),
     ("4111-1111-1111-1111", "••••-••••-••••-1111"),
     ("5500005555555559?", "••••••••••••5559?"),
-    ("1234 5678 9012 3456", "1234 5678 9012 3456"),  # no card's check digit: kept
+    ("1234 5678 9012 3456", "1234 5678 9012 3456"),  # no card network's first digit: kept
+    # a digit mistyped, grouped as a card: the rest of the card is still there to read
+    ("my card 4111 1111 1111 1112 was declined", "my card •••• •••• •••• 1112 was declined"),
+    ("4111111111111112", "4111111111111112"),  # in one run, a card's only with its check digit
     ("order NW-100200, call 0044 7700 900123", "order NW-100200, call 0044 7700 900123"),
     ("my card is 4111 1111 1111 1111 123", "my card is •••• •••• •••• 1111 •••"),  # + its code
     ("4111.1111.1111.1111", "••••.••••.••••.1111"), ("visa4111111111111111",
