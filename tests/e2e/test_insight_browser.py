@@ -43,5 +43,13 @@ def test_a_manager_sees_the_conversation_counted_under_its_moment(
     page.wait_for_url(f"{assistant.desk_url}/insight?days=28&channel=rest")
     assert page.locator('tr[data-moment="charged_twice"]').count() == 1
     assert "on REST" in page.inner_text("h1")
+    # from the keyboard the arrows only move the choice (each would reload); Enter shows it
+    page.focus('select[name="days"]')
+    page.keyboard.press("ArrowUp")
+    page.wait_for_timeout(500)
+    assert page.url.endswith("?days=28&channel=rest")
+    assert page.input_value('select[name="days"]') == "7"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{assistant.desk_url}/insight?days=7&channel=rest")
     # a manager sees no conversations
     assert page.goto(f"{assistant.desk_url}/desk").status == 403  # type: ignore[union-attr]
