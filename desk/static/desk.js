@@ -275,7 +275,12 @@
       }
     };
     document.getElementById("transfer").onclick = async () => {
-      if (await act("/transfer", {skill: document.getElementById("transfer-skill").value})) {
+      const skill = document.getElementById("transfer-skill").value;
+      if (!skill) {  // no queue picked: a click would otherwise send it to the first one
+        errorBox.textContent = "Pick the queue to transfer to first.";
+        return;
+      }
+      if (await act("/transfer", {skill})) {
         location.href = "/desk";
       }
     };

@@ -49,6 +49,9 @@ def test_customer_and_agent_chat_through_the_desk(assistant: RunningAssistant, p
         assert page.locator("#reason").inner_text() == "customer_asked"
         assert "real person" in page.locator("#transcript").inner_text()
         customer.wait_for(f"this is {name}")
+        page.click("#transfer")  # no queue picked: nothing happens but a word why
+        assert page.inner_text("#error") == "Pick the queue to transfer to first."
+        assert page.locator("#handoff-status").inner_text() != "queued"
         # Articles for what the customer said before the handoff, before they write again.
         page.locator(".insert-suggestion").first.wait_for(timeout=90_000)  # model warming up
 
