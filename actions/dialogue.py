@@ -171,8 +171,9 @@ _INSTRUCTS_US = re.compile(
 )
 #: A typed answer naming a button by its place: "the first one", "2", "option 3", "#1",
 #: "2nd", "the last one please".
-_PLACES = (("first", "1st", "1", "one", "top"), ("second", "2nd", "2", "two"),
-           ("third", "3rd", "3", "three"), ("fourth", "4th", "4", "four"))
+_PLACES = (("first", "1st", "1", "one", "top", "frist"),
+           ("second", "2nd", "2", "two", "middle", "secnd", "seccond", "scond"),
+           ("third", "3rd", "3", "three", "thrid", "3nd"), ("fourth", "4th", "4", "four"))
 _BUTTON_PLACE = re.compile(
     r"^\W*(?:(?:yes|yep|yeah|ya|probably|prob|maybe|i think|its|it's)\W+)?"
     r"(?:(?:the|option|number|choice|#)\s*)?"
@@ -195,7 +196,14 @@ _TRIED_IT = re.compile(
     r"|\bdo ?n'?t help|\bdoes ?n'?t help"
     r"|\b(not helpful|unhelpful|useless|no help)\b|^\W*same\W*$"
     r"|\b(that|this|it) (did ?n'?t|does ?n'?t|do ?n'?t|wo ?n'?t|has ?n'?t|did not|does not|"
-    r"has not) (work|help|fix|solve)\w*|\b(did ?n'?t|did not|has ?n'?t|has not) (help|work)\w*"
+    r"has not) (really |actually |quite |fully |even )?(work|help|fix|solve)\w*"
+    r"|\b(did ?n'?t|did not|has ?n'?t|has not) (really |actually |quite |fully |even )?"
+    r"(help|work)\w*"
+    r"|\b(i'?ve|ive|i have|already) (read|seen) (that|this|it|all that)\b"
+    r"|\bi (already )?(know|knew) (all )?(that|this)\b"
+    # the whole message: "what a load of rubbish", "waste of time"
+    r"|^\W*(what a |this is |that'?s |thats |its |it'?s |how )?(a )?(load of )?(rubbish|useless"
+    r"|pointless|waste of (my )?time|nonsense|crap|bs)( tbh| mate)?\W*$"
     r"|\b(no|not any) (luck|joy|difference|change)\b|\bnothing (changed|happened)\b"
     r"|\bsame (thing|problem|error|issue|message)\b|\bnot there\b|\bstill (stuck|the same)\b",
     re.IGNORECASE,
@@ -229,9 +237,60 @@ _WILL_TRY = re.compile(
     r"|i'?m gonna|im gonna) (now |just |quickly )?(try|check|look|have a (look|go|try)"
     r"|give (it|that|this) a (go|try|shot)|do (that|this|it)|test)\b"
     r"|\b(trying|checking|testing) (it |that |this )?now\b|\b(one|a|just a) (sec|min|moment)\b"
-    r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b",
+    r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b|\b(brb|be right back|hang on|hold on"
+    r"|bear with me|give me a (sec|min|minute|moment|second)|gimme a (sec|min|minute|second))\b"
+    r"|^\W*((ok(ay)?|right|sure)\W+)?(wait|checking|looking|trying|let me see|lemme see"
+    r"|let me (check|look|try)|will (check|look|try))( now| it| that)?\W*$",
     re.IGNORECASE,
 )
+#: Said to "did this solve it?": only partly, or nothing new to the customer ("kinda", "sort
+#: of", "i know all that already"): not solved, so the next solution. The classifier hears
+#: "ok" in them (affirm at 0.74-0.98).
+_PARTLY = re.compile(
+    r"^\W*((it |that |this )?(kinda|kind of|sort of|sorta|partly|partially|a (bit|little)"
+    r"|somewhat|almost|half|not (really|quite|fully|entirely|completely|exactly)))"
+    r"( (helped|worked|did|does))?\W*$",
+    re.IGNORECASE,
+)
+#: ... no answer at all ("maybe", "hmm", "?", "idk", "what?"): asked again, with the buttons.
+_UNSURE = re.compile(
+    r"^\W*(maybe|perhaps|possibly|h+m+|u+h+m*|u+m+|e+r+m*|eh|huh|what|wha|sorry|pardon|i guess"
+    r"|i suppose|whatever|meh|dunno|i dunno|idk|not sure|i'?m not sure|im not sure|no idea"
+    r"|i do ?n'?t know|still checking|not yet|i'?ll see|we'?ll see)\W*$|^[\s.!?]*\?[\s.!?]*$",
+    re.IGNORECASE,
+)
+#: A question ("how long does that take", "where do i find the tracking link?").
+_QUESTION = re.compile(
+    r"\?\s*$|^\W*(how|what|whats|what's|where|wheres|where's|when|why|who|whos|which|can|could"
+    r"|would|will|do|does|is|are|should|shall|may)\b",
+    re.IGNORECASE,
+)
+#: The customer's own new situation or task in a question ("where is my refund", "was i
+#: charged twice?", "can i change the delivery address"), as against one about the steps just
+#: given ("what if i threw the box away"), when the classifier is sure of another moment.
+_OWN_SITUATION = re.compile(
+    r"\b(my|mine)\b|\bi (was|got|have|havent|haven'?t|cant|can'?t|didnt|didn'?t|did not|am)\b"
+    r"|\b(was|were|have|am) i\b"
+    # ... or a new thing to do: "can i change the delivery address", "how do i cancel"
+    r"|\b(can|could|may|how do|how can) i\b",
+    re.IGNORECASE,
+)
+#: Words around a reference given on its own ("my order number is NW-482913", "its
+#: ann@example.com").
+_REFERENCE_WORDS = _words("my order number no nr is its it's the ref reference email e-mail "
+                          "address here it thats that's ok okay hi sorry and account tracking "
+                          "id parcel mail this")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.\w+")
+#: A reply that answers before it asks ("no, where do i find it?", "yes thanks, how long
+#: ..."): the answer counts.
+_ANSWER_FIRST = re.compile(r"^\W*(yes|yeah|yep|ya|yup|no|nope|nah|ok(ay)?|thanks?|thank you"
+                           r"|cheers)\b", re.IGNORECASE)
+#: "no thats already sorted", "its fine now they refunded it", to "shall we look at that now?"
+_DECLINES = re.compile(
+    r"^\W*(no|nope|nah|not now|no need|no thanks?)\b|\balready (sorted|done|fixed|refunded"
+    r"|dealt with|resolved|solved|been refunded)\b|\b(fine|ok|sorted|all good) now\b"
+    r"|\b(they|you|it'?s|its|has been|was|got) (already )?(refunded|sorted|fixed|resolved)\b",
+    re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(do|did|does|ca|wo|is|was|were|are|have|has|had|could|should|would|ai|need)n'?t\b"
     r"|\b(not|cannot|never|no|nope|nothing|none|neither)\b",  # not "went", "want"
@@ -247,6 +306,8 @@ _GREETING = re.compile(r"\b(hi|hello|hey|hiya|morning|evening)\b", re.IGNORECASE
 SMALL_TALK = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_welcome"}
 #: "Take your time: tell me here whether it worked." to "ok ill try that"
 WILL_TRY = "utter_will_try"
+#: "Did the steps above solve it? ..." to "hmm", "?", "maybe"
+ASK_IF_SOLVED = "utter_ask_if_solved"
 SMALL_TALK_CONFIDENCE = 0.5
 #: "Glad that sorted it. You also mentioned ...: shall we look at that now?"
 RESOLVED_ALSO = "utter_resolved_also"
@@ -382,6 +443,16 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A question about the article just offered for ``moment`` ("how long does that
+    take?"), or a ``reference`` given on its own ("NW-482913"): the bot cannot answer it
+    itself, so it says so, offers a person, and "did this solve it?" stays open."""
+
+    moment: Moment
+    reference: bool = False
+
+
+@dataclass(frozen=True)
 class AgentRated:
     """The customer's answer to "did we sort it out?" after an agent closed their handoff."""
 
@@ -409,7 +480,8 @@ class SmallTalk:
     response: str
 
 
-Decision = Answer | NextArticle | Resolved | AgentRated | Clarify | Handoff | SmallTalk
+Decision = (Answer | NextArticle | Resolved | AgentRated | Clarify | Handoff | SmallTalk
+            | FollowUp)
 
 
 @dataclass
@@ -452,10 +524,11 @@ class Dialogue:
             return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
         later = self._moments.get(state.later[0]) if state.later else None
         if later is not None and state.asked_about_later and not _GOODBYE.search(turn.text) and (
-                (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE)
+                (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE
+                 and not _NEGATION.search(turn.text) and not _WORKED.search(turn.text))
                 or _GO_AHEAD.search(turn.text)):
             # "yes", "go on" to "you also mentioned ...: shall we look at that now?" ("that's
-            # all", the classifier's affirm, is no)
+            # all", "no thats already sorted", "its fine now", the classifier's affirm, are no)
             return Handoff(HandoffReason.POLICY, later) if later.always_person else Answer(later)
         if state.asked_anything_else and _GOODBYE.search(turn.text) and not (
                 moment is not None and turn.confidence >= moment.threshold):
@@ -463,14 +536,33 @@ class Dialogue:
             return SmallTalk("utter_goodbye")
         current = self._moments.get(state.moment or "")
         first = self.first_part(turn)
+        if (current is not None and state.offered and state.asked_anything_else
+                and not state.asked_about_later
+                and (turn.text.strip() == "/deny" or emoji_answer(turn.text) == "deny")):
+            # the article's "No, still stuck" pressed (or 👎) after a yes: taken back
+            return self.next_article(turn, current)
         if current is not None and state.offered and self.still_stuck(first, current, state):
             # "already tried that, the form wont submit" while "did this solve it?" is open,
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
             # (and "... also my promo code doesnt work" is promised)
             return self.next_article(turn, current)
-        if state.awaiting_feedback and len(turn.clauses) < 2 and will_try(turn.text):
-            # "ok ill try that": not solved yet; "did it work?" stays open
-            return SmallTalk(WILL_TRY)
+        if state.awaiting_feedback and current is not None and len(turn.clauses) < 2:
+            if will_try(turn.text):  # "ok ill try that": not solved yet; the question stays
+                return SmallTalk(WILL_TRY)
+            if _PARTLY.match(turn.text):  # "kinda", "sort of": not solved
+                return NextArticle(current)
+            if _UNSURE.match(turn.text) and emoji_answer(turn.text) is None:  # "hmm", "?"
+                return SmallTalk(ASK_IF_SOLVED)
+            if reference_given(turn.text):  # "NW-482913", "my email is ann@example.com"
+                return FollowUp(current, reference=True)
+            if self.follows_up(turn, current):  # "how long does that take?"
+                return FollowUp(current)
+        if (state.later and state.asked_about_later and not _GOODBYE.search(turn.text)
+                and _DECLINES.search(turn.text)
+                and not (moment is not None and turn.confidence >= moment.threshold)):
+            # "no thats already sorted", "its fine now they refunded it" to "shall we look at
+            # that now?"
+            return SmallTalk("utter_goodbye")
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
                 return Resolved(state.moment, later)
@@ -483,6 +575,9 @@ class Dialogue:
         if (turn.intent in SMALL_TALK and turn.confidence >= SMALL_TALK_CONFIDENCE
                 and not reference_alone(turn.text)
                 and (turn.intent != "goodbye" or _GOODBYE.search(turn.text))):
+            if (turn.intent == "thanks" and state.asked_anything_else
+                    and not state.asked_about_later):
+                return SmallTalk("utter_goodbye")  # "thanks" to "anything else?": no more
             return SmallTalk(SMALL_TALK[turn.intent])
         # "yes", "no" or an old "Yes, solved" button with no question open: nothing to hand
         # off; ask what happened. After the clarifying question a "no" still reaches a person.
@@ -611,6 +706,19 @@ class Dialogue:
         return not (  # another moment, more likely than not
             other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)
 
+    def follows_up(self, turn: Turn, current: Moment) -> bool:
+        """Whether a message asks about the article just offered for ``current`` ("where do i
+        find the tracking link", "what if i threw the box away", "can you chase the courier
+        for me?"): a question, not a yes or no, that is not about the customer's own new
+        situation in a moment the classifier is sure of ("where is my refund" after a
+        parcel article is a new problem)."""
+        if not _QUESTION.search(turn.text) or _ANSWER_FIRST.match(turn.text):
+            return False
+        moment = self._moments.get(turn.intent or "")
+        new = (moment is not None and moment.id != current.id
+               and turn.confidence >= moment.threshold)
+        return not (new and _OWN_SITUATION.search(turn.text))
+
     def asks_for_a_person(self, turn: Turn, moment: Moment | None, sure: bool) -> bool:
         """In so many words (:data:`_PERSON`), by naming one where the message asks, is
         short or is about no moment the classifier is sure of (:data:`_PERSON_NAMED`), or by
@@ -689,6 +797,16 @@ def will_try(text: str) -> bool:
     return bool(_WILL_TRY.search(text)) and not (
         _WORKED.search(text) or _TRIED_IT.search(text) or _FAILS.search(text)
         or _NEGATION.search(text))
+
+
+def reference_given(text: str) -> bool:
+    """Whether a message gives an order number, another reference or an e-mail address and
+    nothing else ("NW-482913", "my order number is NW-482913", "its ann@example.com")."""
+    rest = _EMAIL.sub(" ", text)
+    if rest == text and not _NUMBER.search(text):
+        return False
+    words = _WORD.findall(_NUMBER.sub(" ", rest).lower())
+    return all(word in _REFERENCE_WORDS for word in words)
 
 
 def reference_alone(text: str) -> bool:

@@ -86,9 +86,16 @@ class HandleTurn(Action):
             kind = AGENT_HELPED if decision.helped else AGENT_UNHELPED
             return [SlotSet("last_outcome", f"{kind}:{decision.handoff_id}")]
         if isinstance(decision, d.SmallTalk):
-            # "ok ill try that": the "did this solve it?" buttons again, for when they have
-            buttons = FEEDBACK_BUTTONS if decision.response == d.WILL_TRY else None
+            # "ok ill try that", "hmm": the "did this solve it?" buttons again
+            buttons = (FEEDBACK_BUTTONS if decision.response in (d.WILL_TRY, d.ASK_IF_SOLVED)
+                       else None)
             dispatcher.utter_message(response=decision.response, buttons=buttons)
+            return []
+        if isinstance(decision, d.FollowUp):  # a person first: they can answer it
+            dispatcher.utter_message(
+                response="utter_follow_up_reference" if decision.reference else "utter_follow_up",
+                buttons=[*FEEDBACK_BUTTONS[2:], *FEEDBACK_BUTTONS[:2]],
+                moment_title=decision.moment.title)
             return []
         if isinstance(decision, d.Resolved):
             if decision.later is not None:  # "you also mentioned ...: shall we look at it?"

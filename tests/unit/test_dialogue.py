@@ -342,6 +342,89 @@ def test_how_it_went_is_taken_over_off_to_try_it(dialogue: d.Dialogue, text: str
     assert isinstance(dialogue.decide(turn(intent, 0.9, text), state), kind)
 
 
+PARCEL_ARTICLE = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                        awaiting_feedback=True)
+
+
+@pytest.mark.parametrize("text", ["brb", "hang on", "wait", "let me see", "ok checking",
+                                  "hold on let me look", "gimme a sec"])
+def test_a_pause_keeps_the_question_open(dialogue: d.Dialogue, text: str) -> None:
+    # the exploratory pass of 2026-11-29: "brb" got the clarifying question, and the "it
+    # worked" after it a person
+    assert dialogue.decide(turn("out_of_scope", 0.6, text), PARCEL_ARTICLE) == \
+        d.SmallTalk(d.WILL_TRY)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("kinda", d.NextArticle), ("sort of", d.NextArticle), ("partly", d.NextArticle),
+    ("not really", d.NextArticle), ("a bit", d.NextArticle), ("it kinda helped", d.NextArticle),
+    ("i know all that already", d.NextArticle), ("ive read that", d.NextArticle),
+    ("what a load of rubbish", d.NextArticle), ("waste of time", d.NextArticle),
+    ("hmm", d.SmallTalk), ("?", d.SmallTalk), ("maybe", d.SmallTalk), ("idk", d.SmallTalk),
+    ("what?", d.SmallTalk), ("i guess", d.SmallTalk), ("not yet", d.SmallTalk),
+    ("yes", d.Resolved), ("👍", d.Resolved), ("thanks!", d.Resolved)])
+def test_a_hedge_is_not_a_yes(dialogue: d.Dialogue, text: str, expected: type) -> None:
+    # the classifier hears "ok" in most of them (affirm at 0.74-0.98)
+    decision = dialogue.decide(turn("affirm", 0.9, text), PARCEL_ARTICLE)
+    assert isinstance(decision, expected)
+    if expected is d.SmallTalk:
+        assert decision == d.SmallTalk(d.ASK_IF_SOLVED)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("how long until the pending one drops off", "parcel_late"),
+    ("what do you mean by order page", "first_order_help"),
+    ("where do i find the tracking link", "parcel_late"),
+    ("whats a parcel shop", "out_of_scope"),
+    ("can you just chase the courier for me", "parcel_late"),
+    ("what if i threw the box away?", "return_item")])
+def test_a_question_about_the_article_stays_with_it(dialogue: d.Dialogue, text: str,
+                                                    intent: str) -> None:
+    charged = d.State(moment="charged_twice", offered=("charged-twice",), awaiting_feedback=True)
+    decision = dialogue.decide(turn(intent, 0.95, text), charged)
+    assert decision == d.FollowUp(dialogue.catalogue["charged_twice"])
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("where is my refund", "refund_not_received"), ("was i charged twice?", "charged_twice"),
+    ("can i change the delivery address", "change_delivery_address"),
+    ("no, where do i find it?", "deny"), ("yes thanks, how long will it take?", "affirm")])
+def test_a_question_of_a_new_problem_or_with_an_answer_is_not_a_follow_up(
+        dialogue: d.Dialogue, text: str, intent: str) -> None:
+    decision = dialogue.decide(turn(intent, 0.95, text), PARCEL_ARTICLE)
+    assert not isinstance(decision, d.FollowUp)
+
+
+@pytest.mark.parametrize("text", ["NW-482913", "my order number is NW-482913",
+                                  "ann.smith@example.com", "its ann@example.com"])
+def test_a_reference_given_alone_stays_with_the_article(dialogue: d.Dialogue, text: str) -> None:
+    decision = dialogue.decide(turn("update_personal_data", 0.51, text), PARCEL_ARTICLE)
+    assert decision == d.FollowUp(dialogue.catalogue["parcel_late"], reference=True)
+    assert not d.reference_given("10 days ago") and not d.reference_given("my parcel is late")
+
+
+def test_the_old_no_button_after_a_yes_takes_it_back(dialogue: d.Dialogue) -> None:
+    solved = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                     asked_anything_else=True)
+    for text in ("/deny", "👎"):
+        decision = dialogue.decide(turn("deny", 1.0, text), solved)
+        assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
+    # a typed "no" to "anything else?" is a goodbye
+    assert dialogue.decide(turn("deny", 0.95, "no"), solved) == d.SmallTalk("utter_goodbye")
+    # "it didnt really help tbh" takes it back too
+    taken_back = dialogue.decide(turn("deny", 0.9, "it didnt really help tbh"), solved)
+    assert isinstance(taken_back, d.NextArticle)
+
+
+def test_thanks_to_anything_else_is_a_goodbye(dialogue: d.Dialogue) -> None:
+    solved = d.State(moment="parcel_late", offered=("parcel-late-track",),
+                     asked_anything_else=True)
+    # not "You're welcome! Anything else?" again and again
+    assert dialogue.decide(turn("thanks", 1.0, "thanks"), solved) == d.SmallTalk("utter_goodbye")
+    assert dialogue.decide(turn("thanks", 1.0, "thanks"), d.State()) == \
+        d.SmallTalk("utter_welcome")
+
+
 def test_a_thumbs_up_or_down_answers_like_yes_or_no(dialogue: d.Dialogue) -> None:
     state = d.State(moment="parcel_late", offered=("parcel-late-track",), awaiting_feedback=True)
     for text in ("👍", "👍🏽", "✔️", "👌👍!"):  # whatever the classifier made of it
@@ -616,6 +699,8 @@ OFFERED_LATER = d.State(moment="parcel_late", offered=("parcel-late-track",),
 @pytest.mark.parametrize(("text", "intent", "expected"), [
     ("go on", "out_of_scope", "Answer"), ("ok go ahead", "greet", "Answer"),
     ("why not", "out_of_scope", "Answer"), ("sure, why not", "deny", "Answer"),
+    ("no thats already sorted", "affirm", "SmallTalk"),
+    ("its fine now they refunded it", "affirm", "SmallTalk"),
     ("yeah", "affirm", "Answer"),
     ("that's all", "affirm", "SmallTalk"), ("nah im good", "greet", "SmallTalk"),
     ("leave it", "out_of_scope", "SmallTalk"), ("no thanks", "deny", "SmallTalk"),

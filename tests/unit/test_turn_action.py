@@ -121,9 +121,27 @@ def after_answer(text: str, intent: str, **slots: object) -> dict:
     its latest message replaced by ``text`` at ``intent``, with these ``slots`` set too."""
     call = recorded("answer-2")
     tracker = call["tracker"]
-    tracker["slots"].update(moment=None, offered_articles=[], awaiting_feedback=False, **slots)
+    tracker["slots"].update({"moment": None, "offered_articles": [], "awaiting_feedback": False,
+                             **slots})
     tracker["latest_message"].update(text=text, intent={"name": intent, "confidence": 0.99})
     return call
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("how long does that take?", "utter_follow_up"), ("NW-482913", "utter_follow_up_reference"),
+    ("ok ill try that", "utter_will_try"), ("hmm", "utter_ask_if_solved")])
+async def test_a_reply_that_is_no_answer_keeps_the_question_open(run, text: str,
+                                                                 response: str) -> None:
+    call = after_answer(text, "affirm", moment="parcel_late",
+                        offered_articles=["parcel-late-track"], awaiting_feedback=True)
+    responses, slots = await run("answer-2", call)
+    assert responses[0]["response"] == response
+    payloads = [b["payload"] for b in responses[0]["buttons"]]
+    assert sorted(payloads) == ["/affirm", "/deny", "/request_human"]
+    if response.startswith("utter_follow_up"):  # a person first: they can answer it
+        assert payloads[0] == "/request_human"
+        assert responses[0]["moment_title"] == "Where is my order / parcel late"
+    assert slots["_outcomes"] == [] and "awaiting_feedback" not in slots  # still open
 
 
 async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
