@@ -309,6 +309,10 @@ WILL_TRY = "utter_will_try"
 #: "Did the steps above solve it? ..." to "hmm", "?", "maybe"
 ASK_IF_SOLVED = "utter_ask_if_solved"
 SMALL_TALK_CONFIDENCE = 0.5
+#: "... still doesnt work" is about the solution just offered when its moment is among the
+#: classifier's three likeliest at this confidence or more.
+STILL_CONFIDENCE = 0.02
+_STILL = re.compile(r"\bstill\b", re.IGNORECASE)
 #: "Glad that sorted it. You also mentioned ...: shall we look at that now?"
 RESOLVED_ALSO = "utter_resolved_also"
 #: Responses that end with "anything else I can help with?" (or the question above, which
@@ -691,7 +695,9 @@ class Dialogue:
         is sure of another moment ("my parcel is still late" after a promo-code article, "my
         promo code doesnt work" after "anything else?", are new problems); never when it
         says it worked (:data:`_WORKED`, with no negation). "still waiting", "still not
-        here" (:data:`_STILL_NOTHING`) name no other problem, whatever the classifier hears."""
+        here" (:data:`_STILL_NOTHING`) name no other problem, whatever the classifier hears,
+        and "still" with the solution's moment among the classifier's three likeliest is
+        about it."""
         if not (state.awaiting_feedback or state.asked_anything_else):
             return False
         if _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
@@ -702,6 +708,12 @@ class Dialogue:
             return False
         if all(word in _STILL_NOTHING for word in _WORD.findall(turn.text.lower())):
             return True  # "still waiting", "still not here": names nothing else
+        if _STILL.search(turn.text) and current.id in [
+                name for name, confidence in turn.ranking
+                if name in self._moments and confidence >= STILL_CONFIDENCE][:3]:
+            # "no the code still doesnt work" after a promo-code article: the verification
+            # code's moment comes first (0.91), the promo code's among the next
+            return True
         other = self._moments.get(turn.intent or "")
         return not (  # another moment, more likely than not
             other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)

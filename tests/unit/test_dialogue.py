@@ -143,6 +143,19 @@ def test_saying_in_words_that_the_solution_failed_brings_the_next_one(
     assert isinstance(decision, d.NextArticle) and decision.moment.id == "promo_code_invalid"
 
 
+def test_still_failing_with_the_solutions_moment_in_the_running_is_about_it(
+        dialogue: d.Dialogue) -> None:
+    solved = d.State(moment="promo_code_invalid", offered=("promo-code-not-working",),
+                     asked_anything_else=True)
+    ranking = (("verification_code_missing", 0.913), ("deny", 0.034),
+               ("promo_code_invalid", 0.031))  # the model of 2026-11-29
+    code = d.Turn("no the code still doesnt work", "verification_code_missing", 0.913, ranking)
+    assert isinstance(dialogue.decide(code, solved), d.NextArticle)
+    # another moment's words, the solution's moment nowhere near: a new problem
+    late = d.Turn("my parcel is still late", "parcel_late", 0.996, (("parcel_late", 0.996),))
+    assert isinstance(dialogue.decide(late, solved), d.Answer)
+
+
 @pytest.mark.parametrize("text", [
     "tried it and it worked, thanks", "already did it, all sorted now",
     "done that, its fine now thank you", "I've checked spam and it was there, thanks!"])
