@@ -199,11 +199,10 @@ _TRIED_IT = re.compile(
     r"has not) (really |actually |quite |fully |even )?(work|help|fix|solve)\w*"
     r"|\b(did ?n'?t|did not|has ?n'?t|has not) (really |actually |quite |fully |even )?"
     r"(help|work)\w*"
-    r"|\b(i'?ve|ive|i have|already) (read|seen) (that|this|it|all that)\b"
-    r"|\bi (already )?(know|knew) (all )?(that|this)\b"
     # the whole message: "what a load of rubbish", "waste of time"
-    r"|^\W*(what a |this is |that'?s |thats |its |it'?s |how )?(a )?(load of )?(rubbish|useless"
-    r"|pointless|waste of (my )?time|nonsense|crap|bs)( tbh| mate)?\W*$"
+    r"|^\W*(what a |this is |that'?s |thats |its |it'?s |how )?(a )?((complete|total|absolute"
+    r"|utter) )?(load of )?(rubbish|useless|pointless|waste of (my )?time|nonsense|crap|bs)"
+    r"( tbh| mate)?\W*$"
     r"|\b(no|not any) (luck|joy|difference|change)\b|\bnothing (changed|happened)\b"
     r"|\bsame (thing|problem|error|issue|message)\b|\bnot there\b|\bstill (stuck|the same)\b",
     re.IGNORECASE,
@@ -237,8 +236,9 @@ _WILL_TRY = re.compile(
     r"|i'?m gonna|im gonna) (now |just |quickly )?(try|check|look|have a (look|go|try)"
     r"|give (it|that|this) a (go|try|shot)|do (that|this|it)|test)\b"
     r"|\b(trying|checking|testing) (it |that |this )?now\b|\b(one|a|just a) (sec|min|moment)\b"
-    r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b|\b(brb|be right back|hang on|hold on"
-    r"|bear with me|give me a (sec|min|minute|moment|second)|gimme a (sec|min|minute|second))\b"
+    r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b"
+    r"|^\W*((ok(ay)?|oh|wait|right)\W+)?(brb|be right back|hang on|hold on|bear with me"
+    r"|give me a (sec|min|minute|moment|second)|gimme a (sec|min|minute|second))\b"
     r"|^\W*((ok(ay)?|right|sure)\W+)?(wait|checking|looking|trying|let me see|lemme see"
     r"|let me (check|look|try)|will (check|look|try))( now| it| that)?\W*$",
     re.IGNORECASE,
@@ -249,30 +249,36 @@ _WILL_TRY = re.compile(
 _PARTLY = re.compile(
     r"^\W*((it |that |this )?(kinda|kind of|sort of|sorta|partly|partially|a (bit|little)"
     r"|somewhat|almost|half|not (really|quite|fully|entirely|completely|exactly)))"
-    r"( (helped|worked|did|does))?\W*$",
+    r"( (helped|worked|did|does))?\W*$"
+    # "i know all that already", "ive read that": nothing new (with "thanks", it helped)
+    r"|^\W*((i'?ve|ive|i have|already) (read|seen) (that|this|it|all that)"
+    r"|i (already )?(know|knew) (all )?(that|this))( already| before)?\W*$",
     re.IGNORECASE,
 )
 #: ... no answer at all ("maybe", "hmm", "?", "idk", "what?"): asked again, with the buttons.
 _UNSURE = re.compile(
     r"^\W*(maybe|perhaps|possibly|h+m+|u+h+m*|u+m+|e+r+m*|eh|huh|what|wha|sorry|pardon|i guess"
     r"|i suppose|whatever|meh|dunno|i dunno|idk|not sure|i'?m not sure|im not sure|no idea"
-    r"|i do ?n'?t know|still checking|not yet|i'?ll see|we'?ll see)\W*$|^[\s.!?]*\?[\s.!?]*$",
+    r"|i do ?n'?t know|still checking|not yet|i'?ll see|we'?ll see)\W*$|^[\s.!?]*\?[\s.!?]*$"
+    r"|^\W*(yes|ok(ay)?|and|so|ok and|and then)\s*\?+\W*$",
     re.IGNORECASE,
 )
 #: A question ("how long does that take", "where do i find the tracking link?").
 _QUESTION = re.compile(
-    r"\?\s*$|^\W*(how|what|whats|what's|where|wheres|where's|when|why|who|whos|which|can|could"
-    r"|would|will|do|does|is|are|should|shall|may)\b",
+    r"\?\s*$|^\W*(whats|what's|wheres|where's|whos|who's|hows|how's)\b"
+    r"|^\W*(how|what|where|when|why|who|which) (do|does|did|is|are|was|were|can|could|will"
+    r"|would|should|long|many|much|about|if|happens|counts)\b"
+    r"|^\W*(can|could|would|will|is|are|should|shall|may) (i|you|u|we|it|they|the|this|that"
+    r"|there|he|she|someone|anyone)\b"
+    # not "did that and it went through"
+    r"|^\W*(do|does) (i|you|u|we|it|they|he|she|someone|anyone)\b"
+    r"|^\W*did (i|you|u|we|they|he|she|someone|anyone)\b",
     re.IGNORECASE,
 )
-#: The customer's own new situation or task in a question ("where is my refund", "was i
-#: charged twice?", "can i change the delivery address"), as against one about the steps just
-#: given ("what if i threw the box away"), when the classifier is sure of another moment.
-_OWN_SITUATION = re.compile(
-    r"\b(my|mine)\b|\bi (was|got|have|havent|haven'?t|cant|can'?t|didnt|didn'?t|did not|am)\b"
-    r"|\b(was|were|have|am) i\b"
-    # ... or a new thing to do: "can i change the delivery address", "how do i cancel"
-    r"|\b(can|could|may|how do|how can) i\b",
+#: Not a question about the article but anger ("are you kidding me?", "what a joke").
+_EXASPERATED = re.compile(
+    r"\b(kidding|joke|joking|ridiculous|annoying|unbelievable|seriously|rubbish|useless"
+    r"|pathetic|difficult|hard)\b|[?!]{2,}",
     re.IGNORECASE,
 )
 #: Words around a reference given on its own ("my order number is NW-482913", "its
@@ -281,16 +287,37 @@ _REFERENCE_WORDS = _words("my order number no nr is its it's the ref reference e
                           "address here it thats that's ok okay hi sorry and account tracking "
                           "id parcel mail this")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.\w+")
+#: An order number or other reference: letters then 4 or more digits ("NW-482913"), or 5 or
+#: more digits (a parcel or phone number); "2", "£25", "10/10" are not.
+_REFERENCE = re.compile(r"(?<![^\W_])(?:[^\W\d_]{1,4}-?\d{4,}|\d[\d ]{3,}\d)(?![^\W_])")
 #: A reply that answers before it asks ("no, where do i find it?", "yes thanks, how long
 #: ..."): the answer counts.
-_ANSWER_FIRST = re.compile(r"^\W*(yes|yeah|yep|ya|yup|no|nope|nah|ok(ay)?|thanks?|thank you"
-                           r"|cheers)\b", re.IGNORECASE)
-#: "no thats already sorted", "its fine now they refunded it", to "shall we look at that now?"
-_DECLINES = re.compile(
-    r"^\W*(no|nope|nah|not now|no need|no thanks?)\b|\balready (sorted|done|fixed|refunded"
-    r"|dealt with|resolved|solved|been refunded)\b|\b(fine|ok|sorted|all good) now\b"
+_ANSWER_FIRST = re.compile(r"^\W*(yes|yeah|yep|ya|yup|no|nope|nah)\b", re.IGNORECASE)
+#: ... an acknowledgement before a question ("ok where is the tracking link?"), left out
+_ACKNOWLEDGED = re.compile(r"^\W*((ok(ay)?|thanks?|thank you|cheers|right|so|and)\W+)+",
+                           re.IGNORECASE)
+#: Thanks and nothing more ("thanks", "thank you so much"): to "anything else?", a goodbye.
+_JUST_THANKS = re.compile(
+    r"^\W*(thanks?|thank you|thx|ty|ta|cheers|many thanks)( (so|very) much| a lot| again"
+    r"| for (your|the) help)?\W*$", re.IGNORECASE)
+#: "no worries", "no problem": not a no
+_NO_WORRIES = re.compile(r"\bno (worries|problem|probs|prob)\b", re.IGNORECASE)
+#: A yes first ("yes its still not sorted", "ok now lets do that"), not "ok no thanks".
+_YES_FIRST = re.compile(r"^\W*(yes|yeah|yep|yup|ya|sure|ok(ay)?)\b(?!\W+(no|nope|nah|not)\b)",
+                        re.IGNORECASE)
+#: To "shall we look at that now?": that problem is solved already ("its fine now they
+#: refunded it", "already done it myself thanks") ...
+_ALREADY_SOLVED = re.compile(
+    r"\balready (sorted|done|fixed|refunded|dealt with|resolved|solved|been refunded)\b"
+    r"|\b(fine|sorted|all good) now\b|\b(done|did|sorted|fixed) it myself\b"
     r"|\b(they|you|it'?s|its|has been|was|got) (already )?(refunded|sorted|fixed|resolved)\b",
     re.IGNORECASE)
+#: ... but not when only partly ("they refunded one but not the other", "i got refunded the
+#: wrong amount")
+_ONLY_PARTLY = re.compile(r"\b(but|wrong|partial\w*|part of|only|still|one of|half)\b",
+                          re.IGNORECASE)
+#: ... or a plain no ("no thats already sorted", "not now")
+_DECLINES = re.compile(r"^\W*(no|nope|nah|not now|no need|no thanks?)\b", re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(do|did|does|ca|wo|is|was|were|are|have|has|had|could|should|would|ai|need)n'?t\b"
     r"|\b(not|cannot|never|no|nope|nothing|none|neither)\b",  # not "went", "want"
@@ -527,13 +554,21 @@ class Dialogue:
                 and turn.confidence >= FEEDBACK_CONFIDENCE):
             return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
         later = self._moments.get(state.later[0]) if state.later else None
-        if later is not None and state.asked_about_later and not _GOODBYE.search(turn.text) and (
-                (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE
-                 and not _NEGATION.search(turn.text) and not _WORKED.search(turn.text))
-                or _GO_AHEAD.search(turn.text)):
-            # "yes", "go on" to "you also mentioned ...: shall we look at that now?" ("that's
-            # all", "no thats already sorted", "its fine now", the classifier's affirm, are no)
-            return Handoff(HandoffReason.POLICY, later) if later.always_person else Answer(later)
+        offer = _NO_WORRIES.sub("", turn.text)  # "no worries, yes please": not a no
+        if later is not None and state.asked_about_later and not _GOODBYE.search(turn.text):
+            # "you also mentioned ...: shall we look at that now?"
+            if (_ALREADY_SOLVED.search(offer) and not _YES_FIRST.match(offer)
+                    and not _NEGATION.search(offer) and not _ONLY_PARTLY.search(offer)):
+                # "its fine now they refunded it": whatever moment the classifier hears
+                return SmallTalk("utter_goodbye")
+            if (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE and (
+                    _YES_FIRST.match(offer)
+                    or not (_NEGATION.search(offer) or _WORKED.search(offer)))) \
+                    or _GO_AHEAD.search(offer):
+                # "yes", "go on", "ok now lets do that" ("that's all", "no thats already
+                # sorted", the classifier's affirm, are no)
+                return (Handoff(HandoffReason.POLICY, later) if later.always_person
+                        else Answer(later))
         if state.asked_anything_else and _GOODBYE.search(turn.text) and not (
                 moment is not None and turn.confidence >= moment.threshold):
             # "that's all", "im good", "thanks bye", "leave it" to "anything else?"
@@ -551,7 +586,11 @@ class Dialogue:
             # (and "... also my promo code doesnt work" is promised)
             return self.next_article(turn, current)
         if state.awaiting_feedback and current is not None and len(turn.clauses) < 2:
-            if will_try(turn.text):  # "ok ill try that": not solved yet; the question stays
+            # sure of another moment ("hold on, i want to cancel the whole order", "who do i
+            # complain to?"): a new problem, as below, however it is put
+            elsewhere = (moment is not None and moment.id != current.id
+                         and turn.confidence >= moment.threshold)
+            if not elsewhere and will_try(turn.text):  # "ok ill try that": the question stays
                 return SmallTalk(WILL_TRY)
             if _PARTLY.match(turn.text):  # "kinda", "sort of": not solved
                 return NextArticle(current)
@@ -559,13 +598,14 @@ class Dialogue:
                 return SmallTalk(ASK_IF_SOLVED)
             if reference_given(turn.text):  # "NW-482913", "my email is ann@example.com"
                 return FollowUp(current, reference=True)
-            if self.follows_up(turn, current):  # "how long does that take?"
+            if not elsewhere and self.follows_up(turn):  # "how long does that take?"
                 return FollowUp(current)
+            if not elsewhere and _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
+                return Resolved(state.moment, later)  # "hang on, found it", "is fine now"
         if (state.later and state.asked_about_later and not _GOODBYE.search(turn.text)
-                and _DECLINES.search(turn.text)
+                and _DECLINES.search(offer)
                 and not (moment is not None and turn.confidence >= moment.threshold)):
-            # "no thats already sorted", "its fine now they refunded it" to "shall we look at
-            # that now?"
+            # "no thats already sorted", "not now" to "shall we look at that now?"
             return SmallTalk("utter_goodbye")
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
@@ -580,7 +620,7 @@ class Dialogue:
                 and not reference_alone(turn.text)
                 and (turn.intent != "goodbye" or _GOODBYE.search(turn.text))):
             if (turn.intent == "thanks" and state.asked_anything_else
-                    and not state.asked_about_later):
+                    and not state.asked_about_later and _JUST_THANKS.match(turn.text)):
                 return SmallTalk("utter_goodbye")  # "thanks" to "anything else?": no more
             return SmallTalk(SMALL_TALK[turn.intent])
         # "yes", "no" or an old "Yes, solved" button with no question open: nothing to hand
@@ -718,18 +758,18 @@ class Dialogue:
         return not (  # another moment, more likely than not
             other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)
 
-    def follows_up(self, turn: Turn, current: Moment) -> bool:
-        """Whether a message asks about the article just offered for ``current`` ("where do i
-        find the tracking link", "what if i threw the box away", "can you chase the courier
-        for me?"): a question, not a yes or no, that is not about the customer's own new
-        situation in a moment the classifier is sure of ("where is my refund" after a
-        parcel article is a new problem)."""
-        if not _QUESTION.search(turn.text) or _ANSWER_FIRST.match(turn.text):
-            return False
-        moment = self._moments.get(turn.intent or "")
-        new = (moment is not None and moment.id != current.id
-               and turn.confidence >= moment.threshold)
-        return not (new and _OWN_SITUATION.search(turn.text))
+    @staticmethod
+    def follows_up(turn: Turn) -> bool:
+        """Whether a message asks about the article just offered ("where do i find the
+        tracking link", "what if i threw the box away", "ok so what now?"): a question
+        (:data:`_QUESTION`), not a yes or no with one, nor anger ("are you kidding me?").
+        The caller leaves out questions of another moment the classifier is sure of ("where
+        is my refund", "why have you charged me twice?" after a parcel article are new
+        problems, as is, at the cost of a follow-up, "how long until the pending one drops
+        off" after the charged-twice article, heard as parcel_late)."""
+        text = _ACKNOWLEDGED.sub("", turn.text)
+        return bool(_QUESTION.search(text)) and not (
+            _ANSWER_FIRST.match(text) or _EXASPERATED.search(text))
 
     def asks_for_a_person(self, turn: Turn, moment: Moment | None, sure: bool) -> bool:
         """In so many words (:data:`_PERSON`), by naming one where the message asks, is
@@ -802,22 +842,25 @@ def button_named(text: str, titles: Sequence[str]) -> int | None:
     return named[0] if len(named) == 1 else None
 
 
+_NOT_YET = re.compile(r"\bnot yet\b", re.IGNORECASE)
+
+
 def will_try(text: str) -> bool:
     """Whether a message says the customer is off to try the solution ("ok ill try that",
     "let me check", "one sec"), and nothing of how it went: not that it worked, failed or
     was already tried (:data:`_WORKED`, :data:`_TRIED_IT`, :data:`_FAILS`)."""
     return bool(_WILL_TRY.search(text)) and not (
         _WORKED.search(text) or _TRIED_IT.search(text) or _FAILS.search(text)
-        or _NEGATION.search(text))
+        or _NEGATION.search(_NOT_YET.sub("", text)))
 
 
 def reference_given(text: str) -> bool:
     """Whether a message gives an order number, another reference or an e-mail address and
     nothing else ("NW-482913", "my order number is NW-482913", "its ann@example.com")."""
     rest = _EMAIL.sub(" ", text)
-    if rest == text and not _NUMBER.search(text):
+    if rest == text and not _REFERENCE.search(text):
         return False
-    words = _WORD.findall(_NUMBER.sub(" ", rest).lower())
+    words = _WORD.findall(_NUMBER.sub(" ", _REFERENCE.sub(" ", rest)).lower())
     return all(word in _REFERENCE_WORDS for word in words)
 
 
