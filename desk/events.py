@@ -25,12 +25,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from desk.contact import PersonalData, acknowledge
+from desk.handling import announce_state
 from desk.hub import Hub
 from desk.insight import CLICK, MESSAGE, Fact, InsightLog, plausible_time, user_event_key
 from desk.messages import Message, MessageLog, NewMessage
 from desk.rasa_client import CALLBACK_KEY, DESK_KEY, CustomerChannel, RasaUnavailable
 from desk.relay import announce_delivery
 from desk.store import HandoffRecord, SqlHandoffStore
+from desk.withdraw import withdraw
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +115,17 @@ class Ingestor:
                 speaker="customer" if event.kind == "user" else "bot", text=event.text,
                 channel=event.channel, at=event.timestamp))
         stored = await self._log.append(lines)
+        withdrawal, withdrawn = await withdraw(stored, open_handoff, self._store)
+        replies = await self._log.append(withdrawal)
         if self._personal_data is not None:
-            replies = await self._log.append(
+            replies += await self._log.append(
                 await acknowledge(stored, open_handoff, self._personal_data))
-            if replies and self._wake is not None:
-                self._wake()
-            stored += replies
+        if replies and self._wake is not None:
+            self._wake()
+        stored += replies
         await self.announce(stored)
+        for record in withdrawn:  # the queue pages and the conversation's viewers
+            await announce_state(self._hub, record)
         if self._insight is not None:  # a customer talking to an agent is not a bot contact
             facts = [f for f in (Fact.parse(r, sender_id) for r in raw_events) if f]
             await self._insight.record(

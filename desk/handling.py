@@ -14,6 +14,7 @@ from aiohttp import web
 
 from desk import state as s
 from desk.corrections import Correction, CorrectionStore
+from desk.hub import Hub
 from desk.messages import Message, NewMessage
 from desk.relay import HAND_BACK_PREFIX
 from desk.store import ASSIGNED, CLOSED, HandoffConflict, HandoffNotFound, HandoffRecord
@@ -76,13 +77,18 @@ async def _announce(app: web.Application, record: HandoffRecord, *lines: Message
     for line in lines:
         await hub.publish(f"handoff:{record.id}", {"type": "message", "message": line.view()})
     if state_changed:
-        await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
-                                                   "assignee": record.assignee_name,
-                                                   "outcome": record.outcome,
-                                                   "status_line": status_line(record)})
-        await hub.publish("queue", {"type": "queue"})
+        await announce_state(hub, record)
     if any(line.speaker in ("agent", "control") for line in lines):
         app[s.RELAY].wake()
+
+
+async def announce_state(hub: Hub, record: HandoffRecord) -> None:
+    """Tells the conversation's viewers its new state, and the queue pages that it moved."""
+    await hub.publish(f"handoff:{record.id}", {"type": "handoff", "status": record.status,
+                                               "assignee": record.assignee_name,
+                                               "outcome": record.outcome,
+                                               "status_line": status_line(record)})
+    await hub.publish("queue", {"type": "queue"})
 
 
 async def claim(app: web.Application, user: User, handoff_id: str) -> HandoffRecord:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import aiohttp
 
 from desk.packet import AGENT_ASKED
-from desk.store import RESOLVING
+from desk.store import RESOLVING, WITHDRAWN
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def hand_back(line: Outgoing) -> tuple[str, str]:
     says they are back (``agent:<outcome>``)."""
     if line.hand_back_outcome in RESOLVING and line.handoff_id:
         return f"{AGENT_ASKED}:{line.handoff_id}", "utter_ask_agent_helped"
+    if line.hand_back_outcome == WITHDRAWN:  # the customer's own "nvm, it arrived"
+        return f"agent:{WITHDRAWN}", "utter_handoff_withdrawn"
     return f"agent:{line.hand_back_outcome}", "utter_back_to_bot"
 
 

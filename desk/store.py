@@ -30,6 +30,9 @@ OUTCOMES = ("resolved", "resolved_with_article", "callback_arranged", "escalated
 #: The outcomes that say the agent solved the customer's problem: the customer is then asked
 #: whether they agree, and insight counts the time to resolution.
 RESOLVING = ("resolved", "resolved_with_article")
+#: How a handoff closes when the customer withdraws it before anyone took it (desk.withdraw);
+#: not an agent's choice.
+WITHDRAWN = "withdrawn"
 
 
 class HandoffNotFound(LookupError):
@@ -213,6 +216,14 @@ class SqlHandoffStore:
         if not await self._update(handoff_id, handoffs.c.status.in_(OPEN), status=CLOSED,
                                   outcome=outcome, closed_at=time.time()):
             raise HandoffConflict(handoff_id, "closed already")
+        return await self.require(handoff_id)
+
+    async def withdraw(self, handoff_id: str) -> HandoffRecord | None:
+        """Closes a handoff the customer withdrew (:data:`WITHDRAWN`) if it is still queued;
+        None if an agent took it, or it closed, meanwhile."""
+        if not await self._update(handoff_id, handoffs.c.status == QUEUED, status=CLOSED,
+                                  outcome=WITHDRAWN, closed_at=time.time()):
+            return None
         return await self.require(handoff_id)
 
     async def set_moment(self, handoff_id: str, moment: str) -> None:

@@ -79,6 +79,20 @@ def test_person_on_request_over_socketio(webchat: WebchatClient) -> None:
     assert "passed your conversation to a person" in text_of(reply)
 
 
+def test_a_request_for_a_person_withdrawn_while_queued(webchat: WebchatClient,
+                                                       assistant) -> None:
+    """ "nvm it just arrived" before anyone took it: the bot is back, and says so, live."""
+    assert "passed your conversation to a person" in text_of(
+        webchat.say("let me speak to a real person"))
+    _, queue_ = http_json(f"{assistant.desk_url}/api/handoffs", token=assistant.desk_token)
+    handoff = next(h["id"] for h in queue_ if h["conversation_id"] == webchat.session_id)
+    assert "cancelled your request for a person" in text_of(webchat.say("nvm it just arrived"))
+    _, record = http_json(f"{assistant.desk_url}/api/handoffs/{handoff}",
+                          token=assistant.desk_token)
+    assert record["status"] == "closed" and record["outcome"] == "withdrawn"
+    assert "Glad that sorted it" not in text_of(webchat.say("my parcel is late"))  # the bot again
+
+
 def test_bad_messages_get_a_clear_answer_over_socketio(webchat: WebchatClient) -> None:
     assert "limit is" in webchat.say("x" * 100_000)[0]["text"]
     assert "empty" in webchat.say("   ")[0]["text"]

@@ -153,7 +153,8 @@ async def test_suggestions_before_any_new_line_read_the_customers_words(desk) ->
     ("resolved_with_article", "h-1", ("agent_asked:h-1", "utter_ask_agent_helped")),
     ("handed_back", "h-1", ("agent:handed_back", "utter_back_to_bot")),
     ("escalated", "h-1", ("agent:escalated", "utter_back_to_bot")),
-    ("resolved", None, ("agent:resolved", "utter_back_to_bot"))])  # a line stored before
+    ("resolved", None, ("agent:resolved", "utter_back_to_bot")),  # a line stored before
+    ("withdrawn", "h-1", ("agent:withdrawn", "utter_handoff_withdrawn"))])
 def test_only_a_solved_handoff_asks_the_customer_whether_it_is(
         outcome: str, handoff: str | None, expected: tuple[str, str]) -> None:
     assert hand_back(Outgoing("k", "c", "hand_back:" + outcome, "ann", outcome,
@@ -331,6 +332,44 @@ async def test_contact_details_left_while_waiting_are_acknowledged_once(desk) ->
         claimed["conversation_id"], "bob@example.com", time.time())], headers=desk.service)
     await asyncio.sleep(1.2)
     assert not any("bob" in line.text or "b•••" in line.text for line in desk.channel.sent)
+
+
+async def test_a_request_withdrawn_while_queued_hands_the_customer_back_once(desk) -> None:  # type: ignore[no-untyped-def]
+    """ "nvm it just arrived" before anyone took the conversation: closed as withdrawn, the
+    bot back, however often the event arrives; once an agent has it, it is theirs."""
+    created = await _handoff(desk)
+    path = f"/api/desk/handoffs/{created['id']}"
+    csrf = await sign_in(desk, "ann", "ann-pw-1")
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    said = rasa_user_event(conversation, "nvm it just arrived", time.time())
+    for _ in range(3):  # re-delivered, or on other replicas
+        assert (await desk.post("/api/events", json=[said], headers=desk.service)).status == 200
+    await _until(lambda: len(desk.channel.sent) == 1)
+    assert desk.channel.sent[0].hand_back_outcome == "withdrawn"
+    assert hand_back(desk.channel.sent[0]) == ("agent:withdrawn", "utter_handoff_withdrawn")
+    record = await (await desk.get(path)).json()
+    assert record["status"] == "closed" and record["outcome"] == "withdrawn"
+    lines = await (await desk.get(f"{path}/messages")).json()
+    assert [m["speaker"] for m in lines if m["speaker"] in ("note", "control")] == [
+        "note", "control"]
+    # taken by an agent first: the line waits in their chat, the handoff stays theirs
+    other = await _handoff(desk)
+    other_path = f"/api/desk/handoffs/{other['id']}"
+    await desk.post(f"{other_path}/claim", headers={"X-CSRF-Token": csrf})
+    claimed = await (await desk.get(other_path)).json()
+    await desk.post("/api/events", json=[rasa_user_event(
+        claimed["conversation_id"], "never mind", time.time())], headers=desk.service)
+    await asyncio.sleep(1.2)
+    assert (await (await desk.get(other_path)).json())["status"] == "assigned"
+    # a withdrawal that goes on to ask for something is not one
+    third = await _handoff(desk)
+    third_path = f"/api/desk/handoffs/{third['id']}"
+    queued = await (await desk.get(third_path)).json()
+    await desk.post("/api/events", json=[rasa_user_event(
+        queued["conversation_id"], "never mind, it arrived but its broken", time.time())],
+        headers=desk.service)
+    await asyncio.sleep(1.2)
+    assert (await (await desk.get(third_path)).json())["status"] == "queued"
 
 
 async def test_an_agent_whose_client_reads_the_queue_counts_as_online(desk) -> None:  # type: ignore[no-untyped-def]
