@@ -215,6 +215,10 @@ _FAILS = re.compile(
     r"|ca ?n'?t|broken|missing|says|shows|getting|declin\w*|invalid|expired|an? error)\b",
     re.IGNORECASE,
 )
+#: "... still doesnt work" is about the solution just offered when its moment is among the
+#: classifier's three likeliest at this confidence or more.
+STILL_CONFIDENCE = 0.02
+_STILL = re.compile(r"\bstill\b", re.IGNORECASE)
 #: The words of a failure that names nothing else ("still waiting", "nope still not here",
 #: "its still not working"): about the solution just offered, whatever moment the classifier
 #: hears in "waiting" (parcel_late).
@@ -300,6 +304,8 @@ _ACKNOWLEDGED = re.compile(r"^\W*((ok(ay)?|thanks?|thank you|cheers|right|so|and
 _JUST_THANKS = re.compile(
     r"^\W*(thanks?|thank you|thx|ty|ta|cheers|many thanks)( (so|very) much| a lot| again"
     r"| for (your|the) help)?\W*$", re.IGNORECASE)
+#: "not yet ill try tonight": no negation of trying it
+_NOT_YET = re.compile(r"\bnot yet\b", re.IGNORECASE)
 #: "no worries", "no problem": not a no
 _NO_WORRIES = re.compile(r"\bno (worries|problem|probs|prob)\b", re.IGNORECASE)
 #: A yes first ("yes its still not sorted", "ok now lets do that"), not "ok no thanks".
@@ -336,10 +342,6 @@ WILL_TRY = "utter_will_try"
 #: "Did the steps above solve it? ..." to "hmm", "?", "maybe"
 ASK_IF_SOLVED = "utter_ask_if_solved"
 SMALL_TALK_CONFIDENCE = 0.5
-#: "... still doesnt work" is about the solution just offered when its moment is among the
-#: classifier's three likeliest at this confidence or more.
-STILL_CONFIDENCE = 0.02
-_STILL = re.compile(r"\bstill\b", re.IGNORECASE)
 #: "Glad that sorted it. You also mentioned ...: shall we look at that now?"
 RESOLVED_ALSO = "utter_resolved_also"
 #: Responses that end with "anything else I can help with?" (or the question above, which
@@ -555,20 +557,9 @@ class Dialogue:
             return AgentRated(state.agent_asked, helped=turn.intent == "affirm")
         later = self._moments.get(state.later[0]) if state.later else None
         offer = _NO_WORRIES.sub("", turn.text)  # "no worries, yes please": not a no
-        if later is not None and state.asked_about_later and not _GOODBYE.search(turn.text):
-            # "you also mentioned ...: shall we look at that now?"
-            if (_ALREADY_SOLVED.search(offer) and not _YES_FIRST.match(offer)
-                    and not _NEGATION.search(offer) and not _ONLY_PARTLY.search(offer)):
-                # "its fine now they refunded it": whatever moment the classifier hears
-                return SmallTalk("utter_goodbye")
-            if (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE and (
-                    _YES_FIRST.match(offer)
-                    or not (_NEGATION.search(offer) or _WORKED.search(offer)))) \
-                    or _GO_AHEAD.search(offer):
-                # "yes", "go on", "ok now lets do that" ("that's all", "no thats already
-                # sorted", the classifier's affirm, are no)
-                return (Handoff(HandoffReason.POLICY, later) if later.always_person
-                        else Answer(later))
+        if (later is not None and state.asked_about_later and not _GOODBYE.search(turn.text)
+                and (taken := self.answer_to_offer(turn, offer, later)) is not None):
+            return taken
         if state.asked_anything_else and _GOODBYE.search(turn.text) and not (
                 moment is not None and turn.confidence >= moment.threshold):
             # "that's all", "im good", "thanks bye", "leave it" to "anything else?"
@@ -585,23 +576,9 @@ class Dialogue:
             # or "no it didnt help" after an "ok" was taken as solved: the next solution
             # (and "... also my promo code doesnt work" is promised)
             return self.next_article(turn, current)
-        if state.awaiting_feedback and current is not None and len(turn.clauses) < 2:
-            # sure of another moment ("hold on, i want to cancel the whole order", "who do i
-            # complain to?"): a new problem, as below, however it is put
-            elsewhere = (moment is not None and moment.id != current.id
-                         and turn.confidence >= moment.threshold)
-            if not elsewhere and will_try(turn.text):  # "ok ill try that": the question stays
-                return SmallTalk(WILL_TRY)
-            if _PARTLY.match(turn.text):  # "kinda", "sort of": not solved
-                return NextArticle(current)
-            if _UNSURE.match(turn.text) and emoji_answer(turn.text) is None:  # "hmm", "?"
-                return SmallTalk(ASK_IF_SOLVED)
-            if reference_given(turn.text):  # "NW-482913", "my email is ann@example.com"
-                return FollowUp(current, reference=True)
-            if not elsewhere and self.follows_up(turn):  # "how long does that take?"
-                return FollowUp(current)
-            if not elsewhere and _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
-                return Resolved(state.moment, later)  # "hang on, found it", "is fine now"
+        if (state.awaiting_feedback and current is not None and len(turn.clauses) < 2
+                and (reply := self.reply_to_article(turn, moment, current, later)) is not None):
+            return reply
         if (state.later and state.asked_about_later and not _GOODBYE.search(turn.text)
                 and _DECLINES.search(offer)
                 and not (moment is not None and turn.confidence >= moment.threshold)):
@@ -759,6 +736,46 @@ class Dialogue:
             other is not None and other.id != current.id and turn.confidence >= CHOSEN_CONFIDENCE)
 
     @staticmethod
+    def answer_to_offer(turn: Turn, offer: str, later: Moment) -> Decision | None:
+        """The answer to "you also mentioned ``later``: shall we look at that now?", where
+        the words decide it (``offer``: the message without "no worries"); None leaves it to
+        the rest of the turn logic."""
+        if (_ALREADY_SOLVED.search(offer) and not _YES_FIRST.match(offer)
+                and not _NEGATION.search(offer) and not _ONLY_PARTLY.search(offer)):
+            # "its fine now they refunded it": whatever moment the classifier hears
+            return SmallTalk("utter_goodbye")
+        if (turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE and (
+                _YES_FIRST.match(offer) or not (_NEGATION.search(offer)
+                                                or _WORKED.search(offer)))) \
+                or _GO_AHEAD.search(offer):
+            # "yes", "go on", "ok now lets do that" ("that's all", "no thats already sorted",
+            # the classifier's affirm, are no)
+            return Handoff(HandoffReason.POLICY, later) if later.always_person else Answer(later)
+        return None
+
+    def reply_to_article(self, turn: Turn, moment: Moment | None, current: Moment,
+                         later: Moment | None) -> Decision | None:
+        """A reply to "did this solve it?" about ``current`` that is no plain yes or no, by
+        its words; None leaves it to the rest of the turn logic, as does a message about
+        another moment the classifier is sure of ("hold on, i want to cancel the whole
+        order", "who do i complain to?"), a new problem however it is put."""
+        elsewhere = (moment is not None and moment.id != current.id
+                     and turn.confidence >= moment.threshold)
+        if not elsewhere and will_try(turn.text):  # "ok ill try that": the question stays
+            return SmallTalk(WILL_TRY)
+        if _PARTLY.match(turn.text):  # "kinda", "sort of": not solved
+            return NextArticle(current)
+        if _UNSURE.match(turn.text) and emoji_answer(turn.text) is None:  # "hmm", "?"
+            return SmallTalk(ASK_IF_SOLVED)
+        if reference_given(turn.text):  # "NW-482913", "my email is ann@example.com"
+            return FollowUp(current, reference=True)
+        if not elsewhere and self.follows_up(turn):  # "how long does that take?"
+            return FollowUp(current)
+        if not elsewhere and _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
+            return Resolved(current.id, later)  # "hang on, found it", "is fine now"
+        return None
+
+    @staticmethod
     def follows_up(turn: Turn) -> bool:
         """Whether a message asks about the article just offered ("where do i find the
         tracking link", "what if i threw the box away", "ok so what now?"): a question
@@ -840,9 +857,6 @@ def button_named(text: str, titles: Sequence[str]) -> int | None:
              if all(any(t == w or (len(w) >= 4 and t.startswith(w))
                         for t in _WORD.findall(title.lower())) for w in words)]
     return named[0] if len(named) == 1 else None
-
-
-_NOT_YET = re.compile(r"\bnot yet\b", re.IGNORECASE)
 
 
 def will_try(text: str) -> bool:
