@@ -8,7 +8,9 @@ Once an agent holds the conversation, the agent decides: the line is in their ch
 
 The handoff is closed only if it is still queued at that moment (one conditional update),
 and the hand-back line's key is the handoff's, so however often the event is delivered,
-and on however many desk replicas, the customer is handed back once.
+and on however many desk replicas, the customer is handed back once; a replica that closed
+it and stopped before storing the hand-back leaves it to the event's next delivery (the
+broker's, or reconciliation's), which stores it for the handoff withdrawn.
 """
 
 from __future__ import annotations
@@ -63,11 +65,14 @@ async def withdraw(stored: list[Message],
         if line.speaker != "customer" or line.handoff_id is None or not withdraws(line.text):
             continue
         handoff = await open_handoff(line.conversation_id, line.at)
-        if handoff is None or handoff.status != QUEUED:
+        if handoff is None or not (handoff.status == QUEUED or handoff.outcome == WITHDRAWN):
             continue
-        record = await store.withdraw(handoff.id)
-        if record is None:  # taken, closed or withdrawn meanwhile (another replica)
-            continue
+        record = await store.withdraw(handoff.id) if handoff.status == QUEUED else None
+        if record is None:  # taken meanwhile, or withdrawn already (another replica, or
+            # this one before a crash left the hand-back unstored): the lines, if withdrawn
+            record = await store.get(handoff.id)
+            if record is None or record.outcome != WITHDRAWN:
+                continue
         closed.append(record)
         lines.append(NewMessage(
             key=f"withdrawn:{record.id}", conversation_id=record.conversation_id,

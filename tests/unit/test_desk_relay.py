@@ -14,7 +14,7 @@ import pytest
 from actions.desk_client import DeskRejected, HandoffSaved, RecordingDeskClient
 from actions.outbox import Outbox, OutboxDeskClient
 from desk.rasa_client import Outgoing, hand_back
-from desk.state import ASSIST
+from desk.state import ASSIST, STORE
 from desk.testing import desk_client, make_packet, rasa_user_event, sign_in
 
 
@@ -370,6 +370,20 @@ async def test_a_request_withdrawn_while_queued_hands_the_customer_back_once(des
         headers=desk.service)
     await asyncio.sleep(1.2)
     assert (await (await desk.get(third_path)).json())["status"] == "queued"
+
+
+async def test_a_withdrawal_whose_hand_back_was_not_stored_is_handed_back_later(desk) -> None:  # type: ignore[no-untyped-def]
+    """A replica closed the handoff and stopped before storing the hand-back: the event's
+    next delivery stores it, and the customer is not left with a paused bot."""
+    created = await _handoff(desk)
+    path = f"/api/desk/handoffs/{created['id']}"
+    await sign_in(desk, "ann", "ann-pw-1")
+    conversation = (await (await desk.get(path)).json())["conversation_id"]
+    said = rasa_user_event(conversation, "i dont need a person anymore", time.time())
+    assert await desk.server.app[STORE].withdraw(created["id"]) is not None  # then it stopped
+    assert (await desk.post("/api/events", json=[said], headers=desk.service)).status == 200
+    await _until(lambda: len(desk.channel.sent) == 1)
+    assert desk.channel.sent[0].hand_back_outcome == "withdrawn"
 
 
 async def test_an_agent_whose_client_reads_the_queue_counts_as_online(desk) -> None:  # type: ignore[no-untyped-def]
