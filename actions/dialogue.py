@@ -215,6 +215,18 @@ _FAILS = re.compile(
     r"|ca ?n'?t|broken|missing|says|shows|getting|declin\w*|invalid|expired|an? error)\b",
     re.IGNORECASE,
 )
+#: While an article is open, a reply read as another moment counts as a new problem at this
+#: confidence (or the moment's threshold, if higher; a moment only a person handles, at its
+#: own): below it, it most likely goes on about the open one ("nobody told me about it at
+#: checkout" after the fee article is order_confirmation_missing at 0.74; "its definitely
+#: not expired" after the promo-code article verification_code_missing at 0.69).
+NEW_PROBLEM_CONFIDENCE = 0.9
+#: "my lamp is broken too": another problem, however unsure the classifier is of it
+_ANOTHER = re.compile(r"\b(too|also|another|other|separate(ly)?|different|new)\b",
+                      re.IGNORECASE)
+#: "oh sorry wrong chat", "not you? ok sorry": to the clarifying question, a goodbye
+_WRONG_CHAT = re.compile(r"\bwrong (chat|company|shop|site|website|person|number|window"
+                         r"|place|conversation|tab)\b|\bnot you\b", re.IGNORECASE)
 #: "... still doesnt work" is about the solution just offered when its moment is among the
 #: classifier's three likeliest at this confidence or more.
 STILL_CONFIDENCE = 0.02
@@ -649,6 +661,11 @@ class Dialogue:
             # likeliest as buttons.
             if state.clarified or not one_word(turn.text):
                 return Answer(moment)
+        if state.clarified and (_GOODBYE.search(turn.text) or _WRONG_CHAT.search(turn.text)):
+            return SmallTalk("utter_goodbye")  # "oh sorry wrong chat", "no thats all"
+        if (state.clarified and turn.intent == "affirm" and turn.confidence >= FEEDBACK_CONFIDENCE
+                and not _NEGATION.search(turn.text) and len(_WORD.findall(turn.text)) <= 3):
+            return SmallTalk("utter_ask_what_happened")  # "ok": nothing chosen, nothing said
         if state.clarified:
             # routed by this answer's moment when it was on offer or is sure; otherwise by
             # none (every agent's queue): "the money one" guessed at 0.26 as
@@ -759,8 +776,9 @@ class Dialogue:
         its words; None leaves it to the rest of the turn logic, as does a message about
         another moment the classifier is sure of ("hold on, i want to cancel the whole
         order", "who do i complain to?"), a new problem however it is put."""
-        elsewhere = (moment is not None and moment.id != current.id
-                     and turn.confidence >= moment.threshold)
+        elsewhere = moment is not None and moment.id != current.id and turn.confidence >= (
+            moment.threshold if moment.always_person
+            else max(moment.threshold, NEW_PROBLEM_CONFIDENCE))
         if not elsewhere and will_try(turn.text):  # "ok ill try that": the question stays
             return SmallTalk(WILL_TRY)
         if _PARTLY.match(turn.text):  # "kinda", "sort of": not solved
@@ -773,7 +791,24 @@ class Dialogue:
             return FollowUp(current)
         if not elsewhere and _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
             return Resolved(current.id, later)  # "hang on, found it", "is fine now"
+        if not elsewhere and self.continues(turn, moment, current):
+            # "checked junk as well", "bank says theres nothing wrong on their side": why it
+            # did not work, which the classifier reads as no moment, or another one unsure
+            return NextArticle(current)
         return None
+
+    def continues(self, turn: Turn, moment: Moment | None, current: Moment) -> bool:
+        """Whether a reply to "did this solve it?" goes on about ``current`` in words the
+        classifier reads as no moment it is sure of: not a yes, no, thanks or greeting, not
+        about none of the moments or another company, not the same moment read surely (an
+        article for it follows anyway), and not saying it is another problem ("my lamp is
+        broken too")."""
+        said = turn.intent in (*FEEDBACK, *SMALL_TALK, OUT_OF_SCOPE, self.person_moment)
+        if said and turn.confidence >= FEEDBACK_CONFIDENCE:
+            return False
+        if moment is not None and moment.id == current.id and turn.confidence >= moment.threshold:
+            return False
+        return not (_ANOTHER.search(turn.text) or (turn.other_company and not turn.about_us))
 
     @staticmethod
     def follows_up(turn: Turn) -> bool:

@@ -17,11 +17,15 @@ import re
 #: "on top of that", "btw"), after a full stop, a comma or an "and" or not. A plain "and" or
 #: a new sentence mostly adds background ("cancelled my order and havent been refunded",
 #: "my refund hasnt come. i sent it back weeks ago"), so neither splits on its own; nor does
-#: "plus", which is mostly the membership ("paying for plus and still no next day delivery").
+#: "plus" without a comma before it, which is mostly the membership ("paying for plus and
+#: still no next day delivery").
 _BOUNDARY = re.compile(
     r"(?:[.!?;,]+\s*|\s+)(?:-+\s*)?(?:and\s+|but\s+)?"
     r"\b(?:also|another thing|one more thing|oh and|on top of that|as well as that"
-    r"|besides that|separately|additionally|unrelated(?: question)?|btw|by the way)\b[,:]?\s+",
+    r"|besides that|separately|additionally|unrelated(?: question)?|btw|by the way)\b[,:]?\s+"
+    # "plus" after a comma ("move my delivery slot, plus my card keeps getting declined"), not
+    # the membership ("paying for plus and still no next day delivery")
+    r"|[,;]+\s*(?:and\s+)?plus\b[,:]?\s+",
     re.IGNORECASE,
 )
 #: Words of a problem or a request: a part after a marker without one is most likely

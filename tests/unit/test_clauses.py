@@ -26,6 +26,10 @@ from bot.clauses import MAX_CLAUSES, split_clauses, states_a_problem
     ("no, also i was charged twice", ["no", "i was charged twice"]),  # a bare answer
     ("my sofa is late, additionally i was charged twice",
      ["my sofa is late", "i was charged twice"]),
+    # "plus" after a comma adds one; the membership does not
+    ("need to move my delivery slot to next week, plus my card keeps getting declined",
+     ["need to move my delivery slot to next week", "my card keeps getting declined"]),
+    ("i pay for northwind plus and my parcel is still late", []),
     ("", []),
 ])
 def test_a_message_is_cut_where_a_second_problem_is_added(text: str,

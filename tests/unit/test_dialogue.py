@@ -478,6 +478,36 @@ def test_thanks_with_more_to_come_is_not_a_goodbye(dialogue: d.Dialogue, text: s
     assert dialogue.decide(turn("thanks", 0.86, text), solved) != d.SmallTalk("utter_goodbye")
 
 
+@pytest.mark.parametrize(("text", "intent", "confidence", "expected"), [
+    # why it did not work, read as no moment or another one unsure (the third pass)
+    ("checked junk as well", "deny", 0.34, d.NextArticle),
+    ("bank says theres nothing wrong on their side", "charged_twice", 0.42, d.NextArticle),
+    ("nobody told me about it at checkout", "order_confirmation_missing", 0.74, d.NextArticle),
+    ("its unused still in box", "parcel_missing", 0.64, d.NextArticle),
+    # another problem after all: said so, sure, about none of the moments, or only a person's
+    ("my lamp is broken too", "parcel_damaged", 0.76, d.Answer),
+    ("i want to return it instead", "return_item", 1.0, d.Answer),
+    ("the weather is awful", "out_of_scope", 1.0, d.Clarify),
+    ("im going to complain about this", "formal_complaint", 0.87, d.Handoff)])
+def test_a_reply_going_on_about_the_open_problem(dialogue: d.Dialogue, text: str, intent: str,
+                                                 confidence: float, expected: type) -> None:
+    ranking = ((intent, confidence), ("parcel_damaged", 0.1), ("charged_twice", 0.05))
+    decision = dialogue.decide(turn(intent, confidence, text, ranking), PARCEL_ARTICLE)
+    assert isinstance(decision, expected), decision
+    if expected is d.NextArticle:
+        assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
+
+
+@pytest.mark.parametrize(("text", "intent", "expected"), [
+    ("oh sorry wrong chat", "deny", "SmallTalk"), ("no thats all", "deny", "SmallTalk"),
+    ("not you? ok sorry", "deny", "SmallTalk"), ("ok", "affirm", "SmallTalk"),
+    ("no", "deny", "Handoff"), ("blorp zzzz", "out_of_scope", "Handoff")])
+def test_the_clarifying_question_declined(dialogue: d.Dialogue, text: str, intent: str,
+                                          expected: str) -> None:
+    asked = d.State(clarified=True, choices=("parcel_late", "charged_twice"))
+    assert type(dialogue.decide(turn(intent, 0.73, text), asked)).__name__ == expected
+
+
 def test_the_old_no_button_after_a_yes_takes_it_back(dialogue: d.Dialogue) -> None:
     solved = d.State(moment="parcel_late", offered=("parcel-late-track",),
                      asked_anything_else=True)
