@@ -481,10 +481,12 @@ class NextArticle:
 
 @dataclass(frozen=True)
 class Resolved:
-    """Solved; ``later``: a moment the customer also mentioned, offered next."""
+    """Solved; ``later``: a moment the customer also mentioned, offered next; ``goodbye``:
+    said with a goodbye ("thanks bye"), so no "anything else?"."""
 
     moment: str | None
     later: Moment | None = None
+    goodbye: bool = False
 
 
 @dataclass(frozen=True)
@@ -598,7 +600,7 @@ class Dialogue:
             return SmallTalk("utter_goodbye")
         if state.awaiting_feedback and turn.confidence >= FEEDBACK_CONFIDENCE:
             if turn.intent in ("affirm", "thanks"):  # "thanks!" to an article: it helped
-                return Resolved(state.moment, later)
+                return Resolved(state.moment, later, goodbye=bool(_GOODBYE.search(turn.text)))
             if turn.intent == "deny" and current is not None:
                 return NextArticle(current)
         if (state.awaiting_feedback and current is not None and first is not turn

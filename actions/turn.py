@@ -102,8 +102,9 @@ class HandleTurn(Action):
                 dispatcher.utter_message(response=d.RESOLVED_ALSO,
                                          buttons=later_buttons(decision.later),
                                          moment_title=decision.later.title)
-            else:
-                dispatcher.utter_message(response="utter_resolved")
+            else:  # "thanks bye": solved, and no "anything else?" to a customer leaving
+                dispatcher.utter_message(response="utter_resolved_goodbye" if decision.goodbye
+                                         else "utter_resolved")
             # the moment and its articles stay: "no, it didn't help" after an "ok" taken as
             # solved brings the next solution
             return [SlotSet("awaiting_feedback", False), SlotSet("clarified", False),

@@ -521,6 +521,13 @@ def test_the_old_no_button_after_a_yes_takes_it_back(dialogue: d.Dialogue) -> No
     assert isinstance(taken_back, d.NextArticle)
 
 
+def test_solved_with_a_goodbye_asks_nothing_more(dialogue: d.Dialogue) -> None:
+    assert dialogue.decide(turn("thanks", 0.9, "thanks bye"), PARCEL_ARTICLE) == d.Resolved(
+        "parcel_late", goodbye=True)
+    assert dialogue.decide(turn("thanks", 0.9, "thanks!"), PARCEL_ARTICLE) == d.Resolved(
+        "parcel_late")
+
+
 def test_thanks_to_anything_else_is_a_goodbye(dialogue: d.Dialogue) -> None:
     solved = d.State(moment="parcel_late", offered=("parcel-late-track",),
                      asked_anything_else=True)

@@ -144,6 +144,14 @@ async def test_a_reply_that_is_no_answer_keeps_the_question_open(run, text: str,
     assert slots["_outcomes"] == [] and "awaiting_feedback" not in slots  # still open
 
 
+async def test_solved_with_a_goodbye_is_recorded_and_asks_nothing_more(run) -> None:
+    call = after_answer("thanks bye", "thanks", moment="parcel_late",
+                        offered_articles=["parcel-late-track"], awaiting_feedback=True)
+    responses, slots = await run("answer-2", call)
+    assert responses[0]["response"] == "utter_resolved_goodbye"
+    assert slots["_outcomes"] == ["resolved:parcel_late"]
+
+
 async def test_no_to_anything_else_says_goodbye_rather_than_handing_off(run, desk) -> None:
     call = after_answer("no", "deny")  # after the bot asked "anything else?"
     tracker = call["tracker"]
