@@ -329,6 +329,9 @@ _ACKNOWLEDGED = re.compile(r"^\W*((ok(ay)?|thanks?|thank you|cheers|right|so|and
 _JUST_THANKS = re.compile(
     r"^\W*(thanks?|thank you|thx|ty|ta|cheers|many thanks)( (so|very) much| a lot| again"
     r"| for (your|the) help)?\W*$", re.IGNORECASE)
+#: "since i got it", "when i received it": the goods arriving, not the solution working
+_WHEN_RECEIVED = re.compile(r"\b(since|when|after|before|once|till|until) (i|we) (got|received)"
+                            r" (it|them)\b", re.IGNORECASE)
 #: "not yet ill try tonight": no negation of trying it
 _NOT_YET = re.compile(r"\bnot yet\b", re.IGNORECASE)
 #: "no worries", "no problem": not a no
@@ -804,7 +807,8 @@ class Dialogue:
             return FollowUp(current, reference=True)
         if not elsewhere and self.follows_up(turn):  # "how long does that take?"
             return FollowUp(current)
-        if not elsewhere and _WORKED.search(turn.text) and not _NEGATION.search(turn.text):
+        said = _WHEN_RECEIVED.sub(" ", turn.text)  # "its been 35 days since i got it"
+        if not elsewhere and _WORKED.search(said) and not _NEGATION.search(said):
             return Resolved(current.id, later)  # "hang on, found it", "is fine now"
         if not elsewhere and self.continues(turn, moment, current):
             # "checked junk as well", "bank says theres nothing wrong on their side": why it

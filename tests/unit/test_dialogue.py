@@ -441,6 +441,7 @@ def test_a_reference_given_alone_stays_with_the_article(dialogue: d.Dialogue, te
     ("hang on, found it", "goodbye", 0.6, d.Resolved), ("is fine now thanks", "affirm", 0.8,
                                                         d.Resolved),
     ("ive seen it thanks", "thanks", 0.9, d.Resolved),
+    ("its been 35 days since i got it", "parcel_late", 0.88, d.Answer),  # not "got it"
     ("ah i know that now, thanks", "thanks", 0.7, d.Resolved),
     ("this is a complete waste of my time", "escalation", 0.6, d.NextArticle),
     ("not yet ill try tonight", "deny", 0.8, d.SmallTalk), ("yes?", "affirm", 0.9, d.SmallTalk),
