@@ -819,13 +819,15 @@ class Dialogue:
     def continues(self, turn: Turn, moment: Moment | None, current: Moment) -> bool:
         """Whether a reply to "did this solve it?" goes on about ``current`` in words the
         classifier reads as no moment it is sure of: not a yes, no, thanks or greeting, not
-        about none of the moments or another company, not the same moment read surely (an
-        article for it follows anyway), and not saying it is another problem ("my lamp is
-        broken too")."""
-        # (read as none of the moments, a detail goes on about it: "theres plenty of money on
-        # it" after the card-declined article, out_of_scope at 0.67)
+        surely about none of the moments (a detail read so below 0.9 goes on: "theres plenty
+        of money on it" after the card-declined article, out_of_scope at 0.67) nor about
+        another company, not the same moment read surely (an article for it follows anyway),
+        and not saying it is another problem ("my lamp is broken too", "actually ...", "i
+        want to cancel it")."""
         said = turn.intent in (*FEEDBACK, *SMALL_TALK, self.person_moment)
         if said and turn.confidence >= FEEDBACK_CONFIDENCE:
+            return False
+        if turn.intent == OUT_OF_SCOPE and turn.confidence >= NEW_PROBLEM_CONFIDENCE:
             return False
         if moment is not None and moment.id == current.id and turn.confidence >= moment.threshold:
             return False

@@ -487,6 +487,7 @@ def test_thanks_with_more_to_come_is_not_a_goodbye(dialogue: d.Dialogue, text: s
     ("its unused still in box", "parcel_missing", 0.64, d.NextArticle),
     ("tried another socket", "product_faulty", 0.6, d.NextArticle),
     ("theres plenty of money on it", "out_of_scope", 0.67, d.NextArticle),
+    ("the weather is awful today", "out_of_scope", 1.0, d.Clarify),
     # another problem after all: said to be another, begun anew, something else wanted,
     # sure, or only a person's
     ("my lamp is broken too", "parcel_damaged", 0.76, d.Answer),
