@@ -25,7 +25,7 @@ _GOODBYE = re.compile(
     r"|have to go|have a (nice|good|great|lovely) (day|evening|weekend|one))\b"
     # a whole message: "that's all", "no im good", "cheers" (not "cheers for nothing", "im
     # done with this bot")
-    r"|^\W*((ok(ay)?|no|nah|nope)\W+)?(that'?s (all|it)( for (now|today))?|nothing else"
+    r"|^\W*((ok(ay)?|no|nah|nope|lol|oh|ah)\W+)*(that'?s (all|it)( for (now|today))?|nothing else"
     r"|all done|i'?m done( here| now)?|(i'?m|im) (good|fine|all good)|cheers"
     r"|leave it|(do ?n'?t|do not) worry( about it)?|never ?mind|forget it|not now|maybe later"
     r"|all (good|set|sorted)( now| thanks?| thank you)?|(i'?m|im) (all )?(set|sorted)"
@@ -222,11 +222,15 @@ _FAILS = re.compile(
 #: not expired" after the promo-code article verification_code_missing at 0.69).
 NEW_PROBLEM_CONFIDENCE = 0.9
 #: "my lamp is broken too", "another thing": another problem, however unsure the classifier
-#: is of it (not "tried another socket", "the box is too big")
+#: is of it (not "tried another socket", "the box is too big", nor, by :data:`_TRIED`,
+#: "checked spam too")
 _ANOTHER = re.compile(
     r"\btoo\W*$|\balso\b|\b(another|other|separate|different|new)"
     r" (thing|problem|issue|question|order|item|matter)\b|\bseparately\b|\bunrelated\b",
     re.IGNORECASE)
+#: What a customer tried, said of the open problem ("checked spam too", "tried another card")
+_TRIED = re.compile(r"\b(checked|tried|looked|cleared|restarted|rebooted|reset|updated|did|done"
+                    r"|waited|used)\b", re.IGNORECASE)
 #: ... or that begins anew ("actually just cancel the whole thing", "and theres a 49 pound
 #: charge", "nah i want to send it back"): on the fourth pass, 13 new problems began so and
 #: none of 119 replies about the open one
@@ -258,12 +262,23 @@ _WORKED = re.compile(
     r"|brilliant)\b",
     re.IGNORECASE,
 )
+#: ... or satisfied in other words, said to "did this solve it?" ("its here! the neighbour
+#: had it", "great, booked the collection for thursday", "makes sense, thanks", "waited 30
+#: min and got in"): with no failure or negation in the message, a yes
+_SATISFIED = re.compile(
+    r"\b(thanks|thank you|thx|ty|cheers|great|cool|perfect|brilliant|lovely|awesome|amazing"
+    r"|makes sense|fair enough|ok(ay)? then|will wait|i'?ll wait|ill wait|booked|reported it"
+    r"|arrived|turned up|(it'?s|its|it is|they'?re|theyre) here|got in|(i'?m|im) in now"
+    r"|found (it|them|the)|done|sorted|that'?s it|understood)\b",
+    re.IGNORECASE,
+)
 #: ... or that the customer is off to try it ("ok ill try that", "will give it a go", "let me
 #: check"): no answer yet, so the question stays open rather than counting it solved.
 _WILL_TRY = re.compile(
     r"\b(i'?ll|ill|i will|will|let me|lemme|gonna|going to|i'?m going to|im going to|about to"
     r"|i'?m gonna|im gonna) (now |just |quickly )?(try|check|look|have a (look|go|try)"
-    r"|give (it|that|this) a (go|try|shot)|do (that|this|it)|test)\b"
+    r"|give (it|that|this) a (go|try|shot)|do (that|this|it)|test|fill|submit|book|send|contact"
+    r"|call|ring|email)\b"
     r"|\b(trying|checking|testing) (it |that |this )?now\b|\b(one|a|just a) (sec|min|moment)\b"
     r"|^\W*((ok(ay)?|sure|right|great)\W+)?will do\b"
     r"|^\W*((ok(ay)?|oh|wait|right)\W+)?(brb|be right back|hang on|hold on|bear with me"
@@ -292,9 +307,10 @@ _UNSURE = re.compile(
     r"|^\W*(yes|ok(ay)?|and|so|ok and|and then)\s*\?+\W*$",
     re.IGNORECASE,
 )
-#: A question ("how long does that take", "where do i find the tracking link?").
+#: A question ("how long does that take", "where do i find the tracking link?", "wait you
+#: charge for that?? how much").
 _QUESTION = re.compile(
-    r"\?\s*$|^\W*(whats|what's|wheres|where's|whos|who's|hows|how's)\b"
+    r"\?|^\W*(whats|what's|wheres|where's|whos|who's|hows|how's)\b"
     r"|^\W*(how|what|where|when|why|who|which) (do|does|did|is|are|was|were|can|could|will"
     r"|would|should|long|many|much|about|if|happens|counts)\b"
     r"|^\W*(can|could|would|will|is|are|should|shall|may) (i|you|u|we|it|they|the|this|that"
@@ -304,10 +320,14 @@ _QUESTION = re.compile(
     r"|^\W*did (i|you|u|we|they|he|she|someone|anyone)\b",
     re.IGNORECASE,
 )
+#: Asking what the article means ("what do you mean by order page", first_order_help at
+#: 0.91): about the article whatever the classifier hears
+_WHAT_MEANS = re.compile(r"\bwhat (do|does) (you|u|that|this|it) mean\b|\bwhat is meant\b"
+                         r"|\bwhat'?s? (that|this) mean\b", re.IGNORECASE)
 #: Not a question about the article but anger ("are you kidding me?", "what a joke").
 _EXASPERATED = re.compile(
     r"\b(kidding|joke|joking|ridiculous|annoying|unbelievable|seriously|rubbish|useless"
-    r"|pathetic|difficult|hard)\b|[?!]{2,}",
+    r"|pathetic|difficult|hard)\b",
     re.IGNORECASE,
 )
 #: Words around a reference given on its own ("my order number is NW-482913", "its
@@ -805,11 +825,14 @@ class Dialogue:
             return SmallTalk(ASK_IF_SOLVED)
         if reference_given(turn.text):  # "NW-482913", "my email is ann@example.com"
             return FollowUp(current, reference=True)
-        if not elsewhere and self.follows_up(turn):  # "how long does that take?"
-            return FollowUp(current)
+        if (not elsewhere and self.follows_up(turn)) or _WHAT_MEANS.search(turn.text):
+            return FollowUp(current)  # "how long does that take?", "what do you mean by ..."
         said = _WHEN_RECEIVED.sub(" ", turn.text)  # "its been 35 days since i got it"
-        if not elsewhere and _WORKED.search(said) and not _NEGATION.search(said):
-            return Resolved(current.id, later)  # "hang on, found it", "is fine now"
+        if not elsewhere and (_WORKED.search(said) or _SATISFIED.search(said)) and not (
+                _NEGATION.search(said) or _FAILS.search(said) or _TRIED_IT.search(said)
+                or _QUESTION.search(said) or _ONLY_PARTLY.search(said)):
+            # "hang on, found it", "is fine now", "great, booked the collection"
+            return Resolved(current.id, later, goodbye=bool(_GOODBYE.search(turn.text)))
         if not elsewhere and self.continues(turn, moment, current):
             # "checked junk as well", "bank says theres nothing wrong on their side": why it
             # did not work, which the classifier reads as no moment, or another one unsure
@@ -831,7 +854,8 @@ class Dialogue:
             return False
         if moment is not None and moment.id == current.id and turn.confidence >= moment.threshold:
             return False
-        return not (_ANOTHER.search(turn.text) or _NEW_TOPIC.match(turn.text)
+        another = _ANOTHER.search(turn.text) and not _TRIED.search(turn.text)
+        return not (another or _NEW_TOPIC.match(turn.text)
                     or _WANTS_TO.search(turn.text) or (turn.other_company and not turn.about_us))
 
     @staticmethod

@@ -34,14 +34,18 @@ _WITHDRAWS = re.compile(
     r"|(i'?ll|ill|i will|let me) go back to the (bot|assistant)"
     r"|(can|could) i go back to the (bot|assistant)"
     r"|(it'?s|its|it has|it) (just )?(arrived|turned up|come|came|here now|been delivered)"
-    r"|(i'?ve|ive|i have|i) (sorted|fixed|found|solved) it( myself)?)\b",
+    r"|(i'?ve|ive|i have|i) (just )?(sorted|fixed|found|solved) (it|them|the answer)( myself)?"
+    r"|(it'?s|its) (all )?(fine|ok|okay|sorted)( now)?|all good( now)?|wrong button"
+    r"|(the )?(parcel|order|it|code|app) (has )?(just )?(turned up|arrived|came|worked|works)"
+    r"|(i )?(do ?n'?t|do not|no longer) need (a |an |the )?(callback|call back|agent|person"
+    r"|human|anyone))\b",
     re.IGNORECASE,
 )
 #: ... unless the rest of the line names a problem or asks for something after all.
 _BUT = re.compile(
-    r"\b(but|broken|damaged|wrong|missing|still|not|refund\w*|charged|instead|want|wanna"
-    r"|(?<!n't )(?<!dont )(?<!do not )(?<!no longer )need|speak|talk|call|how|why|where|when"
-    r"|what)\b|\?",
+    r"\b(but|broken|damaged|wrong|missing|still|refund\w*|charged|instead|want|wanna"
+    r"|(?<!n't )(?<!dont )(?<!do not )(?<!no longer )need|speak|talk|call me|ring me|phone me"
+    r"|how|why|where|what)\b|\?",
     re.IGNORECASE,
 )
 

@@ -514,6 +514,29 @@ def test_the_clarifying_question_declined(dialogue: d.Dialogue, text: str, inten
     assert type(dialogue.decide(turn(intent, 0.73, text), asked)).__name__ == expected
 
 
+@pytest.mark.parametrize(("text", "intent", "confidence", "expected"), [
+    # satisfied in other words (the fifth pass of 2026-11-29): not a failure
+    ("its here! the neighbour had it", "parcel_missing", 0.76, d.Resolved),
+    ("done, reported it on the site. thanks", "affirm", 0.42, d.Resolved),
+    ("great, booked the collection for thursday", "return_item", 0.6, d.Resolved),
+    ("ok so ill wait for it to drop off then. thanks", "affirm", 0.45, d.Resolved),
+    ("waited 30 min and got in", "password_reset", 0.5, d.Resolved),
+    ("makes sense, thanks", "thanks", 0.45, d.Resolved),
+    ("ok ill fill that in", "affirm", 0.8, d.SmallTalk),  # off to do it
+    # still failing, with the same words about
+    ("checked spam too", "order_confirmation_missing", 0.63, d.NextArticle),
+    ("its here but broken", "parcel_damaged", 0.7, d.NextArticle),
+    ("done that, no change", "deny", 0.45, d.NextArticle),
+    # a question, "??" or not; asking what the article means, whatever the classifier hears
+    ("wait you charge for that?? how much", "unexpected_fee", 0.6, d.FollowUp),
+    ("what do you mean by order page", "first_order_help", 0.91, d.FollowUp)])
+def test_the_fifth_pass_over_replies_to_an_article(
+        dialogue: d.Dialogue, text: str, intent: str, confidence: float, expected: type) -> None:
+    ranking = ((intent, confidence), ("parcel_late", 0.1))
+    decision = dialogue.decide(turn(intent, confidence, text, ranking), PARCEL_ARTICLE)
+    assert isinstance(decision, expected), decision
+
+
 def test_the_old_no_button_after_a_yes_takes_it_back(dialogue: d.Dialogue) -> None:
     solved = d.State(moment="parcel_late", offered=("parcel-late-track",),
                      asked_anything_else=True)
