@@ -29,16 +29,15 @@ _WITHDRAWS = re.compile(
     r"^\W*((ok(ay)?|actually|oh|sorry|ah|no|wait|thanks?)\W+)*"
     r"(nvm|never ?mind|cancel (that|this|the request|my request)|forget (it|that)"
     r"|no need( for (a person|an agent|that))?"
-    r"|(i )?(do ?n'?t|do not|no longer) need (a person|an agent|someone|anyone|a human|help"
-    r"|the agent)( any ?more| now)?"
+    r"|(i )?(do ?n'?t|do not|no longer) need (a |an |the )?(person|agent|someone|anyone|human"
+    r"|help|callback|call back)( any ?more| now)?"
     r"|(i'?ll|ill|i will|let me) go back to the (bot|assistant)"
     r"|(can|could) i go back to the (bot|assistant)"
     r"|(it'?s|its|it has|it) (just )?(arrived|turned up|come|came|here now|been delivered)"
     r"|(i'?ve|ive|i have|i) (just )?(sorted|fixed|found|solved) (it|them|the answer)( myself)?"
     r"|(it'?s|its) (all )?(fine|ok|okay|sorted)( now)?|all good( now)?|wrong button"
-    r"|(the )?(parcel|order|it|code|app) (has )?(just )?(turned up|arrived|came|worked|works)"
-    r"|(i )?(do ?n'?t|do not|no longer) need (a |an |the )?(callback|call back|agent|person"
-    r"|human|anyone))\b",
+    r"|(the )?(parcel|order|it|code|app) (has )?(just )?(turned up|arrived|came|worked|works))"
+    r"\b",
     re.IGNORECASE,
 )
 #: ... unless the rest of the line names a problem or asks for something after all.
