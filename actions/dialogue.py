@@ -140,7 +140,10 @@ _EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F\u200D\\s.!]")
 _ADDRESSES_US = re.compile(
     r"\b(your|ur|yours)\b|\b(with|from|by) (you|u)\b|\bon here\b"
     r"|\b(order(ed|ing)?|shop(ped|ping)?|buy(ing)?|bought|sign(ed|ing)? up|register(ed|ing)?)"
-    r" (from |with )?here\b",
+    r" (from |with )?here\b"
+    # what we do or sell: "do you do price matching? saw it cheaper at dunelm" (not "can you
+    # track my amazon parcel", a request about the other company's service)
+    r"|^\W*(do|does) (you|u)\b",
     re.IGNORECASE,
 )
 #: Signs that a message is about shopping with us, where it names only a bank or payment

@@ -639,6 +639,7 @@ def test_a_message_about_us_that_names_another_company_is_answered(
     ("never ordered here before, i usually use amazon", None, True),
     ("cant finish signing up here, im on amazon prime", None, True),
     ("is it cheaper on here than on amazon", None, True),
+    ("do you do price matching? saw the same lamp cheaper at amazon", None, True),
     ("my amazon parcel is late", None, False),
     ("can you track my amazon parcel", None, False)])
 def test_a_message_is_about_us_when_it_names_us_or_addresses_us(
