@@ -21,6 +21,9 @@ FEEDBACK_BUTTONS = [
     {"title": "No, still stuck", "payload": "/deny"},
     {"title": "Talk to a person", "payload": "/request_human"},
 ]
+#: The same buttons with a person first, for what only a person can answer ("how long does
+#: that take?" about an article).
+PERSON_FIRST_BUTTONS = [FEEDBACK_BUTTONS[-1], *FEEDBACK_BUTTONS[:-1]]
 
 
 def channel_kind(input_channel: str | None) -> str:

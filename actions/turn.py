@@ -21,6 +21,7 @@ from actions.desk_client import DeskClient, DeskUnavailable, HandoffSaved
 from actions.handoff import build_packet, entities
 from actions.replies import (
     FEEDBACK_BUTTONS,
+    PERSON_FIRST_BUTTONS,
     article_message,
     channel_kind,
     clarify_buttons,
@@ -94,7 +95,7 @@ class HandleTurn(Action):
         if isinstance(decision, d.FollowUp):  # a person first: they can answer it
             dispatcher.utter_message(
                 response="utter_follow_up_reference" if decision.reference else "utter_follow_up",
-                buttons=[*FEEDBACK_BUTTONS[2:], *FEEDBACK_BUTTONS[:2]],
+                buttons=PERSON_FIRST_BUTTONS,
                 moment_title=decision.moment.title)
             return []
         if isinstance(decision, d.Resolved):

@@ -359,6 +359,14 @@ PARCEL_ARTICLE = d.State(moment="parcel_late", offered=("parcel-late-track",),
                         awaiting_feedback=True)
 
 
+def reply_to_parcel_article(dialogue: d.Dialogue, text: str, intent: str, confidence: float,
+                            open_share: float | None = None) -> d.Decision:
+    """The decision on a reply to the parcel article, read as ``intent``; ``open_share``:
+    parcel_late's share of the ranking below it, if any."""
+    ranking = ((intent, confidence), ("parcel_late", open_share)) if open_share else ()
+    return dialogue.decide(turn(intent, confidence, text, ranking), PARCEL_ARTICLE)
+
+
 @pytest.mark.parametrize("text", ["brb", "hang on", "wait", "let me see", "ok checking",
                                   "hold on let me look", "gimme a sec"])
 def test_a_pause_keeps_the_question_open(dialogue: d.Dialogue, text: str) -> None:
@@ -449,7 +457,7 @@ def test_a_reference_given_alone_stays_with_the_article(dialogue: d.Dialogue, te
     ("100%", "affirm", 0.95, d.Resolved), ("10/10", "affirm", 0.9, d.Resolved)])
 def test_the_second_pass_over_replies_to_an_article(
         dialogue: d.Dialogue, text: str, intent: str, confidence: float, expected: type) -> None:
-    decision = dialogue.decide(turn(intent, confidence, text), PARCEL_ARTICLE)
+    decision = reply_to_parcel_article(dialogue, text, intent, confidence)
     assert isinstance(decision, expected), decision
 
 
@@ -497,8 +505,7 @@ def test_thanks_with_more_to_come_is_not_a_goodbye(dialogue: d.Dialogue, text: s
     ("im going to complain about this", "formal_complaint", 0.87, d.Handoff)])
 def test_a_reply_going_on_about_the_open_problem(dialogue: d.Dialogue, text: str, intent: str,
                                                  confidence: float, expected: type) -> None:
-    ranking = ((intent, confidence), ("parcel_late", 0.1), ("charged_twice", 0.05))
-    decision = dialogue.decide(turn(intent, confidence, text, ranking), PARCEL_ARTICLE)
+    decision = reply_to_parcel_article(dialogue, text, intent, confidence, open_share=0.1)
     assert isinstance(decision, expected), decision
     if expected is d.NextArticle:
         assert isinstance(decision, d.NextArticle) and decision.moment.id == "parcel_late"
@@ -532,8 +539,7 @@ def test_the_clarifying_question_declined(dialogue: d.Dialogue, text: str, inten
     ("what do you mean by order page", "first_order_help", 0.91, d.FollowUp)])
 def test_the_fifth_pass_over_replies_to_an_article(
         dialogue: d.Dialogue, text: str, intent: str, confidence: float, expected: type) -> None:
-    ranking = ((intent, confidence), ("parcel_late", 0.1))
-    decision = dialogue.decide(turn(intent, confidence, text, ranking), PARCEL_ARTICLE)
+    decision = reply_to_parcel_article(dialogue, text, intent, confidence, open_share=0.1)
     assert isinstance(decision, expected), decision
 
 
